@@ -344,7 +344,9 @@ fn preset_value(name: &str, depth: u8) -> Result<serde_json::Value, PolicyError>
             merge(&mut base, &value);
             Ok(base)
         }
-        Some(_) => Err(PolicyError::Invalid(format!("preset {name}: bad `extends`"))),
+        Some(_) => Err(PolicyError::Invalid(format!(
+            "preset {name}: bad `extends`"
+        ))),
         None => Ok(value),
     }
 }

@@ -1,0 +1,315 @@
+//! Client authentication at the token, revocation, introspection and device endpoints:
+//! client_secret_basic, client_secret_post (RFC 6749 §2.3.1), client_secret_jwt and
+//! private_key_jwt (RFC 7523 §2.2, OIDC Core §9), and `none` for public clients.
+
+use crate::client::{AuthMethod, Client};
+use crate::error::{ChallengeKind, OAuthError};
+use crate::flaw::Flaw;
+use crate::request::TokenRequest;
+use crate::state::AppState;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum ClientIdentity {
+    /// Credentials verified.
+    Authenticated {
+        /// The client.
+        client: Arc<Client>,
+        /// How.
+        method: AuthMethod,
+    },
+    /// A public client named by `client_id` (method `none`).
+    Public(Arc<Client>),
+    /// A confidential client named by `client_id` without credentials.
+    ClaimedOnly(Arc<Client>),
+    /// No client information at all.
+    Anonymous,
+}
+
+impl ClientIdentity {
+    /// The client, when it is authenticated or a public client; `invalid_client` otherwise.
+    pub fn require(self, state: &AppState) -> Result<Arc<Client>, OAuthError> {
+        match self {
+            Self::Authenticated { client, .. } | Self::Public(client) => Ok(client),
+            Self::ClaimedOnly(_) => Err(OAuthError::invalid_client(
+                "client authentication required",
+                ChallengeKind::Other,
+            )),
+            Self::Anonymous => {
+                let _ = state;
+                Err(OAuthError::invalid_client(
+                    "no client authentication included",
+                    ChallengeKind::Other,
+                ))
+            }
+        }
+    }
+
+    /// The client, when it is authenticated (not public); errors otherwise.
+    pub fn require_confidential(self, state: &AppState) -> Result<Arc<Client>, OAuthError> {
+        match self {
+            Self::Authenticated { client, .. } => Ok(client),
+            Self::Public(_) => Err(OAuthError::invalid_client(
+                "a public client cannot authenticate here",
+                ChallengeKind::Other,
+            )),
+            other => other.require(state),
+        }
+    }
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+pub fn eq_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+#[derive(Debug, Deserialize)]
+struct AssertionClaims {
+    jti: Option<String>,
+    exp: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct UnverifiedClaims {
+    sub: Option<String>,
+    iss: Option<String>,
+}
+
+/// A JWT id to record as used, once the rest of authentication succeeded.
+#[derive(Debug, Clone)]
+pub struct SeenJti {
+    /// Store key.
+    pub key: String,
+    /// Until when to remember it.
+    pub expires_at: u64,
+}
+
+/// Authenticates the caller: verifies credentials and records assertion `jti`s.
+/// `audiences` are the values a client assertion's `aud` may carry.
+pub async fn authenticate(
+    state: &Arc<AppState>,
+    req: &TokenRequest,
+    audiences: &[String],
+) -> Result<ClientIdentity, OAuthError> {
+    let (identity, jti) = verify(state, req, audiences)?;
+    if let Some(jti) = jti
+        && !state.flaw(Flaw::AssertionReplayAccepted)
+    {
+        let now = state.clock.wall();
+        let fresh = crate::store::run_async(state.store.clone(), move |r| {
+            r.first_use_of_jti(&jti.key, now, jti.expires_at)
+        })
+        .await
+        .map_err(|_| OAuthError::server_error())?
+        .map_err(|_| OAuthError::server_error())?;
+        if !fresh {
+            return Err(OAuthError::invalid_client(
+                "client assertion jti already used",
+                ChallengeKind::Other,
+            ));
+        }
+    }
+    Ok(identity)
+}
+
+/// The credential checks, without storage.
+pub fn verify(
+    state: &AppState,
+    req: &TokenRequest,
+    audiences: &[String],
+) -> Result<(ClientIdentity, Option<SeenJti>), OAuthError> {
+    let params = &req.params;
+    let has_post = params.contains("client_secret");
+    let has_jwt = params.contains("client_assertion") || params.contains("client_assertion_type");
+    let used = [req.basic.is_some(), has_post, has_jwt]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if used > 1 {
+        return Err(OAuthError::invalid_request(
+            "more than one client authentication method",
+        ));
+    }
+    let other = |d: &str| OAuthError::invalid_client(d, ChallengeKind::Other);
+    let (client, method, jti) = if let Some(basic) = &req.basic {
+        let bad =
+            || OAuthError::invalid_client("client authentication failed", ChallengeKind::Basic);
+        let client = state.clients.get(&basic.client_id).ok_or_else(bad)?;
+        let ok = client
+            .secret
+            .as_ref()
+            .is_some_and(|s| eq_secret(s.secret(), basic.secret.secret()));
+        if !ok {
+            return Err(bad());
+        }
+        if params.get("client_id").is_some_and(|id| id != client.id) {
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the authenticated client",
+            ));
+        }
+        (client, AuthMethod::ClientSecretBasic, None)
+    } else if has_post {
+        let id = params.require("client_id")?;
+        let client = state
+            .clients
+            .get(id)
+            .ok_or_else(|| other("client authentication failed"))?;
+        let secret = params.get("client_secret").unwrap_or("");
+        let ok = client
+            .secret
+            .as_ref()
+            .is_some_and(|s| eq_secret(s.secret(), secret));
+        if !ok {
+            return Err(other("client authentication failed"));
+        }
+        (client, AuthMethod::ClientSecretPost, None)
+    } else if has_jwt {
+        let (client, method, jti) = verify_assertion(state, req, audiences)?;
+        (client, method, Some(jti))
+    } else if let Some(id) = params.get("client_id") {
+        let client = state
+            .clients
+            .get(id)
+            .ok_or_else(|| other("unknown client"))?;
+        if !client.public {
+            return Ok((ClientIdentity::ClaimedOnly(client), None));
+        }
+        check_method_allowed(state, &client, AuthMethod::None)?;
+        return Ok((ClientIdentity::Public(client), None));
+    } else {
+        return Ok((ClientIdentity::Anonymous, None));
+    };
+    let challenge = if method == AuthMethod::ClientSecretBasic {
+        ChallengeKind::Basic
+    } else {
+        ChallengeKind::Other
+    };
+    check_method_allowed(state, &client, method).map_err(|mut e| {
+        e.challenge = Some(challenge);
+        e
+    })?;
+    Ok((ClientIdentity::Authenticated { client, method }, jti))
+}
+
+fn check_method_allowed(
+    state: &AppState,
+    client: &Client,
+    method: AuthMethod,
+) -> Result<(), OAuthError> {
+    let policy = &state.policy.clients;
+    if !policy.auth_methods.iter().any(|m| m == method.as_str()) {
+        return Err(OAuthError::invalid_client(
+            "authentication method not supported",
+            ChallengeKind::Other,
+        ));
+    }
+    if policy.enforce_registered_method && method != client.auth_method {
+        return Err(OAuthError::invalid_client(
+            "not the client's registered authentication method",
+            ChallengeKind::Other,
+        ));
+    }
+    Ok(())
+}
+
+fn verify_assertion(
+    state: &AppState,
+    req: &TokenRequest,
+    audiences: &[String],
+) -> Result<(Arc<Client>, AuthMethod, SeenJti), OAuthError> {
+    let bad = |d: &str| OAuthError::invalid_client(d, ChallengeKind::Other);
+    let params = &req.params;
+    if params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION_TYPE) {
+        return Err(bad("unsupported client_assertion_type"));
+    }
+    let assertion = params
+        .get("client_assertion")
+        .ok_or_else(|| bad("missing client_assertion"))?;
+    let header =
+        jsonwebtoken::decode_header(assertion).map_err(|_| bad("malformed client assertion"))?;
+    let unverified: UnverifiedClaims = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
+        .map_err(|_| bad("malformed client assertion"))?;
+    let id = match (params.get("client_id"), unverified.sub.as_deref()) {
+        (Some(a), Some(b)) if a != b => return Err(bad("client_id does not match the assertion")),
+        (Some(a), _) => a.to_owned(),
+        (None, Some(b)) => b.to_owned(),
+        (None, None) => return Err(bad("assertion has no sub")),
+    };
+    let client = state
+        .clients
+        .get(&id)
+        .ok_or_else(|| bad("unknown client"))?;
+    let (key, method) = match header.alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            let secret = client
+                .secret
+                .as_ref()
+                .ok_or_else(|| bad("client has no secret"))?;
+            (
+                DecodingKey::from_secret(secret.secret().as_bytes()),
+                AuthMethod::ClientSecretJwt,
+            )
+        }
+        Algorithm::ES256 => {
+            let (x, y) = client
+                .public_key
+                .as_ref()
+                .ok_or_else(|| bad("client has no registered key"))?;
+            let key =
+                DecodingKey::from_ec_components(x, y).map_err(|_| OAuthError::server_error())?;
+            (key, AuthMethod::PrivateKeyJwt)
+        }
+        _ => return Err(bad("unsupported assertion algorithm")),
+    };
+    let mut v = Validation::new(header.alg);
+    v.leeway = 30;
+    v.validate_nbf = true;
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.set_audience(audiences);
+    v.set_issuer(&[&client.id]);
+    v.sub = Some(client.id.clone());
+    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
+        .map_err(|_| bad("client assertion rejected"))?;
+    if unverified.iss.as_deref() != Some(client.id.as_str()) {
+        return Err(bad("assertion iss must be the client_id"));
+    }
+    let jti = data
+        .claims
+        .jti
+        .ok_or_else(|| bad("client assertion has no jti"))?;
+    Ok((
+        client.clone(),
+        method,
+        SeenJti {
+            key: format!("client-assertion:{}:{jti}", client.id),
+            expires_at: data.claims.exp.saturating_add(60),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_comparison() {
+        assert!(eq_secret("abc", "abc"));
+        assert!(!eq_secret("abc", "abd"));
+        assert!(!eq_secret("abc", "abcd"));
+        assert!(!eq_secret("", "a"));
+    }
+}

@@ -1,0 +1,109 @@
+//! `POST /introspect` (RFC 7662), for confidential clients. This is the harness's non-destructive
+//! oracle: a token is `active` exactly when the token endpoint would accept it now (for refresh
+//! tokens, ignoring client binding and DPoP). Inactive tokens get only `{"active": false}`
+//! (§2.2: no hint why).
+
+use super::{audiences, json, read_form, respond};
+use crate::client_auth;
+use crate::error::{ChallengeKind, OAuthError, OAuthErrorCode};
+use crate::flaw::Flaw;
+use crate::grant::{Ctx, access_active, refresh_active};
+use crate::state::AppState;
+use crate::store::{RefreshState, run_async};
+use crate::token::TokenHash;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The handler.
+pub async fn introspect(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let result = handle(&state, req).await.map_err(|mut e| {
+        // RFC 7662 §2.3: a caller that fails authentication gets 401.
+        if e.code == OAuthErrorCode::InvalidClient {
+            e.status = Some(StatusCode::UNAUTHORIZED);
+            e.challenge.get_or_insert(ChallengeKind::Other);
+        }
+        e
+    });
+    respond(&state, result)
+}
+
+async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthError> {
+    let (parts, body) = req.into_parts();
+    let form = read_form(state, &parts, body).await?;
+    let identity =
+        client_auth::authenticate(state, &form, &audiences(state, "/introspect")).await?;
+    identity.require_confidential(state)?;
+    let hash = TokenHash::of(form.params.require("token")?).0;
+    let st = state.clone();
+    let now = state.clock.now();
+    let body = run_async(state.store.clone(), move |r| -> Result<Value, OAuthError> {
+        let ctx = Ctx { state: &st, now };
+        if let Some(rt) = r.refresh(&hash)? {
+            let family = if st.flaw(Flaw::IntrospectionStale) {
+                r.family(&rt.family)?
+                    .filter(|_| rt.state != RefreshState::Revoked)
+            } else {
+                refresh_active(r, &ctx, &rt)?
+            };
+            let Some(family) = family else {
+                return Ok(json!({"active": false}));
+            };
+            let idle = st
+                .policy
+                .lifetimes
+                .refresh_idle
+                .map(|i| rt.last_used_at.saturating_add(i));
+            let exp = match (idle, rt.absolute_expires_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut v = json!({
+                "active": true,
+                "scope": family.scope,
+                "client_id": rt.client_id,
+                "token_type": "refresh_token",
+                "iat": rt.issued_at,
+                "iss": st.issuer,
+            });
+            if let Some(sub) = &family.subject {
+                v["sub"] = sub.clone().into();
+                v["username"] = sub.clone().into();
+            }
+            if let Some(exp) = exp {
+                v["exp"] = exp.into();
+            }
+            if let Some(jkt) = &family.dpop_jkt {
+                v["cnf"] = json!({"jkt": jkt});
+            }
+            return Ok(v);
+        }
+        if let Some(at) = r.access(&hash)?
+            && access_active(r, &ctx, &at)?
+        {
+            let mut v = json!({
+                "active": true,
+                "scope": at.scope,
+                "client_id": at.client_id,
+                "token_type": if at.jkt.is_some() { "DPoP" } else { "Bearer" },
+                "exp": at.expires_at,
+                "iat": at.issued_at,
+                "iss": st.issuer,
+            });
+            if let Some(sub) = &at.subject {
+                v["sub"] = sub.clone().into();
+                v["username"] = sub.clone().into();
+            }
+            if let Some(jkt) = &at.jkt {
+                v["cnf"] = json!({"jkt": jkt});
+            }
+            return Ok(v);
+        }
+        Ok(json!({"active": false}))
+    })
+    .await
+    .map_err(OAuthError::from)??;
+    Ok(json(body))
+}

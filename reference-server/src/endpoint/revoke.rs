@@ -1,0 +1,53 @@
+//! `POST /revoke` (RFC 7009). Revoking a refresh token revokes its whole grant, and (policy,
+//! RFC 7009 §2.1 SHOULD) the grant's access tokens; revoking an access token may (policy, MAY)
+//! revoke the refresh tokens. Unknown tokens and other clients' tokens get 200 and nothing
+//! happens: no oracle for token existence (ambiguity A9).
+
+use super::{audiences, read_form, respond};
+use crate::client_auth;
+use crate::error::OAuthError;
+use crate::flaw::Flaw;
+use crate::state::AppState;
+use crate::store::run_async;
+use crate::token::TokenHash;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// The handler.
+pub async fn revoke(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let result = handle(&state, req).await;
+    respond(&state, result)
+}
+
+async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthError> {
+    let (parts, body) = req.into_parts();
+    let form = read_form(state, &parts, body).await?;
+    let identity = client_auth::authenticate(state, &form, &audiences(state, "/revoke")).await?;
+    let client = identity.require(state)?;
+    let hash = TokenHash::of(form.params.require("token")?).0;
+    let refresh_cascade = state.policy.revocation.refresh_revokes_access_tokens
+        && !state.flaw(Flaw::NoRevocationCascade);
+    let access_cascade = state.policy.revocation.access_revokes_refresh_token;
+    // The hint only orders the search (RFC 7009 §2.1: a wrong hint must not prevent revocation).
+    run_async(state.store.clone(), move |r| -> Result<(), OAuthError> {
+        if let Some(rt) = r.refresh(&hash)? {
+            if rt.client_id == client.id {
+                r.revoke_family(&rt.family, refresh_cascade)?;
+            }
+        } else if let Some(mut at) = r.access(&hash)?
+            && at.client_id == client.id
+        {
+            at.revoked = true;
+            r.put_access(&at)?;
+            if access_cascade && let Some(f) = &at.family {
+                r.revoke_family(f, false)?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(OAuthError::from)??;
+    Ok(StatusCode::OK.into_response())
+}

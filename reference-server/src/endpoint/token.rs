@@ -1,0 +1,308 @@
+//! `POST /token` (RFC 6749 §3.2): parse, pick the grant, authenticate the client, check the DPoP
+//! proof, then run the grant in one store transaction.
+
+use super::{audiences, json, read_form, respond};
+use crate::client::{Client, GrantType};
+use crate::client_auth::{self, ClientIdentity};
+use crate::dpop::{self, Proof};
+use crate::error::{ChallengeKind, OAuthError, OAuthErrorCode};
+use crate::flaw::Flaw;
+use crate::grant::authorization_code::{CodeInput, authorization_code};
+use crate::grant::client_credentials::client_credentials;
+use crate::grant::device_code::device_code;
+use crate::grant::jwt_bearer::{JwtBearerInput, jwt_bearer};
+use crate::grant::password::{PasswordInput, password};
+use crate::grant::refresh_token::{self, Caller, RefreshInput};
+use crate::grant::token_exchange::{ExchangeInput, token_exchange};
+use crate::grant::{Ctx, Issued};
+use crate::request::TokenRequest;
+use crate::state::AppState;
+use crate::store::{StoreError, run_async};
+use crate::token::{AuthorizationCode, DeviceCode, RefreshToken};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The handler.
+pub async fn token(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let result = handle(&state, req).await;
+    respond(&state, result)
+}
+
+fn flatten<T>(r: Result<Result<T, OAuthError>, StoreError>) -> Result<T, OAuthError> {
+    r.map_err(OAuthError::from)?
+}
+
+/// Runs grant logic in one transaction with a fresh [`Ctx`].
+async fn in_tx<T: Send + 'static>(
+    state: &Arc<AppState>,
+    now: u64,
+    f: impl FnOnce(&mut crate::store::Records<'_>, &Ctx<'_>) -> Result<T, OAuthError> + Send + 'static,
+) -> Result<T, OAuthError> {
+    let st = state.clone();
+    flatten(
+        run_async(state.store.clone(), move |r| {
+            let ctx = Ctx { state: &st, now };
+            f(r, &ctx)
+        })
+        .await,
+    )
+}
+
+async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthError> {
+    let (parts, body) = req.into_parts();
+    let form = read_form(state, &parts, body).await?;
+    let grant = form.params.require("grant_type").and_then(|g| {
+        GrantType::from_wire(g)
+            .filter(|g| g.enabled(&state.policy.grants))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    OAuthErrorCode::UnsupportedGrantType,
+                    "unsupported grant_type",
+                )
+            })
+    })?;
+    let identity = client_auth::authenticate(state, &form, &audiences(state, "/token")).await?;
+    let proof = check_dpop(state, &parts, &form).await?;
+    let jkt = proof.as_ref().map(|p| p.jkt.clone());
+    let now = state.clock.now();
+    let params = &form.params;
+
+    let issued: Issued = match grant {
+        GrantType::RefreshToken => {
+            let caller = match identity {
+                ClientIdentity::Authenticated { client, .. } => Caller::Authenticated(client),
+                ClientIdentity::Public(client) => Caller::Public(client),
+                ClientIdentity::ClaimedOnly(client)
+                    if state.flaw(Flaw::ClientAuthSkippedOnRefresh) =>
+                {
+                    Caller::Authenticated(client)
+                }
+                ClientIdentity::ClaimedOnly(_) => {
+                    return Err(OAuthError::invalid_client(
+                        "client authentication required",
+                        ChallengeKind::Other,
+                    ));
+                }
+                ClientIdentity::Anonymous => Caller::Anonymous,
+            };
+            if let Caller::Authenticated(c) | Caller::Public(c) = &caller {
+                permitted(c, grant, proof.as_ref())?;
+            }
+            let input = RefreshInput {
+                token: RefreshToken::new(params.require("refresh_token")?),
+                scope: params.get("scope").map(str::to_owned),
+                caller,
+                dpop_jkt: jkt,
+            };
+            if state.flaw(Flaw::NonAtomicRotation) {
+                non_atomic_refresh(state, now, input).await?
+            } else {
+                in_tx(state, now, move |r, ctx| {
+                    refresh_token::refresh(r, ctx, &input)
+                })
+                .await?
+            }
+        }
+        GrantType::AuthorizationCode => {
+            let client = identity.require(state)?;
+            permitted(&client, grant, proof.as_ref())?;
+            let input = CodeInput {
+                code: AuthorizationCode::new(params.require("code")?),
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                code_verifier: params.get("code_verifier").map(str::to_owned),
+                dpop_jkt: jkt,
+            };
+            in_tx(state, now, move |r, ctx| {
+                authorization_code(r, ctx, &client, &input)
+            })
+            .await?
+        }
+        GrantType::Password => {
+            let client = identity.require(state)?;
+            permitted(&client, grant, proof.as_ref())?;
+            let input = PasswordInput {
+                username: params.require("username")?.to_owned(),
+                password: params.require("password")?.to_owned(),
+                scope: params.get("scope").map(str::to_owned),
+                dpop_jkt: jkt,
+            };
+            in_tx(state, now, move |r, ctx| password(r, ctx, &client, &input)).await?
+        }
+        GrantType::ClientCredentials => {
+            let client = match identity {
+                ClientIdentity::Public(_) => {
+                    return Err(OAuthError::unauthorized_client(
+                        "client_credentials is for confidential clients",
+                    ));
+                }
+                other => other.require_confidential(state)?,
+            };
+            permitted(&client, grant, proof.as_ref())?;
+            let scope = params.get("scope").map(str::to_owned);
+            in_tx(state, now, move |r, ctx| {
+                client_credentials(r, ctx, &client, scope.as_deref(), jkt)
+            })
+            .await?
+        }
+        GrantType::DeviceCode => {
+            let client = identity.require(state)?;
+            permitted(&client, grant, proof.as_ref())?;
+            let code = DeviceCode::new(params.require("device_code")?);
+            in_tx(state, now, move |r, ctx| {
+                device_code(r, ctx, &client, &code, jkt)
+            })
+            .await?
+        }
+        GrantType::JwtBearer => {
+            let client = identity.require(state)?;
+            permitted(&client, grant, proof.as_ref())?;
+            let input = JwtBearerInput {
+                assertion: params.require("assertion")?.to_owned(),
+                scope: params.get("scope").map(str::to_owned),
+                dpop_jkt: jkt,
+            };
+            // Signature and claims are checked outside the transaction; only jti bookkeeping and
+            // issuance run inside it.
+            let verified = crate::grant::jwt_bearer::verify(state, &input)?;
+            in_tx(state, now, move |r, ctx| {
+                jwt_bearer(r, ctx, &client, &input, &verified)
+            })
+            .await?
+        }
+        GrantType::TokenExchange => {
+            let client = identity.require(state)?;
+            permitted(&client, grant, proof.as_ref())?;
+            let input = ExchangeInput {
+                subject_token: params.require("subject_token")?.to_owned(),
+                subject_token_type: params.require("subject_token_type")?.to_owned(),
+                requested_token_type: params.get("requested_token_type").map(str::to_owned),
+                scope: params.get("scope").map(str::to_owned),
+                dpop_jkt: jkt,
+            };
+            in_tx(state, now, move |r, ctx| {
+                token_exchange(r, ctx, &client, &input)
+            })
+            .await?
+        }
+    };
+
+    let mut resp = json(issued.to_json());
+    if state.policy.dpop.nonce_required
+        && let Ok(v) = HeaderValue::from_str(&state.dpop_nonce())
+    {
+        resp.headers_mut().insert("DPoP-Nonce", v);
+    }
+    Ok(resp)
+}
+
+/// The client may use this grant, and brings a proof if it registered for DPoP-bound tokens.
+fn permitted(client: &Client, grant: GrantType, proof: Option<&Proof>) -> Result<(), OAuthError> {
+    if !client.allows(grant) {
+        return Err(OAuthError::unauthorized_client(
+            "grant type not allowed for this client",
+        ));
+    }
+    if client.dpop_bound && proof.is_none() {
+        // RFC 9449 §5.2: dpop_bound_access_tokens clients must always send a proof.
+        return Err(OAuthError::invalid_dpop_proof(
+            "DPoP proof required for this client",
+        ));
+    }
+    Ok(())
+}
+
+/// The `non-atomic-rotation` flaw: check in one transaction, pause, write in another, so that
+/// concurrent refreshes of one token all pass the check before any of them rotates it.
+async fn non_atomic_refresh(
+    state: &Arc<AppState>,
+    now: u64,
+    input: RefreshInput,
+) -> Result<Issued, OAuthError> {
+    let planned = in_tx(state, now, move |r, ctx| {
+        match refresh_token::plan(r, ctx, &input) {
+            Ok(p) => Ok(Ok(p)),
+            Err(rej) => {
+                refresh_token::reject(r, &rej)?;
+                Ok(Err(rej.error))
+            }
+        }
+    })
+    .await??;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    in_tx(state, now, move |r, ctx| {
+        refresh_token::apply(r, ctx, planned)
+    })
+    .await
+}
+
+/// Validates the DPoP header when DPoP is supported (ignored otherwise, RFC 9449 §5).
+async fn check_dpop(
+    state: &Arc<AppState>,
+    parts: &Parts,
+    form: &TokenRequest,
+) -> Result<Option<Proof>, OAuthError> {
+    let Some(raw) = &form.dpop else {
+        return Ok(None);
+    };
+    if !state.policy.dpop.supported {
+        return Ok(None);
+    }
+    let mut authorities = Vec::new();
+    if let Ok(u) = url::Url::parse(&state.issuer) {
+        let host = u.host_str().unwrap_or("").to_owned();
+        authorities.push(match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        });
+    }
+    if let Some(host) = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        authorities.push(host.to_ascii_lowercase());
+    }
+    let wall = state.clock.wall();
+    let window = state.policy.dpop.iat_window;
+    let proof = dpop::verify(
+        raw,
+        &dpop::Expected {
+            method: parts.method.as_str(),
+            path: "/token",
+            authorities,
+            now: wall,
+            window,
+        },
+    )?;
+    if state.policy.dpop.nonce_required {
+        let ok = proof
+            .nonce
+            .as_deref()
+            .is_some_and(|n| state.dpop_nonce_valid(n));
+        if !ok {
+            let mut e = OAuthError::new(
+                OAuthErrorCode::UseDpopNonce,
+                "use the DPoP-Nonce value in the proof",
+            );
+            e.dpop_nonce = Some(state.dpop_nonce());
+            return Err(e);
+        }
+    }
+    let key = format!("dpop:{}:{}", proof.jkt, proof.jti);
+    let fresh = run_async(state.store.clone(), move |r| {
+        r.first_use_of_jti(&key, wall, wall.saturating_add(window.saturating_mul(2)))
+    })
+    .await
+    .map_err(OAuthError::from)?
+    .map_err(OAuthError::from)?;
+    if !fresh {
+        return Err(OAuthError::invalid_dpop_proof(
+            "DPoP proof jti already used",
+        ));
+    }
+    Ok(Some(proof))
+}

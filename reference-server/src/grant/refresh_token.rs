@@ -1,0 +1,606 @@
+//! The refresh-token grant (RFC 6749 §6), with rotation, reuse detection, grace, lifetimes and
+//! scope rules taken from the policy.
+//!
+//! Phases:
+//! 1. find the token and its family (`invalid_grant` if unknown);
+//! 2. check the client binding (RFC 6749 §10.4, OAuth 2.1 §4.3.1);
+//! 3. check the family and the token are alive: revoked, absolute and idle expiry;
+//! 4. a superseded token is either inside the grace window or a replay, which revokes per
+//!    `policy.reuse` (RFC 9700 §4.14.2);
+//! 5. check the DPoP binding (RFC 9449 §5);
+//! 6. resolve the scope (omitted = granted, narrower = narrower access token, broader = error or
+//!    dropped);
+//! 7. apply: rotate (or slide the idle window), issue the access token and the ID token.
+//!
+//! Phases 1-6 only read ([`plan`]); phase 7 writes ([`apply`]). Normally both run in one
+//! transaction; the `non-atomic-rotation` flaw runs them in two with a pause in between.
+
+use super::{Ctx, Issued, id_token, mint_access, parse_scope};
+use crate::client::{Client, GrantType};
+use crate::error::{ChallengeKind, OAuthError};
+use crate::flaw::Flaw;
+use crate::policy::{ReuseResponse, ScopeEscalation};
+use crate::store::{Family, Records, RefreshRecord, RefreshState};
+use crate::token::RefreshToken;
+use std::sync::Arc;
+
+/// How the caller identified itself.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// An authenticated client.
+    Authenticated(Arc<Client>),
+    /// A public client named by `client_id`.
+    Public(Arc<Client>),
+    /// No client information: acceptable only for a public client's token (ambiguity A25).
+    Anonymous,
+}
+
+/// A refresh request.
+#[derive(Debug, Clone)]
+pub struct RefreshInput {
+    /// The presented token.
+    pub token: RefreshToken,
+    /// The requested scope, if any.
+    pub scope: Option<String>,
+    /// Who is asking.
+    pub caller: Caller,
+    /// Thumbprint of this request's valid DPoP proof.
+    pub dpop_jkt: Option<String>,
+}
+
+/// What [`apply`] will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    record: RefreshRecord,
+    family: Family,
+    client: Arc<Client>,
+    access_scope: Vec<String>,
+    requested_scope: Option<String>,
+    narrowed_family_scope: Option<String>,
+    grace_use: bool,
+    dpop_jkt: Option<String>,
+    presented: RefreshToken,
+}
+
+/// A refusal, with the revocation it triggers (committed in the same transaction).
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// The error to send.
+    pub error: OAuthError,
+    /// `(family, also_access_tokens)` to revoke.
+    pub revoke: Option<(String, bool)>,
+}
+
+impl From<crate::store::StoreError> for Rejection {
+    fn from(e: crate::store::StoreError) -> Self {
+        OAuthError::from(e).into()
+    }
+}
+
+impl From<OAuthError> for Rejection {
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            revoke: None,
+        }
+    }
+}
+
+/// `invalid_grant` for a dead token, or `invalid_request` under the `wrong-error-code` flaw.
+fn dead(ctx: &Ctx<'_>, description: &str) -> OAuthError {
+    if ctx.state.flaw(Flaw::WrongErrorCode) {
+        OAuthError::invalid_request(description)
+    } else {
+        OAuthError::invalid_grant(description)
+    }
+}
+
+/// Phases 1-6: decides, reading only.
+pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Result<Plan, Rejection> {
+    let state = ctx.state;
+    let policy = ctx.policy();
+    let flaws = &state.flaws;
+    let now = ctx.now;
+
+    // 1. Lookup.
+    let hash = input.token.hash();
+    let record = rec
+        .refresh(&hash.0)?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+    let family = rec
+        .family(&record.family)?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+
+    // 2. Client binding.
+    let client = match &input.caller {
+        Caller::Authenticated(c) => {
+            if c.id != record.client_id && !flaws.has(Flaw::CrossClientRefresh) {
+                return Err(OAuthError::invalid_grant(
+                    "refresh token was issued to another client",
+                )
+                .into());
+            }
+            c.clone()
+        }
+        Caller::Public(c) => {
+            if c.id != record.client_id && !flaws.has(Flaw::PublicClientIdUnchecked) {
+                return Err(OAuthError::invalid_grant(
+                    "refresh token was issued to another client",
+                )
+                .into());
+            }
+            c.clone()
+        }
+        Caller::Anonymous => {
+            let owner = state
+                .clients
+                .get(&record.client_id)
+                .ok_or_else(|| OAuthError::invalid_grant("unknown client"))?;
+            if !owner.public {
+                return Err(OAuthError::invalid_client(
+                    "no client authentication included",
+                    ChallengeKind::Other,
+                )
+                .into());
+            }
+            if policy.clients.public_requires_client_id {
+                return Err(OAuthError::invalid_request("client_id is required").into());
+            }
+            if !owner.allows(GrantType::RefreshToken) {
+                return Err(
+                    OAuthError::unauthorized_client("refresh_token grant not allowed").into(),
+                );
+            }
+            owner
+        }
+    };
+
+    // 3. Alive?
+    if family.refresh_revoked || record.state == RefreshState::Revoked {
+        return Err(dead(ctx, "refresh token revoked").into());
+    }
+    if !flaws.has(Flaw::ExpiredTokenAccepted) {
+        let absolute_over = record.absolute_expires_at.is_some_and(|t| now >= t);
+        let idle_over = policy
+            .lifetimes
+            .refresh_idle
+            .is_some_and(|idle| now >= record.last_used_at.saturating_add(idle));
+        if absolute_over || idle_over {
+            return Err(dead(ctx, "refresh token expired").into());
+        }
+    }
+
+    // 4. Superseded: grace or replay.
+    let mut grace_use = false;
+    if let RefreshState::Superseded { at, successor } = &record.state {
+        if flaws.has(Flaw::SupersededTokenAccepted) {
+            // Treated as current.
+        } else if flaws.has(Flaw::UnboundedGrace) {
+            grace_use = true;
+        } else {
+            // Grace covers only the immediate predecessor of a successor that was never used
+            // (ambiguity A8: anything wider weakens replay detection).
+            let successor_unused = rec
+                .refresh(successor)?
+                .is_some_and(|s| s.state == RefreshState::Active);
+            let in_window =
+                policy.grace.seconds > 0 && now < at.saturating_add(policy.grace.seconds);
+            if in_window && successor_unused && record.grace_uses < policy.grace.max_reuses {
+                grace_use = true;
+            } else {
+                let revoke = if flaws.has(Flaw::NoFamilyRevocation) {
+                    None
+                } else {
+                    match policy.reuse {
+                        ReuseResponse::RejectOnly => None,
+                        ReuseResponse::RevokeFamily => Some((family.id.clone(), false)),
+                        ReuseResponse::RevokeFamilyAndAccessTokens => {
+                            Some((family.id.clone(), true))
+                        }
+                    }
+                };
+                return Err(Rejection {
+                    error: dead(ctx, "refresh token was already used"),
+                    revoke,
+                });
+            }
+        }
+    }
+
+    // 5. DPoP binding.
+    if let Some(bound) = &family.dpop_jkt
+        && !flaws.has(Flaw::DpopBindingUnchecked)
+    {
+        match &input.dpop_jkt {
+            None => {
+                return Err(OAuthError::invalid_dpop_proof(
+                    "refresh token is DPoP-bound: proof required",
+                )
+                .into());
+            }
+            Some(j) if j != bound => {
+                return Err(OAuthError::invalid_dpop_proof(
+                    "proof key does not match the refresh token",
+                )
+                .into());
+            }
+            Some(_) => {}
+        }
+    }
+
+    // 6. Scope.
+    let granted: Vec<String> = family
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut narrowed_family_scope = None;
+    let access_scope = match &input.scope {
+        None => granted.clone(),
+        Some(s) => {
+            let requested = parse_scope(s)?;
+            let extra = requested.iter().any(|r| !granted.contains(r));
+            if requested.is_empty() {
+                granted.clone()
+            } else if !extra {
+                if policy.scope.narrowing {
+                    if flaws.has(Flaw::NarrowedRefreshToken) {
+                        narrowed_family_scope = Some(requested.join(" "));
+                    }
+                    requested
+                } else {
+                    granted.clone()
+                }
+            } else if flaws.has(Flaw::ScopeEscalation) {
+                requested
+            } else {
+                match policy.scope.escalation {
+                    ScopeEscalation::Reject => {
+                        return Err(
+                            OAuthError::invalid_scope("scope exceeds the original grant").into(),
+                        );
+                    }
+                    ScopeEscalation::Drop => {
+                        let kept: Vec<String> = requested
+                            .into_iter()
+                            .filter(|r| granted.contains(r))
+                            .collect();
+                        if kept.is_empty() {
+                            return Err(OAuthError::invalid_scope(
+                                "scope exceeds the original grant",
+                            )
+                            .into());
+                        }
+                        kept
+                    }
+                }
+            }
+        }
+    };
+
+    Ok(Plan {
+        record,
+        family,
+        client,
+        access_scope,
+        requested_scope: input.scope.clone(),
+        narrowed_family_scope,
+        grace_use,
+        dpop_jkt: input.dpop_jkt.clone(),
+        presented: input.token.clone(),
+    })
+}
+
+/// Commits a rejection's side effects.
+pub fn reject(rec: &mut Records<'_>, rejection: &Rejection) -> Result<(), OAuthError> {
+    if let Some((family, access)) = &rejection.revoke {
+        rec.revoke_family(family, *access)?;
+    }
+    Ok(())
+}
+
+/// Phase 7: writes and issues.
+pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued, OAuthError> {
+    let policy = ctx.policy();
+    let now = ctx.now;
+    let Plan {
+        mut record,
+        mut family,
+        client,
+        access_scope,
+        requested_scope,
+        narrowed_family_scope,
+        grace_use,
+        dpop_jkt,
+        presented,
+    } = plan;
+
+    let refresh_token = if policy.rotates_for(client.public) {
+        let rt = RefreshToken::new(ctx.state.tokens.token());
+        let reset = policy.lifetimes.rotation_resets_absolute
+            || ctx.state.flaw(Flaw::AbsoluteLifetimeReset);
+        let absolute = if reset {
+            policy
+                .lifetimes
+                .refresh_absolute
+                .map(|a| now.saturating_add(a))
+        } else {
+            record.absolute_expires_at
+        };
+        let successor = RefreshRecord {
+            hash: rt.hash().0,
+            family: family.id.clone(),
+            client_id: record.client_id.clone(),
+            state: RefreshState::Active,
+            issued_at: now,
+            last_used_at: now,
+            absolute_expires_at: absolute,
+            grace_uses: 0,
+        };
+        rec.put_refresh(&successor)?;
+        match &record.state {
+            RefreshState::Superseded { at, successor: old } if grace_use => {
+                // A retry inside the grace window: the successor it replaces was never used, so
+                // it becomes superseded too (keeping one live token per family).
+                if let Some(mut prev) = rec.refresh(old)?
+                    && prev.state == RefreshState::Active
+                {
+                    prev.state = RefreshState::Superseded {
+                        at: now,
+                        successor: successor.hash.clone(),
+                    };
+                    rec.put_refresh(&prev)?;
+                }
+                record.state = RefreshState::Superseded {
+                    at: *at,
+                    successor: successor.hash.clone(),
+                };
+                record.grace_uses += 1;
+            }
+            _ => {
+                record.state = RefreshState::Superseded {
+                    at: now,
+                    successor: successor.hash.clone(),
+                };
+            }
+        }
+        rec.put_refresh(&record)?;
+        rt
+    } else {
+        // No rotation: the same token, its idle window slid forward.
+        record.last_used_at = now;
+        rec.put_refresh(&record)?;
+        presented
+    };
+
+    if let Some(scope) = narrowed_family_scope {
+        family.scope = scope;
+    }
+    if policy.previous_access_token_revoked_on_refresh
+        && let Some(prev) = family.current_access.clone()
+        && let Some(mut at) = rec.access(&prev)?
+    {
+        at.revoked = true;
+        rec.put_access(&at)?;
+    }
+    let access_token = mint_access(rec, ctx, &mut family, &access_scope, dpop_jkt.clone())?;
+    rec.put_family(&family)?;
+
+    let scope = access_scope.join(" ");
+    let id_token = if policy.oidc.id_token_on_refresh && access_scope.iter().any(|s| s == "openid")
+    {
+        id_token(ctx, &family, None)?
+    } else {
+        None
+    };
+    let echo_scope =
+        policy.scope.always_echo || requested_scope.as_deref().is_some_and(|r| r != scope);
+    Ok(Issued {
+        access_token,
+        dpop_bound: dpop_jkt.is_some(),
+        expires_in: policy.lifetimes.access_token,
+        refresh_token: Some(refresh_token),
+        scope,
+        echo_scope,
+        id_token,
+        issued_token_type: None,
+    })
+}
+
+/// Plan and apply in the caller's transaction.
+pub fn refresh(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    input: &RefreshInput,
+) -> Result<Issued, OAuthError> {
+    match plan(rec, ctx, input) {
+        Ok(p) => apply(rec, ctx, p),
+        Err(r) => {
+            reject(rec, &r)?;
+            Err(r.error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::OAuthErrorCode;
+    use crate::grant::test_support::state;
+    use crate::grant::{NewGrant, issue_new};
+    use crate::state::AppState;
+    use crate::store::run;
+
+    fn start(st: &AppState, client: &str, scope: &str) -> RefreshToken {
+        let c = st.clients.get(client).expect("client");
+        let now = st.clock.now();
+        run(&*st.store, |r| {
+            let ctx = Ctx { state: st, now };
+            issue_new(
+                r,
+                &ctx,
+                NewGrant {
+                    client: &c,
+                    subject: Some("alice".into()),
+                    scope: parse_scope(scope).expect("scope"),
+                    grant: GrantType::Password,
+                    auth_time: Some(now),
+                    nonce: None,
+                    dpop_jkt: None,
+                    requested_scope: None,
+                    with_refresh: true,
+                },
+            )
+        })
+        .expect("tx")
+        .expect("issue")
+        .0
+        .refresh_token
+        .expect("rt")
+    }
+
+    fn refresh_as(
+        st: &AppState,
+        client: &str,
+        rt: &RefreshToken,
+        scope: Option<&str>,
+    ) -> Result<Issued, OAuthError> {
+        let c = st.clients.get(client).expect("client");
+        let caller = if c.public {
+            Caller::Public(c)
+        } else {
+            Caller::Authenticated(c)
+        };
+        let input = RefreshInput {
+            token: rt.clone(),
+            scope: scope.map(str::to_owned),
+            caller,
+            dpop_jkt: None,
+        };
+        let now = st.clock.now();
+        run(&*st.store, |r| refresh(r, &Ctx { state: st, now }, &input)).expect("tx")
+    }
+
+    #[test]
+    fn rotation_supersedes_and_reuse_revokes_the_family() {
+        let st = state("rfc9700", &[]);
+        let rt1 = start(&st, "confidential-basic", "openid api:read");
+        let rt2 = refresh_as(&st, "confidential-basic", &rt1, None)
+            .expect("ok")
+            .refresh_token
+            .expect("rt2");
+        assert_ne!(rt1, rt2);
+        let e = refresh_as(&st, "confidential-basic", &rt1, None).expect_err("replay");
+        assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+        let e = refresh_as(&st, "confidential-basic", &rt2, None).expect_err("family revoked");
+        assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+    }
+
+    #[test]
+    fn no_rotation_returns_the_same_token() {
+        let st = state("rfc6749", &[]);
+        let rt1 = start(&st, "confidential-basic", "api:read");
+        let again = refresh_as(&st, "confidential-basic", &rt1, None)
+            .expect("ok")
+            .refresh_token
+            .expect("rt");
+        assert_eq!(rt1, again);
+        refresh_as(&st, "confidential-basic", &rt1, None).expect("still ok");
+    }
+
+    #[test]
+    fn cross_client_is_invalid_grant_unless_flawed() {
+        let st = state("rfc9700", &[]);
+        let rt = start(&st, "confidential-basic", "api:read");
+        let e = refresh_as(&st, "confidential-basic-2", &rt, None).expect_err("other client");
+        assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+        refresh_as(&st, "confidential-basic", &rt, None).expect("owner still fine");
+        let flawed = state("rfc9700", &[Flaw::CrossClientRefresh]);
+        let rt = start(&flawed, "confidential-basic", "api:read");
+        refresh_as(&flawed, "confidential-basic-2", &rt, None).expect("flaw lets it through");
+    }
+
+    #[test]
+    fn scope_narrowing_keeps_the_grant_and_escalation_is_rejected() {
+        let st = state("rfc9700", &[]);
+        let rt = start(&st, "confidential-basic", "api:read api:write");
+        let narrow = refresh_as(&st, "confidential-basic", &rt, Some("api:read")).expect("narrow");
+        assert_eq!(narrow.scope, "api:read");
+        let rt2 = narrow.refresh_token.expect("rt");
+        let full = refresh_as(&st, "confidential-basic", &rt2, None).expect("full");
+        assert_eq!(full.scope, "api:read api:write");
+        let rt3 = full.refresh_token.expect("rt");
+        let e = refresh_as(&st, "confidential-basic", &rt3, Some("api:read email"))
+            .expect_err("escalation");
+        assert_eq!(e.code, OAuthErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn idle_and_absolute_expiry_use_the_virtual_clock() {
+        let st = state("rfc9700", &[]);
+        let rt = start(&st, "confidential-basic", "api:read");
+        st.clock.advance(14 * 86_400 + 1);
+        let e = refresh_as(&st, "confidential-basic", &rt, None).expect_err("idle expired");
+        assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+        let flawed = state("rfc9700", &[Flaw::ExpiredTokenAccepted]);
+        let rt = start(&flawed, "confidential-basic", "api:read");
+        flawed.clock.advance(100 * 86_400);
+        refresh_as(&flawed, "confidential-basic", &rt, None).expect("flaw accepts expired");
+    }
+
+    #[test]
+    fn absolute_lifetime_survives_rotation() {
+        let st = state("rfc9700", &[]);
+        let mut rt = start(&st, "confidential-basic", "api:read");
+        // Refresh every 10 days: never idle, but the 90-day absolute limit still ends it.
+        for _ in 0..8 {
+            st.clock.advance(10 * 86_400);
+            rt = refresh_as(&st, "confidential-basic", &rt, None)
+                .expect("ok")
+                .refresh_token
+                .expect("rt");
+        }
+        st.clock.advance(10 * 86_400 + 1);
+        refresh_as(&st, "confidential-basic", &rt, None).expect_err("absolute expiry");
+    }
+
+    #[test]
+    fn grace_allows_a_bounded_retry() {
+        let mut st = state("rfc9700", &[]);
+        st.policy.grace.seconds = 10;
+        st.policy.grace.max_reuses = 1;
+        let rt1 = start(&st, "confidential-basic", "api:read");
+        let _lost = refresh_as(&st, "confidential-basic", &rt1, None).expect("first");
+        let retry = refresh_as(&st, "confidential-basic", &rt1, None).expect("grace retry");
+        let e = refresh_as(&st, "confidential-basic", &rt1, None).expect_err("second retry");
+        assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+        // The replay outside grace revoked the family (rfc9700 = revoke_family).
+        refresh_as(
+            &st,
+            "confidential-basic",
+            &retry.refresh_token.expect("rt"),
+            None,
+        )
+        .expect_err("revoked");
+    }
+
+    #[test]
+    fn public_clients_may_omit_client_id_unless_policy_requires() {
+        let st = state("rfc9700", &[]);
+        let rt = start(&st, "public-1", "api:read");
+        let input = RefreshInput {
+            token: rt,
+            scope: None,
+            caller: Caller::Anonymous,
+            dpop_jkt: None,
+        };
+        let now = st.clock.now();
+        run(&*st.store, |r| refresh(r, &Ctx { state: &st, now }, &input))
+            .expect("tx")
+            .expect("ok");
+        let e = refresh_as(&st, "public-2", &start(&st, "public-1", "api:read"), None)
+            .expect_err("other public");
+        assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+    }
+}

@@ -1,0 +1,108 @@
+//! Fixed ES256 key material. This is a test server: the keys are committed PEM files (PKCS#8,
+//! P-256) so every run, every machine and every printed configuration agree.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::pkcs8::DecodePrivateKey;
+use serde::Serialize;
+
+/// The server's ID-token signing key.
+pub const ISSUER_SIGNING_PEM: &str = include_str!("../keys/issuer-signing.pem");
+/// `confidential-private-key-jwt`'s key.
+pub const CLIENT_PRIVATE_KEY_JWT_PEM: &str = include_str!("../keys/client-private-key-jwt.pem");
+/// The trusted external issuer's key for RFC 7523 authorization grants.
+pub const TRUSTED_ISSUER_PEM: &str = include_str!("../keys/trusted-issuer.pem");
+/// A ready-made DPoP key for `public-dpop` (clients may use any key of their own).
+pub const DPOP_DEMO_PEM: &str = include_str!("../keys/dpop-demo.pem");
+
+/// The issuer name of the trusted external assertion issuer.
+pub const TRUSTED_ISSUER: &str = "https://trusted-issuer.tokencert.test";
+
+/// Public P-256 coordinates `(x, y)` of a PKCS#8 PEM private key, base64url.
+pub fn public_coordinates(pem: &str) -> Result<(String, String), String> {
+    let sk = p256::SecretKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
+    let point =
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&sk.public_key(), false);
+    match (point.x(), point.y()) {
+        (Some(x), Some(y)) => Ok((URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y))),
+        _ => Err("not an uncompressed point".into()),
+    }
+}
+
+/// RFC 7638 thumbprint of an EC P-256 JWK (members in lexicographic order, no whitespace).
+pub fn ec_thumbprint(x: &str, y: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes()))
+}
+
+/// The ID-token signer and its published JWK.
+#[derive(Clone)]
+pub struct Signer {
+    key: EncodingKey,
+    kid: String,
+    jwk: serde_json::Value,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer({})", self.kid)
+    }
+}
+
+impl Signer {
+    /// From a PKCS#8 PEM.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        let (x, y) = public_coordinates(pem)?;
+        let kid = ec_thumbprint(&x, &y);
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "x": x, "y": y,
+            "use": "sig", "alg": "ES256", "kid": kid,
+        });
+        Ok(Self { key, kid, jwk })
+    }
+
+    /// Signs claims as an ES256 JWT with this key's `kid`.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
+    }
+
+    /// The JWK Set served at `/jwks`.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({ "keys": [self.jwk] })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_keys_load_and_sign() {
+        for pem in [
+            ISSUER_SIGNING_PEM,
+            CLIENT_PRIVATE_KEY_JWT_PEM,
+            TRUSTED_ISSUER_PEM,
+            DPOP_DEMO_PEM,
+        ] {
+            let s = Signer::from_pem(pem).expect("key loads");
+            let jwt = s.sign(&serde_json::json!({"a": 1})).expect("signs");
+            let (x, y) = public_coordinates(pem).expect("coords");
+            let key = jsonwebtoken::DecodingKey::from_ec_components(&x, &y).expect("dec");
+            let mut v = jsonwebtoken::Validation::new(Algorithm::ES256);
+            v.required_spec_claims.clear();
+            v.validate_exp = false;
+            jsonwebtoken::decode::<serde_json::Value>(&jwt, &key, &v).expect("verifies");
+        }
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example_shape() {
+        // Same input, same output; different keys differ.
+        assert_eq!(ec_thumbprint("a", "b"), ec_thumbprint("a", "b"));
+        assert_ne!(ec_thumbprint("a", "b"), ec_thumbprint("a", "c"));
+    }
+}
