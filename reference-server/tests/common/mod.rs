@@ -242,3 +242,87 @@ pub async fn into_resp(r: reqwest::Response) -> Resp {
         text,
     }
 }
+
+/// Signs `claims` with an ES256 PKCS#8 PEM, optionally with a `typ` and an embedded public `jwk`.
+pub fn sign_es256(pem: &str, typ: Option<&str>, with_jwk: bool, claims: &Value) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let mut h = Header::new(Algorithm::ES256);
+    h.typ = typ.map(str::to_owned);
+    if with_jwk {
+        let (x, y) = reference_server::keys::public_coordinates(pem).expect("coords");
+        h.jwk = serde_json::from_value(
+            serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+        )
+        .ok();
+    }
+    jsonwebtoken::encode(
+        &h,
+        claims,
+        &EncodingKey::from_ec_pem(pem.as_bytes()).expect("pem"),
+    )
+    .expect("sign")
+}
+
+pub fn now() -> u64 {
+    reference_server::clock::system_now()
+}
+
+static JTI: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn jti() -> String {
+    format!(
+        "jti-{}",
+        JTI.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
+impl Srv {
+    /// A DPoP proof for POST /token with the demo key (or another PEM).
+    pub fn dpop(&self, pem: &str, nonce: Option<&str>) -> String {
+        let mut claims = serde_json::json!({
+            "jti": jti(), "htm": "POST", "htu": self.url("/token"), "iat": now(),
+        });
+        if let Some(n) = nonce {
+            claims["nonce"] = n.into();
+        }
+        sign_es256(pem, Some("dpop+jwt"), true, &claims)
+    }
+
+    /// A private_key_jwt assertion for `confidential-private-key-jwt`.
+    pub fn client_assertion(&self, aud: &str) -> String {
+        let id = "confidential-private-key-jwt";
+        sign_es256(
+            reference_server::keys::CLIENT_PRIVATE_KEY_JWT_PEM,
+            None,
+            false,
+            &serde_json::json!({"iss": id, "sub": id, "aud": aud, "exp": now() + 60, "iat": now(), "jti": jti()}),
+        )
+    }
+}
+
+impl Srv {
+    /// A fresh refresh token for `confidential-basic` via the password grant, or via the code
+    /// flow when the policy has no password grant.
+    pub async fn password_rt(&self) -> String {
+        if self.running.description().policy.grants.password {
+            return self.password("api:read").await.rt();
+        }
+        let code = self.code("confidential-basic", "api:read").await;
+        let secret = self.secret("confidential-basic");
+        let r = self
+            .post(
+                "/token",
+                Auth::Basic("confidential-basic", &secret),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", reference_server::config::REDIRECT_URI),
+                    ("code_verifier", VERIFIER),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.rt()
+    }
+}
