@@ -2,6 +2,7 @@
 //! assertions and DPoP proofs, PKCE, and last-byte-synchronised races.
 
 pub mod jwt;
+pub mod pkce;
 pub mod race;
 
 use std::time::Duration;
