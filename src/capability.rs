@@ -12,63 +12,180 @@ use std::collections::BTreeSet;
 
 /// Every capability name with what it means.
 pub const CAPABILITIES: &[(&str, &str)] = &[
-    ("grant.authorization_code", "the authorization_code grant (RFC 6749 §4.1)"),
-    ("grant.password", "the resource owner password grant (RFC 6749 §4.3)"),
-    ("grant.client_credentials", "the client_credentials grant (RFC 6749 §4.4)"),
-    ("grant.refresh_token", "the refresh_token grant (RFC 6749 §6)"),
+    (
+        "grant.authorization_code",
+        "the authorization_code grant (RFC 6749 §4.1)",
+    ),
+    (
+        "grant.password",
+        "the resource owner password grant (RFC 6749 §4.3)",
+    ),
+    (
+        "grant.client_credentials",
+        "the client_credentials grant (RFC 6749 §4.4)",
+    ),
+    (
+        "grant.refresh_token",
+        "the refresh_token grant (RFC 6749 §6)",
+    ),
     ("grant.jwt_bearer", "the JWT bearer grant (RFC 7523 §2.1)"),
-    ("grant.device_code", "the device authorization grant (RFC 8628)"),
+    (
+        "grant.device_code",
+        "the device authorization grant (RFC 8628)",
+    ),
     ("grant.token_exchange", "token exchange (RFC 8693)"),
-    ("refresh.issued", "the bootstrap grant issues refresh tokens"),
-    ("refresh.public_clients", "public clients get refresh tokens"),
-    ("refresh.rotation", "every refresh rotates the refresh token, for every client"),
-    ("refresh.rotation.public", "public clients' refresh tokens rotate"),
+    (
+        "refresh.issued",
+        "the bootstrap grant issues refresh tokens",
+    ),
+    (
+        "refresh.public_clients",
+        "public clients get refresh tokens",
+    ),
+    (
+        "refresh.rotation",
+        "every refresh rotates the refresh token, for every client",
+    ),
+    (
+        "refresh.rotation.public",
+        "public clients' refresh tokens rotate",
+    ),
     ("refresh.no_rotation", "refresh tokens never rotate"),
-    ("refresh.grace", "a superseded refresh token still works for a grace window"),
-    ("refresh.reuse_detection", "reusing a superseded refresh token revokes its family"),
-    ("refresh.reuse_revokes_access_tokens", "reuse detection also revokes the family's access tokens"),
-    ("refresh.idle_timeout", "refresh tokens expire after an idle period"),
-    ("refresh.absolute_lifetime", "refresh token families have an absolute lifetime"),
-    ("refresh.rotation_resets_absolute", "rotation restarts the absolute lifetime"),
-    ("refresh.offline_access_required", "a refresh token only with the offline_access scope"),
-    ("scope.escalation_rejected", "a broader scope on refresh gets invalid_scope"),
-    ("scope.escalation_dropped", "a broader scope on refresh is silently dropped"),
+    (
+        "refresh.grace",
+        "a superseded refresh token still works for a grace window",
+    ),
+    (
+        "refresh.reuse_detection",
+        "reusing a superseded refresh token revokes its family",
+    ),
+    (
+        "refresh.reuse_revokes_access_tokens",
+        "reuse detection also revokes the family's access tokens",
+    ),
+    (
+        "refresh.idle_timeout",
+        "refresh tokens expire after an idle period",
+    ),
+    (
+        "refresh.absolute_lifetime",
+        "refresh token families have an absolute lifetime",
+    ),
+    (
+        "refresh.rotation_resets_absolute",
+        "rotation restarts the absolute lifetime",
+    ),
+    (
+        "refresh.offline_access_required",
+        "a refresh token only with the offline_access scope",
+    ),
+    (
+        "scope.escalation_rejected",
+        "a broader scope on refresh gets invalid_scope",
+    ),
+    (
+        "scope.escalation_dropped",
+        "a broader scope on refresh is silently dropped",
+    ),
     ("scope.narrowing", "a narrower scope on refresh is honoured"),
     ("scope.always_echo", "token responses always carry scope"),
-    ("client_auth.client_secret_basic", "HTTP Basic client authentication (RFC 6749 §2.3.1)"),
-    ("client_auth.client_secret_post", "client credentials in the form body"),
-    ("client_auth.client_secret_jwt", "HMAC client assertions (RFC 7523)"),
-    ("client_auth.private_key_jwt", "private-key client assertions (RFC 7523)"),
-    ("client_auth.none", "public clients (no client authentication)"),
-    ("client_auth.enforce_registered_method", "only a client's registered method is accepted"),
-    ("client_auth.invalid_client_401", "invalid_client always comes with 401"),
-    ("client_auth.public_requires_client_id", "public clients must send client_id on refresh"),
+    (
+        "client_auth.client_secret_basic",
+        "HTTP Basic client authentication (RFC 6749 §2.3.1)",
+    ),
+    (
+        "client_auth.client_secret_post",
+        "client credentials in the form body",
+    ),
+    (
+        "client_auth.client_secret_jwt",
+        "HMAC client assertions (RFC 7523)",
+    ),
+    (
+        "client_auth.private_key_jwt",
+        "private-key client assertions (RFC 7523)",
+    ),
+    (
+        "client_auth.none",
+        "public clients (no client authentication)",
+    ),
+    (
+        "client_auth.enforce_registered_method",
+        "only a client's registered method is accepted",
+    ),
+    (
+        "client_auth.invalid_client_401",
+        "invalid_client always comes with 401",
+    ),
+    (
+        "client_auth.public_requires_client_id",
+        "public clients must send client_id on refresh",
+    ),
     ("pkce.required", "PKCE is required for every client"),
-    ("pkce.required_public", "PKCE is required for public clients"),
+    (
+        "pkce.required_public",
+        "PKCE is required for public clients",
+    ),
     ("pkce.plain", "the plain PKCE method is accepted"),
     ("dpop", "DPoP proofs at the token endpoint (RFC 9449)"),
     ("dpop.nonce", "the server demands DPoP nonces"),
-    ("dpop.bound_refresh_tokens", "public clients' refresh tokens are bound to the DPoP key"),
+    (
+        "dpop.bound_refresh_tokens",
+        "public clients' refresh tokens are bound to the DPoP key",
+    ),
     ("endpoint.authorization", "an authorization endpoint"),
     ("endpoint.revocation", "a revocation endpoint (RFC 7009)"),
-    ("endpoint.introspection", "an introspection endpoint (RFC 7662)"),
-    ("endpoint.device_authorization", "a device authorization endpoint (RFC 8628)"),
+    (
+        "endpoint.introspection",
+        "an introspection endpoint (RFC 7662)",
+    ),
+    (
+        "endpoint.device_authorization",
+        "a device authorization endpoint (RFC 8628)",
+    ),
     ("endpoint.metadata", "RFC 8414 metadata"),
     ("endpoint.jwks", "a JWKS endpoint"),
-    ("revocation.cascade_access_tokens", "revoking a refresh token revokes its access tokens"),
-    ("revocation.access_revokes_refresh", "revoking an access token revokes its refresh token"),
-    ("oidc.id_token_on_refresh", "an ID token on refresh when openid is in scope"),
-    ("headers.pragma", "Pragma: no-cache is required next to Cache-Control: no-store"),
-    ("code.replay_revokes", "a replayed authorization code revokes the tokens issued from it"),
-    ("refresh.previous_access_token_revoked", "a refresh revokes the previous access token"),
+    (
+        "revocation.cascade_access_tokens",
+        "revoking a refresh token revokes its access tokens",
+    ),
+    (
+        "revocation.access_revokes_refresh",
+        "revoking an access token revokes its refresh token",
+    ),
+    (
+        "oidc.id_token_on_refresh",
+        "an ID token on refresh when openid is in scope",
+    ),
+    (
+        "headers.pragma",
+        "Pragma: no-cache is required next to Cache-Control: no-store",
+    ),
+    (
+        "code.replay_revokes",
+        "a replayed authorization code revokes the tokens issued from it",
+    ),
+    (
+        "refresh.previous_access_token_revoked",
+        "a refresh revokes the previous access token",
+    ),
     ("test.clock", "a virtual clock the harness can advance"),
 ];
 
 /// Client roles a scenario can name (keys of the target profile's `clients:`).
 pub const CLIENT_ROLES: &[(&str, &str)] = &[
-    ("confidential", "a confidential client (any secret-based method)"),
-    ("confidential2", "a second confidential client, for cross-client tests"),
-    ("basic_special", "a client_secret_basic client whose id or secret has + % : or non-ASCII"),
+    (
+        "confidential",
+        "a confidential client (any secret-based method)",
+    ),
+    (
+        "confidential2",
+        "a second confidential client, for cross-client tests",
+    ),
+    (
+        "basic_special",
+        "a client_secret_basic client whose id or secret has + % : or non-ASCII",
+    ),
     ("post", "a client_secret_post client"),
     ("secret_jwt", "a client_secret_jwt client"),
     ("private_key_jwt", "a private_key_jwt client"),
@@ -114,7 +231,10 @@ pub fn from_policy(p: &Policy) -> BTreeSet<String> {
     add("refresh.rotation", p.rotation == RotationMode::Always);
     add("refresh.rotation.public", p.rotation != RotationMode::Never);
     add("refresh.no_rotation", p.rotation == RotationMode::Never);
-    add("refresh.grace", p.grace.seconds > 0 && p.grace.max_reuses > 0);
+    add(
+        "refresh.grace",
+        p.grace.seconds > 0 && p.grace.max_reuses > 0,
+    );
     add(
         "refresh.reuse_detection",
         p.rotation != RotationMode::Never && p.reuse != ReuseResponse::RejectOnly,
@@ -124,11 +244,26 @@ pub fn from_policy(p: &Policy) -> BTreeSet<String> {
         p.rotation != RotationMode::Never && p.reuse == ReuseResponse::RevokeFamilyAndAccessTokens,
     );
     add("refresh.idle_timeout", p.lifetimes.refresh_idle.is_some());
-    add("refresh.absolute_lifetime", p.lifetimes.refresh_absolute.is_some());
-    add("refresh.rotation_resets_absolute", p.lifetimes.rotation_resets_absolute);
-    add("refresh.offline_access_required", p.oidc.offline_access_required);
-    add("scope.escalation_rejected", p.scope.escalation == ScopeEscalation::Reject);
-    add("scope.escalation_dropped", p.scope.escalation == ScopeEscalation::Drop);
+    add(
+        "refresh.absolute_lifetime",
+        p.lifetimes.refresh_absolute.is_some(),
+    );
+    add(
+        "refresh.rotation_resets_absolute",
+        p.lifetimes.rotation_resets_absolute,
+    );
+    add(
+        "refresh.offline_access_required",
+        p.oidc.offline_access_required,
+    );
+    add(
+        "scope.escalation_rejected",
+        p.scope.escalation == ScopeEscalation::Reject,
+    );
+    add(
+        "scope.escalation_dropped",
+        p.scope.escalation == ScopeEscalation::Drop,
+    );
     add("scope.narrowing", p.scope.narrowing);
     add("scope.always_echo", p.scope.always_echo);
     for m in &p.clients.auth_methods {
@@ -138,13 +273,19 @@ pub fn from_policy(p: &Policy) -> BTreeSet<String> {
         "client_auth.enforce_registered_method",
         p.clients.enforce_registered_method,
     );
-    add("client_auth.invalid_client_401", p.clients.invalid_client_status == 401);
+    add(
+        "client_auth.invalid_client_401",
+        p.clients.invalid_client_status == 401,
+    );
     add(
         "client_auth.public_requires_client_id",
         p.clients.public_requires_client_id,
     );
     add("pkce.required", p.pkce.required_for == PkceRequiredFor::All);
-    add("pkce.required_public", p.pkce.required_for != PkceRequiredFor::None);
+    add(
+        "pkce.required_public",
+        p.pkce.required_for != PkceRequiredFor::None,
+    );
     add("pkce.plain", p.pkce.plain_allowed);
     add("dpop", p.dpop.supported);
     add("dpop.nonce", p.dpop.supported && p.dpop.nonce_required);

@@ -156,11 +156,15 @@ where
 }
 
 /// "did you mean `x`?" or the list of valid values when nothing is close.
-pub fn hint_for<'a>(word: &str, candidates: &[&'a str]) -> String {
+pub fn hint_for(word: &str, candidates: &[&str]) -> String {
     match did_you_mean(word, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => {
-            let shown: Vec<String> = candidates.iter().take(12).map(|c| format!("`{c}`")).collect();
+            let shown: Vec<String> = candidates
+                .iter()
+                .take(12)
+                .map(|c| format!("`{c}`"))
+                .collect();
             let more = if candidates.len() > 12 { ", …" } else { "" };
             format!("expected one of {}{more}", shown.join(", "))
         }
@@ -192,7 +196,10 @@ mod tests {
 
     #[test]
     fn did_you_mean_finds_close_words_only() {
-        assert_eq!(did_you_mean("stauts", ["status", "headers"]), Some("status"));
+        assert_eq!(
+            did_you_mean("stauts", ["status", "headers"]),
+            Some("status")
+        );
         assert_eq!(did_you_mean("zzz", ["status", "headers"]), None);
     }
 }

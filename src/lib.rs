@@ -8,9 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod capability;
+pub mod cli;
 pub mod diagnostic;
+pub mod http;
+pub mod report;
+pub mod runner;
 pub mod spec;
+pub mod target;
 pub mod template;
 pub mod yaml;
-pub mod report;
-pub mod http;

@@ -117,10 +117,8 @@ impl Template {
             })?;
             let inner = &after[..end];
             let offset = char_offset(text, consumed + start);
-            let expr = parse_expr(inner.trim()).map_err(|m| TemplateError {
-                message: m,
-                offset,
-            })?;
+            let expr =
+                parse_expr(inner.trim()).map_err(|m| TemplateError { message: m, offset })?;
             parts.push(Part::Expr(Expr { offset, ..expr }));
             let used = start + 2 + end + 2;
             consumed += used;
@@ -384,9 +382,11 @@ fn parse_path(s: &str) -> Result<Vec<Seg>, String> {
                 }
                 match parse_literal(inner.trim()) {
                     Some(Value::String(k)) => segs.push(Seg::Key(k)),
-                    Some(Value::Number(n)) => {
-                        segs.push(Seg::Index(n.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(bad)?))
-                    }
+                    Some(Value::Number(n)) => segs.push(Seg::Index(
+                        n.as_u64()
+                            .and_then(|n| usize::try_from(n).ok())
+                            .ok_or_else(bad)?,
+                    )),
                     _ => return Err(bad()),
                 }
             }
@@ -487,7 +487,9 @@ fn filter(name: &str, args: &[Value], v: Value) -> Result<Value, RenderError> {
         "upper" => Value::String(text().to_uppercase()),
         "lower" => Value::String(text().to_lowercase()),
         "urlencode" => Value::String(form_urlencoded::byte_serialize(text().as_bytes()).collect()),
-        "base64url" => Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text())),
+        "base64url" => {
+            Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text()))
+        }
         "sha256_base64url" => Value::String(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(text())),
         ),
@@ -547,7 +549,11 @@ mod tests {
         assert!(Template::parse("{{ rt0 ").is_err());
         assert!(Template::parse("{{ }}").is_err());
         let e = Template::parse("{{ rt0 | truncat(3) }}").expect_err("unknown filter");
-        assert!(e.message.contains("did you mean `truncate`"), "{}", e.message);
+        assert!(
+            e.message.contains("did you mean `truncate`"),
+            "{}",
+            e.message
+        );
         let e = Template::parse("x {{ uuid2() }}").expect_err("unknown fn");
         assert_eq!(e.offset, 2);
         let s = scope();

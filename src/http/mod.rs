@@ -1,6 +1,7 @@
 //! HTTP for the harness: prepared requests, the reqwest client, client authentication, JWT
 //! assertions and DPoP proofs, PKCE, and last-byte-synchronised races.
 
+pub mod client;
 pub mod jwt;
 pub mod pkce;
 pub mod race;

@@ -317,7 +317,10 @@ pub struct FlawMatrix {
 }
 
 /// Writes `junit.xml`, `report.json` and `report.html` into `dir` (created if needed).
-pub fn write_all(report: &RunReport, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+pub fn write_all(
+    report: &RunReport,
+    dir: &std::path::Path,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let files = [
         (dir.join("junit.xml"), junit::render(report)),

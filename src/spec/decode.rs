@@ -279,7 +279,10 @@ impl<'a> Dec<'a> {
                     .iter()
                     .filter_map(|n| self.tpl(n, &format!("{what}.{}", k.name)))
                     .collect(),
-                _ => self.tpl(v, &format!("{what}.{}", k.name)).into_iter().collect(),
+                _ => self
+                    .tpl(v, &format!("{what}.{}", k.name))
+                    .into_iter()
+                    .collect(),
             };
             out.push((k.name.clone(), vals));
         }
@@ -340,7 +343,9 @@ impl<'a> Dec<'a> {
                         }
                     }
                     match (id, level) {
-                        (Some((id, loc)), Some(level)) => out.push(RequirementRef { id, level, loc }),
+                        (Some((id, loc)), Some(level)) => {
+                            out.push(RequirementRef { id, level, loc })
+                        }
                         (None, _) => {
                             self.err(item.loc, "a requirement needs an `id`");
                         }
@@ -390,14 +395,21 @@ impl<'a> Dec<'a> {
             [] => {
                 self.err(node.loc, "a step needs one action").label = Some(format!(
                     "add one of {}",
-                    ACTIONS.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                    ACTIONS
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 None
             }
             [(k, v)] => self.action(k, v, node),
             [_, (k2, _), ..] => {
-                self.err(k2.loc, format!("a step has one action; `{}` is a second one", k2.name))
-                    .label = Some("split it into two steps".into());
+                self.err(
+                    k2.loc,
+                    format!("a step has one action; `{}` is a second one", k2.name),
+                )
+                .label = Some("split it into two steps".into());
                 None
             }
         };
@@ -503,8 +515,8 @@ impl<'a> Dec<'a> {
         }
         match (&r.endpoint, &r.url) {
             (None, None) => {
-                self.err(node.loc, "a request needs `endpoint` or `url`").label =
-                    Some("e.g. `endpoint: token`".into());
+                self.err(node.loc, "a request needs `endpoint` or `url`")
+                    .label = Some("e.g. `endpoint: token`".into());
             }
             (Some(_), Some(u)) => {
                 self.err(u.loc, "give `endpoint` or `url`, not both");
@@ -671,19 +683,28 @@ impl<'a> Dec<'a> {
             }
         }
         if node.get("request").is_some() && node.get("requests").is_some() {
-            self.err(node.loc, "give `request` (with `count`) or `requests`, not both");
+            self.err(
+                node.loc,
+                "give `request` (with `count`) or `requests`, not both",
+            );
         }
         if requests.is_empty() && node.get("request").is_none() && node.get("requests").is_none() {
-            self.err(node.loc, "a race needs `request` (with `count`) or `requests`");
+            self.err(
+                node.loc,
+                "a race needs `request` (with `count`) or `requests`",
+            );
         }
         let count = u32::try_from(count.unwrap_or(1)).unwrap_or(u32::MAX);
         let total = u64::from(count) * requests.len() as u64;
         if requests.len() == 1 && count < 2 && node.get("request").is_some() {
-            self.err(count_loc, "a race needs at least 2 requests").label =
-                Some("set `count: 2` or more".into());
+            self.err(count_loc, "a race needs at least 2 requests")
+                .label = Some("set `count: 2` or more".into());
         }
         if total > 64 {
-            self.err(count_loc, format!("a race sends at most 64 requests, not {total}"));
+            self.err(
+                count_loc,
+                format!("a race sends at most 64 requests, not {total}"),
+            );
         }
         Some(RaceSpec {
             requests,
@@ -768,8 +789,8 @@ impl<'a> Dec<'a> {
                 loc,
             }),
             Err(e) => {
-                self.err(loc, format!("`{text}` is not a JSON path: {e}")).label =
-                    Some("write e.g. `$.refresh_token` or `$.scope`".into());
+                self.err(loc, format!("`{text}` is not a JSON path: {e}"))
+                    .label = Some("write e.g. `$.refresh_token` or `$.scope`".into());
                 None
             }
         }
@@ -799,7 +820,8 @@ impl<'a> Dec<'a> {
                 return None;
             }
             _ => {
-                if status && let Kind::Int(code) = node.kind
+                if status
+                    && let Kind::Int(code) = node.kind
                     && !(100..=599).contains(&code)
                 {
                     self.err(node.loc, format!("{code} is not an HTTP status"));
@@ -826,8 +848,7 @@ impl<'a> Dec<'a> {
                 "level" => c.level = self.level(v),
                 "message" => c.message = self.string(v, "message"),
                 name => {
-                    let Some(op) = Op::ALL.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
-                    else {
+                    let Some(op) = Op::ALL.iter().find(|(n, _)| *n == name).map(|(_, o)| *o) else {
                         continue;
                     };
                     let arg = self.tpl_value(v);
@@ -841,16 +862,16 @@ impl<'a> Dec<'a> {
                                     Ok(r) => regex = Some(r),
                                     Err(e) => {
                                         let msg = e.to_string();
-                                        let first = msg.lines().last().unwrap_or("invalid");
-                                        self.err(v.loc, format!("bad regex: {first}"));
+                                        let last = msg.lines().last().unwrap_or("invalid");
+                                        let last = last.trim().trim_start_matches("error: ");
+                                        self.err(v.loc, format!("bad regex: {last}"));
                                     }
                                 }
                             }
                         }
                         Op::Type => {
                             const TYPES: &[&str] = &[
-                                "string", "number", "integer", "boolean", "object", "array",
-                                "null",
+                                "string", "number", "integer", "boolean", "object", "array", "null",
                             ];
                             if let Some(t) = v.as_str()
                                 && !TYPES.contains(&t)
@@ -859,15 +880,14 @@ impl<'a> Dec<'a> {
                                     Some(hint_for(t, TYPES));
                             }
                         }
-                        Op::Exists | Op::Absent => {
-                            if !matches!(v.kind, Kind::Bool(_)) {
-                                self.expected(v, name, "true or false");
-                            }
+                        Op::Exists | Op::Absent if !matches!(v.kind, Kind::Bool(_)) => {
+                            self.expected(v, name, "true or false");
                         }
-                        Op::OneOf | Op::NotOneOf => {
-                            if !matches!(v.kind, Kind::Seq(_)) && !v.as_str().is_some_and(|s| s.contains("{{")) {
-                                self.expected(v, name, "a list");
-                            }
+                        Op::OneOf | Op::NotOneOf
+                            if !matches!(v.kind, Kind::Seq(_))
+                                && !v.as_str().is_some_and(|s| s.contains("{{")) =>
+                        {
+                            self.expected(v, name, "a list");
                         }
                         _ => {}
                     }
@@ -876,8 +896,8 @@ impl<'a> Dec<'a> {
             }
         }
         if c.predicates.is_empty() {
-            self.err(node.loc, format!("`{what}` has no predicate")).label =
-                Some("add e.g. `equals: …`, `exists: true` or `matches: …`".into());
+            self.err(node.loc, format!("`{what}` has no predicate"))
+                .label = Some("add e.g. `equals: …`, `exists: true` or `matches: …`".into());
         }
         Some(c)
     }
@@ -890,7 +910,10 @@ impl<'a> Dec<'a> {
         let mut out = Vec::new();
         for (k, v) in entries {
             if crate::template::NAMESPACES.contains(&k.name.as_str()) {
-                self.err(k.loc, format!("`{}` is reserved: pick another variable name", k.name));
+                self.err(
+                    k.loc,
+                    format!("`{}` is reserved: pick another variable name", k.name),
+                );
                 continue;
             }
             if let Some(c) = self.capture(&k.name, k.loc, v) {
@@ -916,7 +939,10 @@ impl<'a> Dec<'a> {
         for (k, v) in entries {
             match k.name.as_str() {
                 "json" => {
-                    if let Some(p) = self.string(v, "json").and_then(|p| self.json_path(&p, v.loc)) {
+                    if let Some(p) = self
+                        .string(v, "json")
+                        .and_then(|p| self.json_path(&p, v.loc))
+                    {
                         sources.push((k.loc, CaptureSource::Json(p)));
                     }
                 }
@@ -925,15 +951,11 @@ impl<'a> Dec<'a> {
                         sources.push((k.loc, CaptureSource::Header(h.to_ascii_lowercase())));
                     }
                 }
-                "status" => {
-                    if self.boolean(v, "status") == Some(true) {
-                        sources.push((k.loc, CaptureSource::Status));
-                    }
+                "status" if self.boolean(v, "status") == Some(true) => {
+                    sources.push((k.loc, CaptureSource::Status));
                 }
-                "body" => {
-                    if self.boolean(v, "body") == Some(true) {
-                        sources.push((k.loc, CaptureSource::Body));
-                    }
+                "body" if self.boolean(v, "body") == Some(true) => {
+                    sources.push((k.loc, CaptureSource::Body));
                 }
                 "jwt_claim" => jwt_claim = self.string(v, "jwt_claim"),
                 "url_param" => c.url_param = self.string(v, "url_param"),
@@ -943,7 +965,10 @@ impl<'a> Dec<'a> {
                             Ok(r) => c.regex = Some(r),
                             Err(e) => {
                                 let msg = e.to_string();
-                                self.err(v.loc, format!("bad regex: {}", msg.lines().last().unwrap_or("")));
+                                self.err(
+                                    v.loc,
+                                    format!("bad regex: {}", msg.lines().last().unwrap_or("")),
+                                );
                             }
                         }
                     }
@@ -963,13 +988,17 @@ impl<'a> Dec<'a> {
         }
         match sources.len() {
             0 => {
-                self.err(loc, format!("capture `{name}` needs a source")).label =
+                self.err(loc, format!("capture `{name}` needs a source"))
+                    .label =
                     Some("add `json: $.…`, `header: …`, `status: true` or `body: true`".into());
                 return None;
             }
             1 => {}
             _ => {
-                self.err(sources[1].0, format!("capture `{name}` has more than one source"));
+                self.err(
+                    sources[1].0,
+                    format!("capture `{name}` has more than one source"),
+                );
             }
         }
         c.source = sources.swap_remove(0).1;
@@ -977,7 +1006,10 @@ impl<'a> Dec<'a> {
             match c.source {
                 CaptureSource::Json(p) => c.source = CaptureSource::JwtClaim(p, claim),
                 _ => {
-                    self.err(loc, "`jwt_claim` goes with a `json` source (the JWT's path)");
+                    self.err(
+                        loc,
+                        "`jwt_claim` goes with a `json` source (the JWT's path)",
+                    );
                     return None;
                 }
             }

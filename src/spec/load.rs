@@ -81,10 +81,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             walk(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|x| x == "yaml" || x == "yml")
-        {
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             out.push(p);
         }
     }
@@ -113,7 +110,10 @@ pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> (Catalogue, Vec<Diag
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::file_error(&display, format!("cannot read: {e}")));
+                diags.push(Diagnostic::file_error(
+                    &display,
+                    format!("cannot read: {e}"),
+                ));
                 continue;
             }
         };
@@ -163,7 +163,11 @@ pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> (Catalogue, Vec<Diag
 }
 
 /// Decodes one scenario document.
-pub(crate) fn decode_scenario(dec: &mut Dec<'_>, node: &Node, default_id: &str) -> Option<Scenario> {
+pub(crate) fn decode_scenario(
+    dec: &mut Dec<'_>,
+    node: &Node,
+    default_id: &str,
+) -> Option<Scenario> {
     let entries = dec.map(node, "scenario", SCENARIO_KEYS)?;
     let mut s = Scenario {
         id: default_id.to_owned(),
@@ -192,7 +196,12 @@ pub(crate) fn decode_scenario(dec: &mut Dec<'_>, node: &Node, default_id: &str) 
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
                     {
-                        dec.err(v.loc, format!("scenario id `{id}` may only hold letters, digits, `.`, `-` and `_`"));
+                        dec.err(
+                            v.loc,
+                            format!(
+                                "scenario id `{id}` may only hold letters, digits, `.`, `-` and `_`"
+                            ),
+                        );
                     }
                     s.id = id;
                     s.loc = v.loc;
@@ -209,7 +218,10 @@ pub(crate) fn decode_scenario(dec: &mut Dec<'_>, node: &Node, default_id: &str) 
                 if let Some(vs) = v.as_map() {
                     for (vk, vv) in vs {
                         if crate::template::NAMESPACES.contains(&vk.name.as_str()) {
-                            dec.err(vk.loc, format!("`{}` is reserved: pick another variable name", vk.name));
+                            dec.err(
+                                vk.loc,
+                                format!("`{}` is reserved: pick another variable name", vk.name),
+                            );
                         }
                         let val = dec.tpl_value(vv);
                         s.vars.push((vk.name.clone(), val));
@@ -273,7 +285,11 @@ fn decode_fixture(dec: &mut Dec<'_>, node: &Node) -> Option<Fixture> {
 pub fn scenario_from_str(path: &str, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
     let source = Source::new(path, text);
     let node = yaml::parse(text).map_err(|e| {
-        vec![Diagnostic::error(&source, e.loc, format!("invalid YAML: {}", e.message))]
+        vec![Diagnostic::error(
+            &source,
+            e.loc,
+            format!("invalid YAML: {}", e.message),
+        )]
     })?;
     let mut dec = Dec::new(&source);
     let s = decode_scenario(&mut dec, &node, "scenario");

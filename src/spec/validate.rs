@@ -25,7 +25,10 @@ pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
             policy: &policy,
         };
         if let Some(prev) = seen.get(s.id.as_str()) {
-            v.error(s.loc, format!("scenario id `{}` is already used by {prev}", s.id));
+            v.error(
+                s.loc,
+                format!("scenario id `{}` is already used by {prev}", s.id),
+            );
         } else {
             seen.insert(&s.id, s.source.path.to_string());
         }
@@ -89,7 +92,10 @@ impl Validator<'_> {
         let mut matrix_client = Vec::new();
         for d in &s.matrix {
             if d.values.is_empty() {
-                self.error(s.loc, format!("matrix dimension `{}` has no values", d.name));
+                self.error(
+                    s.loc,
+                    format!("matrix dimension `{}` has no values", d.name),
+                );
             }
             if d.name == "client" {
                 matrix_client.clone_from(&d.values);
@@ -123,7 +129,8 @@ impl Validator<'_> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => "ids come from specs/requirements.yaml (see `tokencert coverage`)".into(),
             };
-            self.error(loc, format!("unknown requirement id `{id}`")).label = Some(hint);
+            self.error(loc, format!("unknown requirement id `{id}`"))
+                .label = Some(hint);
         }
     }
 
@@ -135,7 +142,8 @@ impl Validator<'_> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => "see `tokencert list --capabilities` for the list".into(),
             };
-            self.error(g.loc, format!("unknown capability `{}`", g.name)).label = Some(hint);
+            self.error(g.loc, format!("unknown capability `{}`", g.name))
+                .label = Some(hint);
         }
     }
 
@@ -145,8 +153,8 @@ impl Validator<'_> {
         }
         let roles: Vec<&str> = capability::CLIENT_ROLES.iter().map(|(r, _)| *r).collect();
         if !roles.contains(&role) {
-            self.error(loc, format!("unknown client role `{role}`")).label =
-                Some(hint_for(role, &roles));
+            self.error(loc, format!("unknown client role `{role}`"))
+                .label = Some(hint_for(role, &roles));
         }
     }
 
@@ -194,19 +202,23 @@ impl Validator<'_> {
                             if !f.params.iter().any(|(p, _)| p == name) {
                                 let params: Vec<&str> =
                                     f.params.iter().map(|(p, _)| p.as_str()).collect();
-                                self.error(inc.loc, format!("fixture `{}` has no parameter `{name}`", inc.name))
-                                    .label = Some(hint_for(name, &params));
+                                self.error(
+                                    inc.loc,
+                                    format!("fixture `{}` has no parameter `{name}`", inc.name),
+                                )
+                                .label = Some(hint_for(name, &params));
                             }
                         }
                     }
                     None => {
-                        let names: Vec<&str> = self.cat.fixtures.keys().map(String::as_str).collect();
-                        self.error(inc.loc, format!("unknown fixture `{}`", inc.name)).label =
-                            Some(if names.is_empty() {
-                                "fixtures live in specs/fixtures/*.yaml with `fixture: <name>`".into()
-                            } else {
-                                hint_for(&inc.name, &names)
-                            });
+                        let names: Vec<&str> =
+                            self.cat.fixtures.keys().map(String::as_str).collect();
+                        self.error(inc.loc, format!("unknown fixture `{}`", inc.name))
+                            .label = Some(if names.is_empty() {
+                            "fixtures live in specs/fixtures/*.yaml with `fixture: <name>`".into()
+                        } else {
+                            hint_for(&inc.name, &names)
+                        });
                     }
                 }
             }
@@ -227,8 +239,9 @@ impl Validator<'_> {
                     "a retry consumes the token or triggers reuse detection: remove `retry`".into(),
                 );
             } else if !step.idempotent {
-                self.error(r.loc, "`retry` needs `idempotent: true`").label =
-                    Some("only side-effect-free steps (introspection, metadata) may be retried".into());
+                self.error(r.loc, "`retry` needs `idempotent: true`").label = Some(
+                    "only side-effect-free steps (introspection, metadata) may be retried".into(),
+                );
             }
         }
         if let Action::Include(inc) = &step.action
@@ -248,7 +261,13 @@ impl Validator<'_> {
         tpls: &mut Vec<&'r Tpl>,
         values: &mut Vec<&'r TplValue>,
     ) -> bool {
-        tpls.extend(r.method.iter().chain(&r.endpoint).chain(&r.url).chain(&r.body));
+        tpls.extend(
+            r.method
+                .iter()
+                .chain(&r.endpoint)
+                .chain(&r.url)
+                .chain(&r.body),
+        );
         for (_, vs) in r.query.iter().chain(&r.form) {
             tpls.extend(vs);
         }
@@ -271,7 +290,10 @@ impl Validator<'_> {
                     && vs
                         .iter()
                         .any(|t| t.template.as_literal().as_deref() == Some("refresh_token")))
-        }) || r.body.as_ref().is_some_and(|b| b.raw.contains("refresh_token"))
+        }) || r
+            .body
+            .as_ref()
+            .is_some_and(|b| b.raw.contains("refresh_token"))
     }
 
     fn expect(
@@ -386,8 +408,8 @@ impl Validator<'_> {
                         }
                         None => {
                             let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-                            self.error(at, format!("`{walked}` has no field `{seg}`")).label =
-                                Some(hint_for(seg, &keys));
+                            self.error(at, format!("`{walked}` has no field `{seg}`"))
+                                .label = Some(hint_for(seg, &keys));
                             return;
                         }
                     }
@@ -398,12 +420,12 @@ impl Validator<'_> {
                     && !dims.contains(d)
                 {
                     let names: Vec<&str> = dims.iter().map(String::as_str).collect();
-                    self.error(at, format!("the matrix has no dimension `{d}`")).label =
-                        Some(if names.is_empty() {
-                            "add a `matrix:` to the scenario".into()
-                        } else {
-                            hint_for(d, &names)
-                        });
+                    self.error(at, format!("the matrix has no dimension `{d}`"))
+                        .label = Some(if names.is_empty() {
+                        "add a `matrix:` to the scenario".into()
+                    } else {
+                        hint_for(d, &names)
+                    });
                 }
             }
             Some("target") => {
