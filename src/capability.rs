@@ -1,0 +1,336 @@
+//! The closed list of target capabilities that scenarios gate on (`requires:`, `unless:`, `when:`).
+//!
+//! Capabilities come from three places: the target's policy (rotation, grace, reuse response…),
+//! what the target profile declares (endpoints, clients, a test clock), and explicit additions or
+//! removals in the profile. A scenario whose `requires` are not all present is skipped with the
+//! missing capability named, never failed.
+
+use reference_server::policy::{
+    PkceRequiredFor, Policy, ReuseResponse, RotationMode, ScopeEscalation,
+};
+use std::collections::BTreeSet;
+
+/// Every capability name with what it means.
+pub const CAPABILITIES: &[(&str, &str)] = &[
+    (
+        "grant.authorization_code",
+        "the authorization_code grant (RFC 6749 §4.1)",
+    ),
+    (
+        "grant.password",
+        "the resource owner password grant (RFC 6749 §4.3)",
+    ),
+    (
+        "grant.client_credentials",
+        "the client_credentials grant (RFC 6749 §4.4)",
+    ),
+    (
+        "grant.refresh_token",
+        "the refresh_token grant (RFC 6749 §6)",
+    ),
+    ("grant.jwt_bearer", "the JWT bearer grant (RFC 7523 §2.1)"),
+    (
+        "grant.device_code",
+        "the device authorization grant (RFC 8628)",
+    ),
+    ("grant.token_exchange", "token exchange (RFC 8693)"),
+    (
+        "refresh.issued",
+        "the bootstrap grant issues refresh tokens",
+    ),
+    (
+        "refresh.public_clients",
+        "public clients get refresh tokens",
+    ),
+    (
+        "refresh.rotation",
+        "every refresh rotates the refresh token, for every client",
+    ),
+    (
+        "refresh.rotation.public",
+        "public clients' refresh tokens rotate",
+    ),
+    ("refresh.no_rotation", "refresh tokens never rotate"),
+    (
+        "refresh.grace",
+        "a superseded refresh token still works for a grace window",
+    ),
+    (
+        "refresh.reuse_detection",
+        "reusing a superseded refresh token revokes its family",
+    ),
+    (
+        "refresh.reuse_revokes_access_tokens",
+        "reuse detection also revokes the family's access tokens",
+    ),
+    (
+        "refresh.idle_timeout",
+        "refresh tokens expire after an idle period",
+    ),
+    (
+        "refresh.absolute_lifetime",
+        "refresh token families have an absolute lifetime",
+    ),
+    (
+        "refresh.rotation_resets_absolute",
+        "rotation restarts the absolute lifetime",
+    ),
+    (
+        "refresh.offline_access_required",
+        "a refresh token only with the offline_access scope",
+    ),
+    (
+        "scope.escalation_rejected",
+        "a broader scope on refresh gets invalid_scope",
+    ),
+    (
+        "scope.escalation_dropped",
+        "a broader scope on refresh is silently dropped",
+    ),
+    ("scope.narrowing", "a narrower scope on refresh is honoured"),
+    ("scope.always_echo", "token responses always carry scope"),
+    (
+        "client_auth.client_secret_basic",
+        "HTTP Basic client authentication (RFC 6749 §2.3.1)",
+    ),
+    (
+        "client_auth.client_secret_post",
+        "client credentials in the form body",
+    ),
+    (
+        "client_auth.client_secret_jwt",
+        "HMAC client assertions (RFC 7523)",
+    ),
+    (
+        "client_auth.private_key_jwt",
+        "private-key client assertions (RFC 7523)",
+    ),
+    (
+        "client_auth.none",
+        "public clients (no client authentication)",
+    ),
+    (
+        "client_auth.enforce_registered_method",
+        "only a client's registered method is accepted",
+    ),
+    (
+        "client_auth.invalid_client_401",
+        "invalid_client always comes with 401",
+    ),
+    (
+        "client_auth.public_requires_client_id",
+        "public clients must send client_id on refresh",
+    ),
+    ("pkce.required", "PKCE is required for every client"),
+    (
+        "pkce.required_public",
+        "PKCE is required for public clients",
+    ),
+    ("pkce.plain", "the plain PKCE method is accepted"),
+    ("dpop", "DPoP proofs at the token endpoint (RFC 9449)"),
+    ("dpop.nonce", "the server demands DPoP nonces"),
+    (
+        "dpop.bound_refresh_tokens",
+        "public clients' refresh tokens are bound to the DPoP key",
+    ),
+    ("endpoint.authorization", "an authorization endpoint"),
+    ("endpoint.revocation", "a revocation endpoint (RFC 7009)"),
+    (
+        "endpoint.introspection",
+        "an introspection endpoint (RFC 7662)",
+    ),
+    (
+        "endpoint.device_authorization",
+        "a device authorization endpoint (RFC 8628)",
+    ),
+    ("endpoint.metadata", "RFC 8414 metadata"),
+    ("endpoint.jwks", "a JWKS endpoint"),
+    (
+        "revocation.cascade_access_tokens",
+        "revoking a refresh token revokes its access tokens",
+    ),
+    (
+        "revocation.access_revokes_refresh",
+        "revoking an access token revokes its refresh token",
+    ),
+    (
+        "oidc.id_token_on_refresh",
+        "an ID token on refresh when openid is in scope",
+    ),
+    (
+        "headers.pragma",
+        "Pragma: no-cache is required next to Cache-Control: no-store",
+    ),
+    (
+        "code.replay_revokes",
+        "a replayed authorization code revokes the tokens issued from it",
+    ),
+    (
+        "refresh.previous_access_token_revoked",
+        "a refresh revokes the previous access token",
+    ),
+    ("test.clock", "a virtual clock the harness can advance"),
+];
+
+/// Client roles a scenario can name (keys of the target profile's `clients:`).
+pub const CLIENT_ROLES: &[(&str, &str)] = &[
+    (
+        "confidential",
+        "a confidential client (any secret-based method)",
+    ),
+    (
+        "confidential2",
+        "a second confidential client, for cross-client tests",
+    ),
+    (
+        "basic_special",
+        "a client_secret_basic client whose id or secret has + % : or non-ASCII",
+    ),
+    ("post", "a client_secret_post client"),
+    ("secret_jwt", "a client_secret_jwt client"),
+    ("private_key_jwt", "a private_key_jwt client"),
+    ("public", "a public client (auth none)"),
+    ("public2", "a second public client"),
+    ("dpop", "a public client that uses DPoP"),
+    ("no_refresh", "a client not allowed the refresh_token grant"),
+];
+
+/// Whether `name` is a known capability (including `client.<role>`).
+pub fn is_known(name: &str) -> bool {
+    CAPABILITIES.iter().any(|(c, _)| *c == name)
+        || name
+            .strip_prefix("client.")
+            .is_some_and(|r| CLIENT_ROLES.iter().any(|(c, _)| *c == r))
+}
+
+/// Every valid capability name (for did-you-mean hints).
+pub fn all_names() -> Vec<String> {
+    CAPABILITIES
+        .iter()
+        .map(|(c, _)| (*c).to_owned())
+        .chain(CLIENT_ROLES.iter().map(|(r, _)| format!("client.{r}")))
+        .collect()
+}
+
+/// Capabilities implied by a policy.
+pub fn from_policy(p: &Policy) -> BTreeSet<String> {
+    let mut caps = BTreeSet::new();
+    let mut add = |c: &str, on: bool| {
+        if on {
+            caps.insert(c.to_owned());
+        }
+    };
+    add("grant.authorization_code", p.grants.authorization_code);
+    add("grant.password", p.grants.password);
+    add("grant.client_credentials", p.grants.client_credentials);
+    add("grant.refresh_token", p.grants.refresh_token);
+    add("grant.jwt_bearer", p.grants.jwt_bearer);
+    add("grant.device_code", p.grants.device_code);
+    add("grant.token_exchange", p.grants.token_exchange);
+    add("refresh.public_clients", p.refresh_tokens.public_clients);
+    add("refresh.rotation", p.rotation == RotationMode::Always);
+    add("refresh.rotation.public", p.rotation != RotationMode::Never);
+    add("refresh.no_rotation", p.rotation == RotationMode::Never);
+    add(
+        "refresh.grace",
+        p.grace.seconds > 0 && p.grace.max_reuses > 0,
+    );
+    add(
+        "refresh.reuse_detection",
+        p.rotation != RotationMode::Never && p.reuse != ReuseResponse::RejectOnly,
+    );
+    add(
+        "refresh.reuse_revokes_access_tokens",
+        p.rotation != RotationMode::Never && p.reuse == ReuseResponse::RevokeFamilyAndAccessTokens,
+    );
+    add("refresh.idle_timeout", p.lifetimes.refresh_idle.is_some());
+    add(
+        "refresh.absolute_lifetime",
+        p.lifetimes.refresh_absolute.is_some(),
+    );
+    add(
+        "refresh.rotation_resets_absolute",
+        p.lifetimes.rotation_resets_absolute,
+    );
+    add(
+        "refresh.offline_access_required",
+        p.oidc.offline_access_required,
+    );
+    add(
+        "scope.escalation_rejected",
+        p.scope.escalation == ScopeEscalation::Reject,
+    );
+    add(
+        "scope.escalation_dropped",
+        p.scope.escalation == ScopeEscalation::Drop,
+    );
+    add("scope.narrowing", p.scope.narrowing);
+    add("scope.always_echo", p.scope.always_echo);
+    for m in &p.clients.auth_methods {
+        add(&format!("client_auth.{m}"), true);
+    }
+    add(
+        "client_auth.enforce_registered_method",
+        p.clients.enforce_registered_method,
+    );
+    add(
+        "client_auth.invalid_client_401",
+        p.clients.invalid_client_status == 401,
+    );
+    add(
+        "client_auth.public_requires_client_id",
+        p.clients.public_requires_client_id,
+    );
+    add("pkce.required", p.pkce.required_for == PkceRequiredFor::All);
+    add(
+        "pkce.required_public",
+        p.pkce.required_for != PkceRequiredFor::None,
+    );
+    add("pkce.plain", p.pkce.plain_allowed);
+    add("dpop", p.dpop.supported);
+    add("dpop.nonce", p.dpop.supported && p.dpop.nonce_required);
+    add(
+        "dpop.bound_refresh_tokens",
+        p.dpop.supported && p.dpop.bind_public_refresh_tokens,
+    );
+    add(
+        "revocation.cascade_access_tokens",
+        p.revocation.refresh_revokes_access_tokens,
+    );
+    add(
+        "revocation.access_revokes_refresh",
+        p.revocation.access_revokes_refresh_token,
+    );
+    add("oidc.id_token_on_refresh", p.oidc.id_token_on_refresh);
+    add("headers.pragma", p.pragma_no_cache);
+    add("code.replay_revokes", p.code_replay_revokes);
+    add(
+        "refresh.previous_access_token_revoked",
+        p.previous_access_token_revoked_on_refresh,
+    );
+    caps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_derived_capability_is_in_the_closed_list() {
+        for name in reference_server::policy::PRESET_NAMES {
+            let p = Policy::preset(name).expect("preset");
+            for c in from_policy(&p) {
+                assert!(is_known(&c), "{name} derives unknown capability {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn presets_differ_where_they_should() {
+        let strict = from_policy(&Policy::preset("rfc9700").expect("preset"));
+        assert!(strict.contains("refresh.rotation") && strict.contains("refresh.reuse_detection"));
+        let fapi = from_policy(&Policy::preset("fapi2").expect("preset"));
+        assert!(fapi.contains("refresh.no_rotation") && !fapi.contains("refresh.reuse_detection"));
+        assert!(is_known("client.public") && !is_known("client.nobody"));
+    }
+}

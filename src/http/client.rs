@@ -1,0 +1,148 @@
+//! The harness's HTTP client: reqwest with redirects never followed (a redirect is an answer to
+//! assert on, not to chase), no proxy, per-request timeouts and verified TLS unless `--insecure`.
+
+use super::{HttpResponse, PreparedRequest};
+use base64::Engine as _;
+use std::time::{Duration, Instant};
+
+/// Sends prepared requests.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    /// Accept any TLS certificate.
+    pub insecure: bool,
+    /// Default per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Installs rustls's ring provider once per process (reqwest is built without a default one).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl HttpClient {
+    /// A client with the given default timeout.
+    pub fn new(timeout: Duration, insecure: bool) -> Result<HttpClient, String> {
+        install_crypto_provider();
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .danger_accept_invalid_certs(insecure)
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpClient {
+            inner,
+            insecure,
+            timeout,
+        })
+    }
+
+    /// Sends one request; transport failures are `Err` with a readable reason.
+    pub async fn send(
+        &self,
+        req: &PreparedRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse, String> {
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
+        let mut b = self.inner.request(method, req.url.clone());
+        for (n, v) in &req.headers {
+            b = b.header(n.as_str(), v.as_str());
+        }
+        if !req.body.is_empty() {
+            b = b.body(req.body.clone());
+        }
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
+        let start = Instant::now();
+        let resp = b.send().await.map_err(describe)?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = resp.bytes().await.map_err(describe)?.to_vec();
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            duration: start.elapsed(),
+        })
+    }
+}
+
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}
+
+/// `application/x-www-form-urlencoded` encoding of ordered pairs (repeats allowed).
+pub fn form_body(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish().into_bytes()
+}
+
+/// `Basic` credentials per RFC 6749 §2.3.1: id and secret are form-urlencoded (Appendix B)
+/// before they are joined with `:` and base64-encoded.
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", enc(id), enc(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_form_encodes_id_and_secret_first() {
+        // "a b:c" → "a+b%3Ac"; "p+%ä" → "p%2B%25%C3%A4".
+        let h = basic_auth("a b:c", "p+%ä");
+        let b64 = h.strip_prefix("Basic ").expect("basic");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64");
+        assert_eq!(String::from_utf8_lossy(&raw), "a+b%3Ac:p%2B%25%C3%A4");
+    }
+
+    #[test]
+    fn form_bodies_keep_repeated_parameters() {
+        let body = form_body(&[
+            ("grant_type".into(), "refresh_token".into()),
+            ("scope".into(), "a b".into()),
+            ("scope".into(), "c".into()),
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            "grant_type=refresh_token&scope=a+b&scope=c"
+        );
+    }
+}

@@ -1,0 +1,506 @@
+//! The runner: plan (scenario × matrix cell), gate on capabilities, execute concurrently, judge.
+//!
+//! Each scenario cell runs on its own fresh token family (its setup bootstraps one), so cells
+//! are independent and run `-j N` at a time. Cells that let time pass (`wait`) run one at a
+//! time after the others when the target has a virtual clock, because advancing the clock is
+//! global to the server and would expire other cells' tokens mid-flight.
+
+pub mod assert;
+mod bootstrap;
+mod prepare;
+mod scenario;
+
+use crate::http::client::HttpClient;
+use crate::report::{Outcome, RequirementRef, RequirementSummary, ScenarioResult, Summary};
+use crate::spec::{Action, Catalogue, Scenario, Step};
+use crate::target::{Redactor, Target};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Called with each result as it completes.
+pub type ResultCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Cells in flight at once.
+    pub jobs: usize,
+    /// Scenario filters: a glob on the id (`rotation.*`), a substring, or `tag:<tag>`; any match.
+    pub filters: Vec<String>,
+    /// Called with each result as it completes (already redacted).
+    pub on_result: Option<ResultCallback>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 4,
+            filters: Vec::new(),
+            on_result: None,
+        }
+    }
+}
+
+/// Shared state of one run.
+pub struct RunContext {
+    /// The target.
+    pub target: Target,
+    /// HTTP client.
+    pub http: HttpClient,
+    /// The run-wide redactor.
+    pub redactor: Redactor,
+    /// Capabilities the scenarios gate on.
+    pub capabilities: BTreeSet<String>,
+    /// Scenarios and fixtures.
+    pub catalogue: Arc<Catalogue>,
+    /// The run id.
+    pub run_id: String,
+    policy_json: Value,
+    target_json: Value,
+    clients_json: Value,
+    seed_used: AtomicBool,
+}
+
+/// One planned cell.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Index into the catalogue's scenarios.
+    pub scenario: usize,
+    /// Matrix values, in dimension order.
+    pub values: Vec<(String, String)>,
+}
+
+impl Cell {
+    /// `client=public,x=y`.
+    pub fn name(&self) -> String {
+        self.values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Discovery or client setup failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl RunContext {
+    /// Prepares a run: builds the HTTP client, fetches RFC 8414 metadata when asked, registers
+    /// the profile's secrets.
+    pub async fn new(
+        catalogue: Arc<Catalogue>,
+        mut target: Target,
+        run_id: String,
+    ) -> Result<RunContext, RunError> {
+        let http = HttpClient::new(target.timeout, target.insecure).map_err(RunError::Setup)?;
+        if let Some(url) = target.discovery.clone() {
+            discover(&http, &mut target, &url).await?;
+        }
+        let redactor = Redactor::new();
+        target.register_secrets(&redactor);
+        let capabilities = target.capabilities();
+        let policy_json = serde_json::to_value(&target.policy).unwrap_or_default();
+        let target_json = target.template_value();
+        let clients_json = target.clients_value();
+        Ok(RunContext {
+            target,
+            http,
+            redactor,
+            capabilities,
+            catalogue,
+            run_id,
+            policy_json,
+            target_json,
+            clients_json,
+            seed_used: AtomicBool::new(false),
+        })
+    }
+
+    /// Expands the matrix of every selected scenario.
+    pub fn plan(&self, filters: &[String]) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for (i, s) in self.catalogue.scenarios.iter().enumerate() {
+            if !filters.is_empty() && !filters.iter().any(|f| matches_filter(s, f)) {
+                continue;
+            }
+            let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+            for d in &s.matrix {
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        d.values.iter().map(move |(v, _)| {
+                            let mut c = c.clone();
+                            c.push((d.name.clone(), v.clone()));
+                            c
+                        })
+                    })
+                    .collect();
+            }
+            cells.extend(combos.into_iter().map(|values| Cell {
+                scenario: i,
+                values,
+            }));
+        }
+        cells
+    }
+
+    /// Runs the plan; results come back in plan order.
+    pub async fn run(self: &Arc<Self>, cells: Vec<Cell>, opts: &RunOptions) -> Vec<ScenarioResult> {
+        let (serial, parallel): (Vec<_>, Vec<_>) =
+            cells.into_iter().enumerate().partition(|(_, c)| {
+                self.target.test_clock.is_some() && uses_time(&self.catalogue.scenarios[c.scenario])
+            });
+        let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for (idx, cell) in parallel {
+            let ctx = Arc::clone(self);
+            let sem = Arc::clone(&sem);
+            let cb = opts.on_result.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = ctx.run_cell(&cell).await;
+                if let Some(cb) = &cb {
+                    cb(&r);
+                }
+                (idx, r)
+            });
+        }
+        let mut results: Vec<(usize, ScenarioResult)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(r) = joined {
+                results.push(r);
+            }
+        }
+        for (idx, cell) in serial {
+            let r = self.run_cell(&cell).await;
+            if let Some(cb) = &opts.on_result {
+                cb(&r);
+            }
+            results.push((idx, r));
+        }
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Runs one cell, gating first; the result is redacted.
+    pub async fn run_cell(&self, cell: &Cell) -> ScenarioResult {
+        let s = &self.catalogue.scenarios[cell.scenario];
+        let start = std::time::Instant::now();
+        let cell_name = cell.name();
+        let mut result = ScenarioResult {
+            scenario: s.id.clone(),
+            cell: cell_name.clone(),
+            title: s.title.clone(),
+            file: s.source.path.to_string(),
+            outcome: Outcome::Pass,
+            reason: None,
+            requirements: s
+                .requirements
+                .iter()
+                .map(|r| RequirementRef {
+                    id: r.id.clone(),
+                    level: r.level.to_string(),
+                })
+                .collect(),
+            duration_ms: 0,
+            steps: Vec::new(),
+            findings: Vec::new(),
+        };
+        if let Some(reason) = self.gate(s, cell) {
+            result.outcome = Outcome::Skip;
+            result.reason = Some(reason);
+            return result;
+        }
+        let mut run = scenario::ScenarioRun::new(self, s, cell);
+        run.execute().await;
+        result.outcome = run.outcome();
+        result.reason = run.reason.clone();
+        result.steps = std::mem::take(&mut run.steps);
+        result.findings = std::mem::take(&mut run.findings);
+        if let Some(dev) = self.target.deviation(&s.id, &cell_name) {
+            match result.outcome {
+                Outcome::Fail => {
+                    result.outcome = Outcome::Xfail;
+                    result.reason = Some(format!("known deviation: {}", dev.reason));
+                }
+                Outcome::Pass | Outcome::Warn | Outcome::Info => {
+                    result.outcome = Outcome::Xpass;
+                    result.reason = Some(format!(
+                        "listed as a known deviation ({}) but passed: remove it from the target profile",
+                        dev.reason
+                    ));
+                }
+                _ => {}
+            }
+        }
+        result.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.redact_result(&mut result);
+        result
+    }
+
+    /// Why a cell is skipped, if it is.
+    fn gate(&self, s: &Scenario, cell: &Cell) -> Option<String> {
+        let missing: Vec<&str> = s
+            .requires
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|c| !self.capabilities.contains(*c))
+            .collect();
+        if !missing.is_empty() {
+            return Some(format!("target lacks {}", missing.join(", ")));
+        }
+        let present: Vec<&str> = s
+            .unless
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|c| self.capabilities.contains(*c))
+            .collect();
+        if !present.is_empty() {
+            return Some(format!("not applicable: target has {}", present.join(", ")));
+        }
+        for (dim, value) in &cell.values {
+            if dim == "client" && value != "none" && !self.target.clients.contains_key(value) {
+                return Some(format!("target defines no `{value}` client"));
+            }
+        }
+        None
+    }
+
+    fn redact_result(&self, r: &mut ScenarioResult) {
+        let red = &self.redactor;
+        r.reason = r.reason.as_deref().map(|s| red.redact(s));
+        for f in &mut r.findings {
+            f.expected = red.redact(&f.expected);
+            f.observed = red.redact(&f.observed);
+            f.snippet = red.redact(&f.snippet);
+        }
+        for st in &mut r.steps {
+            st.message = st.message.as_deref().map(|s| red.redact(s));
+            for ex in &mut st.exchanges {
+                ex.request.url = red.redact(&ex.request.url);
+                for (n, v) in &mut ex.request.headers {
+                    *v = red.redact_header(n, v);
+                }
+                ex.request.body = ex.request.body.as_deref().map(|b| red.redact_body(b));
+                ex.error = ex.error.as_deref().map(|e| red.redact(e));
+                if let Some(resp) = &mut ex.response {
+                    for (n, v) in &mut resp.headers {
+                        *v = red.redact_header(n, v);
+                    }
+                    resp.body = red.redact_body(&resp.body);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a scenario lets time pass (and so must not overlap others on a virtual clock).
+fn uses_time(s: &Scenario) -> bool {
+    fn any(steps: &[Step]) -> bool {
+        steps.iter().any(|st| matches!(st.action, Action::Wait(_)))
+    }
+    any(&s.setup) || any(&s.steps) || any(&s.teardown)
+}
+
+fn matches_filter(s: &Scenario, f: &str) -> bool {
+    if let Some(tag) = f.strip_prefix("tag:") {
+        return s.tags.iter().any(|t| t == tag);
+    }
+    if f.contains('*') {
+        return glob(f, &s.id);
+    }
+    s.id.contains(f)
+}
+
+/// `*` matches any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = text;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            match rest.find(p) {
+                Some(pos) => rest = &rest[pos + p.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
+}
+
+async fn discover(http: &HttpClient, target: &mut Target, url: &url::Url) -> Result<(), RunError> {
+    let req = crate::http::PreparedRequest {
+        method: "GET".into(),
+        url: url.clone(),
+        headers: vec![("accept".into(), "application/json".into())],
+        body: Vec::new(),
+    };
+    let resp = http
+        .send(&req, None)
+        .await
+        .map_err(|e| RunError::Setup(format!("discovery at {url}: {e}")))?;
+    if resp.status != 200 {
+        return Err(RunError::Setup(format!(
+            "discovery at {url}: status {} (expected 200)",
+            resp.status
+        )));
+    }
+    let meta: Value = serde_json::from_slice(&resp.body)
+        .map_err(|e| RunError::Setup(format!("discovery at {url}: not JSON ({e})")))?;
+    let fields = [
+        ("token", "token_endpoint"),
+        ("authorization", "authorization_endpoint"),
+        ("revocation", "revocation_endpoint"),
+        ("introspection", "introspection_endpoint"),
+        ("device_authorization", "device_authorization_endpoint"),
+        ("jwks", "jwks_uri"),
+    ];
+    for (name, field) in fields {
+        if target.endpoints.contains_key(name) {
+            continue;
+        }
+        if let Some(u) = meta
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(|s| url::Url::parse(s).ok())
+        {
+            target.endpoints.insert(name.to_owned(), u);
+        }
+    }
+    target
+        .endpoints
+        .entry("metadata".into())
+        .or_insert_with(|| url.clone());
+    if target.issuer.is_none() {
+        target.issuer = meta
+            .get("issuer")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    if !target.endpoints.contains_key("token") {
+        return Err(RunError::Setup(format!(
+            "discovery at {url}: no token_endpoint in the metadata"
+        )));
+    }
+    Ok(())
+}
+
+/// Counts outcomes.
+pub fn summarize(results: &[ScenarioResult]) -> Summary {
+    let mut s = Summary {
+        total: results.len(),
+        ..Summary::default()
+    };
+    for r in results {
+        match r.outcome {
+            Outcome::Pass => s.pass += 1,
+            Outcome::Fail => s.fail += 1,
+            Outcome::Warn => s.warn += 1,
+            Outcome::Info => s.info += 1,
+            Outcome::Skip => s.skip += 1,
+            Outcome::Error => s.error += 1,
+            Outcome::Xfail => s.xfail += 1,
+            Outcome::Xpass => s.xpass += 1,
+        }
+    }
+    s
+}
+
+/// Exit code per DESIGN.md: 4 conformance failure, 3 harness error or XPass, 0 otherwise.
+/// A failure outranks an error: CI wants the conformance signal first.
+pub fn exit_code(s: &Summary) -> i32 {
+    if s.fail > 0 {
+        4
+    } else if s.error > 0 || s.xpass > 0 {
+        3
+    } else {
+        0
+    }
+}
+
+/// Per-requirement roll-up with the worst outcome.
+pub fn requirement_summaries(
+    cat: &Catalogue,
+    results: &[ScenarioResult],
+) -> Vec<RequirementSummary> {
+    let mut by_id: BTreeMap<String, RequirementSummary> = BTreeMap::new();
+    for r in results {
+        for req in &r.requirements {
+            let entry = by_id.entry(req.id.clone()).or_insert_with(|| {
+                let row = cat.requirements.get(&req.id);
+                RequirementSummary {
+                    id: req.id.clone(),
+                    level: req.level.clone(),
+                    spec: row.map(|r| r.spec.clone()).unwrap_or_default(),
+                    text: row.map(|r| r.text.clone()).unwrap_or_default(),
+                    outcome: Outcome::Pass,
+                    counts: BTreeMap::new(),
+                }
+            });
+            // A finding names its own requirement; judge this requirement by those findings.
+            let own = if r.findings.iter().any(|f| f.requirement == req.id) {
+                r.outcome
+            } else if matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Info) {
+                Outcome::Pass
+            } else {
+                r.outcome
+            };
+            *entry.counts.entry(own.label().to_owned()).or_default() += 1;
+            if severity(own) > severity(entry.outcome) {
+                entry.outcome = own;
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
+
+fn severity(o: Outcome) -> u8 {
+    match o {
+        Outcome::Skip => 0,
+        Outcome::Pass => 1,
+        Outcome::Xfail => 2,
+        Outcome::Info => 3,
+        Outcome::Warn => 4,
+        Outcome::Xpass => 5,
+        Outcome::Error => 6,
+        Outcome::Fail => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_exit_codes() {
+        assert!(glob("rotation.*", "rotation.old"));
+        assert!(glob("*.old*", "rotation.old-token"));
+        assert!(!glob("rotation.*", "grants.x"));
+        let mut s = Summary::default();
+        assert_eq!(exit_code(&s), 0);
+        s.xpass = 1;
+        assert_eq!(exit_code(&s), 3);
+        s.fail = 1;
+        assert_eq!(exit_code(&s), 4);
+        let s = Summary {
+            warn: 2,
+            skip: 1,
+            xfail: 1,
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&s), 0);
+    }
+}

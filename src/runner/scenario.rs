@@ -1,0 +1,832 @@
+//! Executing one scenario cell: setup, steps, teardown; captures; findings.
+
+use super::assert::{self, show_observed};
+use super::{Cell, RunContext};
+use crate::diagnostic::Diagnostic;
+use crate::http::jwt::DpopKey;
+use crate::http::{HttpResponse, PreparedRequest};
+use crate::report::{
+    Exchange, Finding, HttpRequestRecord, HttpResponseRecord, Outcome, Phase, StepOutcome,
+    StepResult,
+};
+use crate::spec::{Action, Capture, CaptureSource, Check, Expect, JsonPath, Level, Scenario, Step};
+use crate::template::{Scope, Template, value_to_text};
+use crate::yaml::Loc;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a step went, for control flow.
+enum Flow {
+    Continue,
+    /// A MUST-level assertion failed: later steps would test nothing meaningful.
+    StopFailed,
+    /// The step could not run.
+    StopError(String),
+}
+
+/// One running cell.
+pub(crate) struct ScenarioRun<'a> {
+    pub ctx: &'a RunContext,
+    pub scenario: &'a Scenario,
+    cell: &'a Cell,
+    vars: Map<String, Value>,
+    pub dpop_keys: HashMap<String, Arc<DpopKey>>,
+    pub steps: Vec<StepResult>,
+    pub findings: Vec<Finding>,
+    pub reason: Option<String>,
+    errored: bool,
+    ran_any: bool,
+}
+
+impl Scope for ScenarioRun<'_> {
+    fn root(&self, name: &str) -> Option<Value> {
+        match name {
+            "target" => Some(self.ctx.target_json().clone()),
+            "clients" => Some(self.ctx.clients_json.clone()),
+            "policy" => Some(self.ctx.policy_json.clone()),
+            "run" => Some(serde_json::json!({ "id": self.ctx.run_id })),
+            "matrix" => Some(Value::Object(
+                self.cell
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )),
+            "client" => {
+                let role = self.default_role();
+                self.ctx.clients_json.get(&role).cloned()
+            }
+            "dpop" => Some(Value::Object(
+                self.dpop_keys
+                    .iter()
+                    .map(|(k, key)| {
+                        (
+                            k.clone(),
+                            serde_json::json!({"jkt": key.thumbprint(), "jwk": key.public_jwk()}),
+                        )
+                    })
+                    .collect(),
+            )),
+            other => self.vars.get(other).cloned(),
+        }
+    }
+}
+
+impl RunContext {
+    pub(crate) fn target_json(&self) -> &Value {
+        &self.target_json
+    }
+}
+
+impl<'a> ScenarioRun<'a> {
+    pub fn new(ctx: &'a RunContext, scenario: &'a Scenario, cell: &'a Cell) -> ScenarioRun<'a> {
+        ScenarioRun {
+            ctx,
+            scenario,
+            cell,
+            vars: Map::new(),
+            dpop_keys: HashMap::new(),
+            steps: Vec::new(),
+            findings: Vec::new(),
+            reason: None,
+            errored: false,
+            ran_any: false,
+        }
+    }
+
+    /// The matrix cell's client role, else `confidential`, else the first client.
+    pub(crate) fn default_role(&self) -> String {
+        if let Some((_, v)) = self.cell.values.iter().find(|(k, _)| k == "client") {
+            return v.clone();
+        }
+        if self.ctx.target.clients.contains_key("confidential") {
+            return "confidential".into();
+        }
+        self.ctx
+            .target
+            .clients
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn render_str(&self, t: &Template) -> Result<String, String> {
+        t.render_string(self)
+            .map_err(|e| format!("template: {}", e.0))
+    }
+
+    pub async fn execute(&mut self) {
+        let s = self.scenario;
+        for (name, v) in &s.vars {
+            match assert::render_value(&v.value, self) {
+                Ok(val) => {
+                    self.vars.insert(name.clone(), val);
+                }
+                Err(e) => {
+                    self.fail_error(format!("vars.{name}: {}", e.0));
+                    return;
+                }
+            }
+        }
+        let mut stopped = false;
+        for step in &s.setup {
+            match Box::pin(self.step(step, Phase::Setup, 0)).await {
+                Flow::Continue => {}
+                Flow::StopFailed => {
+                    self.fail_error(format!(
+                        "setup step `{}` did not get the expected answer, so the scenario could not start",
+                        step_id(step, &self.steps)
+                    ));
+                    stopped = true;
+                    break;
+                }
+                Flow::StopError(e) => {
+                    self.fail_error(format!("setup: {e}"));
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        if !stopped {
+            for (i, step) in s.steps.iter().enumerate() {
+                match Box::pin(self.step(step, Phase::Steps, 0)).await {
+                    Flow::Continue => {}
+                    Flow::StopFailed => {
+                        self.skip_rest(&s.steps[i + 1..], "an earlier step failed");
+                        break;
+                    }
+                    Flow::StopError(e) => {
+                        self.fail_error(e);
+                        self.skip_rest(&s.steps[i + 1..], "an earlier step errored");
+                        break;
+                    }
+                }
+            }
+        }
+        // Teardown is best effort: its failures never change the outcome.
+        let findings_before = self.findings.len();
+        for step in &s.teardown {
+            let _ = Box::pin(self.step(step, Phase::Teardown, 0)).await;
+        }
+        self.findings.truncate(findings_before);
+    }
+
+    fn fail_error(&mut self, msg: String) {
+        self.errored = true;
+        if self.reason.is_none() {
+            self.reason = Some(msg);
+        }
+    }
+
+    fn skip_rest(&mut self, rest: &[Step], why: &str) {
+        for st in rest {
+            self.steps.push(StepResult {
+                phase: Phase::Steps,
+                id: step_id(st, &self.steps),
+                name: st.name.clone(),
+                kind: action_kind(&st.action).into(),
+                outcome: StepOutcome::Skip,
+                message: Some(why.into()),
+                exchanges: Vec::new(),
+                duration_ms: 0,
+            });
+        }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if self.errored {
+            return Outcome::Error;
+        }
+        let worst =
+            self.findings
+                .iter()
+                .map(|f| f.level.as_str())
+                .fold(None, |acc: Option<Level>, l| {
+                    let l = Level::parse(l).unwrap_or(Level::Must);
+                    Some(acc.map_or(l, |a| a.min(l)))
+                });
+        match worst {
+            Some(Level::Must) => Outcome::Fail,
+            Some(Level::Should) => Outcome::Warn,
+            Some(Level::May) => Outcome::Info,
+            None if !self.ran_any => Outcome::Skip,
+            None => Outcome::Pass,
+        }
+    }
+
+    async fn step(&mut self, step: &Step, phase: Phase, depth: usize) -> Flow {
+        let id = step_id(step, &self.steps);
+        let start = Instant::now();
+        let mut record = StepResult {
+            phase,
+            id: id.clone(),
+            name: step.name.clone(),
+            kind: action_kind(&step.action).into(),
+            outcome: StepOutcome::Pass,
+            message: None,
+            exchanges: Vec::new(),
+            duration_ms: 0,
+        };
+        let missing: Vec<&str> = step
+            .when
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|c| !self.ctx.capabilities.contains(*c))
+            .collect();
+        let present: Vec<&str> = step
+            .unless
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|c| self.ctx.capabilities.contains(*c))
+            .collect();
+        if !missing.is_empty() || !present.is_empty() {
+            record.outcome = StepOutcome::Skip;
+            record.message = Some(if missing.is_empty() {
+                format!("skipped: target has {}", present.join(", "))
+            } else {
+                format!("skipped: target lacks {}", missing.join(", "))
+            });
+            self.steps.push(record);
+            return Flow::Continue;
+        }
+        if phase == Phase::Steps {
+            self.ran_any = true;
+        }
+        let findings_before = self.findings.len();
+        let result = self.act(step, phase, depth, &id, &mut record).await;
+        record.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let flow = match result {
+            Err(e) => {
+                record.outcome = StepOutcome::Error;
+                record.message = Some(e.clone());
+                Flow::StopError(format!("step `{id}`: {e}"))
+            }
+            Ok(()) => {
+                let new = &self.findings[findings_before..];
+                if new.is_empty() {
+                    Flow::Continue
+                } else {
+                    record.outcome = StepOutcome::Fail;
+                    if new.iter().any(|f| f.level == "MUST") {
+                        Flow::StopFailed
+                    } else {
+                        Flow::Continue
+                    }
+                }
+            }
+        };
+        if !matches!(step.action, Action::Include(_)) {
+            self.steps.push(record);
+        }
+        flow
+    }
+
+    async fn act(
+        &mut self,
+        step: &Step,
+        phase: Phase,
+        depth: usize,
+        id: &str,
+        record: &mut StepResult,
+    ) -> Result<(), String> {
+        match &step.action {
+            Action::Request(r) => {
+                let req = self.prepare(r)?;
+                let resp = self.send(&req, r.timeout, record).await?;
+                self.judge(step, id, &resp, record.exchanges.len() - 1)?;
+                self.capture(&step.captures, &[&resp])
+            }
+            Action::Bootstrap(b) => {
+                let resp = self.bootstrap(b, record).await?;
+                if step.expect.is_none() && !(200..300).contains(&resp.status) {
+                    return Err(format!(
+                        "bootstrap got status {} (expected 2xx): {}",
+                        resp.status,
+                        String::from_utf8_lossy(&resp.body)
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
+                    ));
+                }
+                self.judge(step, id, &resp, record.exchanges.len().saturating_sub(1))?;
+                self.capture(&step.captures, &[&resp])
+            }
+            Action::Wait(t) => {
+                let v = t
+                    .template
+                    .render(self)
+                    .map_err(|e| format!("template: {}", e.0))?;
+                let d = parse_wait(&v)?;
+                self.wait(d, record).await
+            }
+            Action::Race(r) => {
+                let mut prepared = Vec::new();
+                for req in &r.requests {
+                    for _ in 0..r.count.max(1) {
+                        prepared.push(self.prepare(req)?);
+                    }
+                }
+                let timeout = r
+                    .requests
+                    .first()
+                    .and_then(|q| q.timeout)
+                    .unwrap_or(self.ctx.target.timeout);
+                let started = Instant::now();
+                let outcomes =
+                    crate::http::race::race(prepared.clone(), timeout, self.ctx.target.insecure)
+                        .await;
+                let elapsed = started.elapsed();
+                let mut responses: Vec<Option<HttpResponse>> = Vec::new();
+                for (req, out) in prepared.iter().zip(outcomes) {
+                    match out {
+                        Ok(resp) => {
+                            record
+                                .exchanges
+                                .push(exchange(req, Some(&resp), None, resp.duration));
+                            responses.push(Some(resp));
+                        }
+                        Err(e) => {
+                            record.exchanges.push(exchange(req, None, Some(e), elapsed));
+                            responses.push(None);
+                        }
+                    }
+                }
+                self.judge_race(step, id, &responses)?;
+                let ok: Vec<&HttpResponse> = responses.iter().flatten().collect();
+                self.capture_race(&step.captures, &ok)
+            }
+            Action::Include(inc) => {
+                if depth >= 8 {
+                    return Err("fixtures include each other more than 8 levels deep".into());
+                }
+                let fixture = self
+                    .ctx
+                    .catalogue
+                    .fixtures
+                    .get(&inc.name)
+                    .ok_or_else(|| format!("unknown fixture `{}`", inc.name))?
+                    .clone();
+                for (name, default) in &fixture.params {
+                    let given = inc.with.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+                    let val = match given {
+                        Some(v) => assert::render_value(&v.value, self),
+                        None => assert::render_value(&default.value, self),
+                    }
+                    .map_err(|e| format!("fixture `{}` param `{name}`: {}", inc.name, e.0))?;
+                    self.vars.insert(name.clone(), val);
+                }
+                for st in &fixture.steps {
+                    match Box::pin(self.step(st, phase, depth + 1)).await {
+                        Flow::Continue => {}
+                        Flow::StopFailed => return Ok(()),
+                        Flow::StopError(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) async fn send(
+        &mut self,
+        req: &PreparedRequest,
+        timeout: Option<Duration>,
+        record: &mut StepResult,
+    ) -> Result<HttpResponse, String> {
+        let start = Instant::now();
+        match self.ctx.http.send(req, timeout).await {
+            Ok(resp) => {
+                record
+                    .exchanges
+                    .push(exchange(req, Some(&resp), None, resp.duration));
+                Ok(resp)
+            }
+            Err(e) => {
+                record
+                    .exchanges
+                    .push(exchange(req, None, Some(e.clone()), start.elapsed()));
+                Err(e)
+            }
+        }
+    }
+
+    async fn wait(&mut self, d: Duration, record: &mut StepResult) -> Result<(), String> {
+        if d.is_zero() {
+            return Ok(());
+        }
+        match self.ctx.target.test_clock.clone() {
+            Some(url) => {
+                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                let req = PreparedRequest {
+                    method: "POST".into(),
+                    url,
+                    headers: vec![(
+                        "Content-Type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    )],
+                    body: format!("seconds={secs}").into_bytes(),
+                };
+                let resp = self.send(&req, None, record).await?;
+                if !(200..300).contains(&resp.status) {
+                    return Err(format!("the test clock answered {}", resp.status));
+                }
+                Ok(())
+            }
+            None => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Evaluates a step's `expect` on one response, recording findings.
+    fn judge(
+        &mut self,
+        step: &Step,
+        id: &str,
+        resp: &HttpResponse,
+        ex: usize,
+    ) -> Result<(), String> {
+        let Some(expect) = &step.expect else {
+            return Ok(());
+        };
+        self.judge_expect(expect, id, resp, Some(ex), "")
+    }
+
+    fn judge_expect(
+        &mut self,
+        e: &Expect,
+        id: &str,
+        resp: &HttpResponse,
+        ex: Option<usize>,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let body_json: Option<Value> = serde_json::from_slice(&resp.body).ok();
+        if let Some(c) = &e.status {
+            let obs = Value::from(resp.status);
+            self.check(c, &format!("{prefix}status"), Some(&obs), id, ex, resp)?;
+        }
+        for (name, c) in &e.headers {
+            let vals = resp.header_values(name);
+            let obs = if vals.is_empty() {
+                None
+            } else {
+                Some(Value::String(vals.join(", ")))
+            };
+            self.check(
+                c,
+                &format!("{prefix}header {name}"),
+                obs.as_ref(),
+                id,
+                ex,
+                resp,
+            )?;
+        }
+        for (path, c) in &e.json {
+            let obs = body_json.as_ref().and_then(|j| query(path, j));
+            self.check(
+                c,
+                &format!("{prefix}{}", path.text),
+                obs.as_ref(),
+                id,
+                ex,
+                resp,
+            )?;
+        }
+        if let Some(c) = &e.body {
+            let obs = Value::String(String::from_utf8_lossy(&resp.body).into_owned());
+            self.check(c, &format!("{prefix}body"), Some(&obs), id, ex, resp)?;
+        }
+        Ok(())
+    }
+
+    fn judge_race(
+        &mut self,
+        step: &Step,
+        id: &str,
+        responses: &[Option<HttpResponse>],
+    ) -> Result<(), String> {
+        let Some(expect) = &step.expect else {
+            return Ok(());
+        };
+        let Some(rx) = &expect.race else {
+            return Ok(());
+        };
+        let successes = responses
+            .iter()
+            .flatten()
+            .filter(|r| (200..300).contains(&r.status))
+            .count();
+        let server_errors = responses
+            .iter()
+            .filter(|r| r.as_ref().is_none_or(|r| r.status >= 500))
+            .count();
+        let statuses: Vec<String> = responses
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or("no response".into(), |r| r.status.to_string())
+            })
+            .collect();
+        let context = HttpResponse {
+            status: 0,
+            headers: Vec::new(),
+            body: format!("statuses: [{}]", statuses.join(", ")).into_bytes(),
+            duration: Duration::ZERO,
+        };
+        if let Some(c) = &rx.successes {
+            self.check(
+                c,
+                "successes (2xx responses)",
+                Some(&Value::from(successes)),
+                id,
+                None,
+                &context,
+            )?;
+        }
+        if let Some(c) = &rx.server_errors {
+            self.check(
+                c,
+                "server_errors (5xx or no response)",
+                Some(&Value::from(server_errors)),
+                id,
+                None,
+                &context,
+            )?;
+        }
+        for (i, r) in responses.iter().enumerate() {
+            let Some(r) = r else { continue };
+            let sub = if (200..300).contains(&r.status) {
+                &rx.each_success
+            } else {
+                &rx.each_failure
+            };
+            if let Some(sub) = sub {
+                self.judge_expect(sub, id, r, Some(i), &format!("response #{} ", i + 1))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one check; a mismatch becomes a finding at the check's level.
+    fn check(
+        &mut self,
+        c: &Check,
+        subject: &str,
+        observed: Option<&Value>,
+        step: &str,
+        ex: Option<usize>,
+        resp: &HttpResponse,
+    ) -> Result<(), String> {
+        let mismatches = assert::check(&c.predicates, observed, self)
+            .map_err(|e| format!("{subject}: {}", e.0))?;
+        if mismatches.is_empty() {
+            return Ok(());
+        }
+        let (req_id, level) = self.requirement_of(c);
+        let req_text = self
+            .ctx
+            .catalogue
+            .requirements
+            .get(&req_id)
+            .map(|r| r.text.clone())
+            .unwrap_or_default();
+        let shown = show_observed(observed);
+        for m in mismatches {
+            let loc = if m.loc == Loc::default() {
+                c.loc
+            } else {
+                m.loc
+            };
+            let mut d = Diagnostic::error(
+                &self.scenario.source,
+                loc,
+                format!(
+                    "{subject}: expected {}, observed {}",
+                    m.expected,
+                    truncate(&shown, 200)
+                ),
+            )
+            .with_label(format!("{req_id} ({level})"));
+            if let Some(msg) = &c.message {
+                d = d.with_help(msg.clone());
+            } else if resp.status >= 400 || resp.status == 0 {
+                let body = String::from_utf8_lossy(&resp.body);
+                d = d.with_help(format!("response body: {}", truncate(body.trim(), 300)));
+            }
+            self.findings.push(Finding {
+                requirement: req_id.clone(),
+                level: level.to_string(),
+                requirement_text: req_text.clone(),
+                step: step.to_owned(),
+                subject: subject.to_owned(),
+                expected: m.expected,
+                observed: truncate(&shown, 2000),
+                location: d.location(),
+                snippet: d.render(),
+                exchange: ex,
+            });
+        }
+        Ok(())
+    }
+
+    /// The requirement a check breaks and the level it is enforced at.
+    fn requirement_of(&self, c: &Check) -> (String, Level) {
+        let reqs = &self.scenario.requirements;
+        let first = reqs.first();
+        let id = c
+            .requirement
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .or_else(|| first.map(|r| r.id.clone()))
+            .unwrap_or_default();
+        let level = c.level.unwrap_or_else(|| {
+            reqs.iter()
+                .find(|r| r.id == id)
+                .map(|r| r.level)
+                .or_else(|| self.ctx.catalogue.requirements.get(&id).map(|r| r.level))
+                .unwrap_or(Level::Must)
+        });
+        (id, level)
+    }
+
+    fn capture(&mut self, caps: &[Capture], resps: &[&HttpResponse]) -> Result<(), String> {
+        for c in caps {
+            let Some(resp) = resps.first() else {
+                return Err(format!("capture `{}`: no response", c.name));
+            };
+            self.capture_one(c, resp)?;
+        }
+        Ok(())
+    }
+
+    fn capture_race(&mut self, caps: &[Capture], resps: &[&HttpResponse]) -> Result<(), String> {
+        for c in caps {
+            let pick = match c.from.as_deref() {
+                Some("success") => resps.iter().find(|r| (200..300).contains(&r.status)),
+                Some("failure") => resps.iter().find(|r| !(200..300).contains(&r.status)),
+                _ => resps.first(),
+            };
+            match pick {
+                Some(r) => self.capture_one(c, r)?,
+                None => {
+                    return Err(format!(
+                        "capture `{}`: no matching response in the race",
+                        c.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn capture_one(&mut self, c: &Capture, resp: &HttpResponse) -> Result<(), String> {
+        let body_json = || serde_json::from_slice::<Value>(&resp.body).ok();
+        let mut v = match &c.source {
+            CaptureSource::Status => Some(Value::from(resp.status)),
+            CaptureSource::Body => Some(Value::String(
+                String::from_utf8_lossy(&resp.body).into_owned(),
+            )),
+            CaptureSource::Header(h) => resp
+                .header_values(h)
+                .first()
+                .map(|s| Value::String((*s).to_owned())),
+            CaptureSource::Json(p) => body_json().and_then(|j| query(p, &j)),
+            CaptureSource::JwtClaim(p, claim) => body_json()
+                .and_then(|j| query(p, &j))
+                .and_then(|t| crate::http::jwt::decode_unverified(&value_to_text(&t)))
+                .and_then(|(_, claims)| claims.get(claim).cloned()),
+        };
+        if let (Some(param), Some(val)) = (&c.url_param, &v) {
+            let text = value_to_text(val);
+            let parsed = url::Url::parse(&text)
+                .or_else(|_| self.ctx.target.base_url.join(&text))
+                .map_err(|e| {
+                    format!(
+                        "capture `{}`: `url_param` on a value that is not a URL ({e})",
+                        c.name
+                    )
+                })?;
+            let from_query = parsed
+                .query_pairs()
+                .find(|(k, _)| k == param.as_str())
+                .map(|(_, v)| v.into_owned());
+            let from_fragment = parsed.fragment().and_then(|f| {
+                form_urlencoded::parse(f.as_bytes())
+                    .find(|(k, _)| k == param.as_str())
+                    .map(|(_, v)| v.into_owned())
+            });
+            v = from_query.or(from_fragment).map(Value::String);
+        }
+        if let (Some(re), Some(val)) = (&c.regex, &v) {
+            let text = value_to_text(val);
+            v = re
+                .captures(&text)
+                .and_then(|caps| caps.get(1).or_else(|| caps.get(0)))
+                .map(|m| Value::String(m.as_str().to_owned()));
+        }
+        let Some(v) = v else {
+            return Err(format!(
+                "capture `{}`: nothing found in the response (status {})",
+                c.name, resp.status
+            ));
+        };
+        if c.secret {
+            self.ctx.redactor.add(&c.name, &value_to_text(&v));
+        }
+        self.vars.insert(c.name.clone(), v);
+        Ok(())
+    }
+}
+
+fn query(path: &JsonPath, json: &Value) -> Option<Value> {
+    let nodes = path.path.query(json).all();
+    match nodes.len() {
+        0 => None,
+        1 => nodes.first().map(|v| (*v).clone()),
+        _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
+    }
+}
+
+fn parse_wait(v: &Value) -> Result<Duration, String> {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|f| *f >= 0.0 && f.is_finite())
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| format!("wait: {n} is not a duration")),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(secs) = s.parse::<f64>() {
+                return parse_wait(&Value::from(secs));
+            }
+            humantime::parse_duration(s).map_err(|e| format!("wait: `{s}` is not a duration ({e})"))
+        }
+        other => Err(format!("wait: {other} is not a duration")),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+fn step_id(step: &Step, done: &[StepResult]) -> String {
+    step.id.clone().unwrap_or_else(|| match &step.name {
+        Some(n) => n.clone(),
+        None => format!("#{}", done.len() + 1),
+    })
+}
+
+fn action_kind(a: &Action) -> &'static str {
+    match a {
+        Action::Request(_) => "request",
+        Action::Bootstrap(_) => "bootstrap",
+        Action::Wait(_) => "wait",
+        Action::Race(_) => "race",
+        Action::Include(_) => "include",
+    }
+}
+
+/// A report exchange from a request and its response (redaction happens later, on the result).
+pub(crate) fn exchange(
+    req: &PreparedRequest,
+    resp: Option<&HttpResponse>,
+    error: Option<String>,
+    d: Duration,
+) -> Exchange {
+    const MAX: usize = 64 * 1024;
+    let text = |b: &[u8]| {
+        let s = String::from_utf8_lossy(&b[..b.len().min(MAX)]).into_owned();
+        if b.len() > MAX {
+            format!("{s}… ({} bytes)", b.len())
+        } else {
+            s
+        }
+    };
+    Exchange {
+        request: HttpRequestRecord {
+            method: req.method.clone(),
+            url: req.url.to_string(),
+            headers: req.headers.clone(),
+            body: if req.body.is_empty() {
+                None
+            } else {
+                Some(text(&req.body))
+            },
+        },
+        response: resp.map(|r| HttpResponseRecord {
+            status: r.status,
+            headers: r.headers.clone(),
+            body: text(&r.body),
+        }),
+        error,
+        duration_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    }
+}

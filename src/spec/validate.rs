@@ -1,0 +1,452 @@
+//! The semantic pass over loaded scenarios: every error, not the first.
+//!
+//! Checks: requirement ids exist, capabilities and client roles are known, fixtures exist,
+//! template names are defined before use (captures come from earlier steps), policy paths exist,
+//! and no step that sends a refresh token is retried (a retry consumes the token or triggers
+//! reuse detection).
+
+use super::*;
+use crate::capability;
+use crate::diagnostic::{Diagnostic, did_you_mean, hint_for};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    let policy = reference_server::policy::Policy::preset("rfc9700")
+        .ok()
+        .and_then(|p| serde_json::to_value(p).ok())
+        .unwrap_or_default();
+    for s in &cat.scenarios {
+        let mut v = Validator {
+            src: &s.source,
+            out: &mut out,
+            cat,
+            policy: &policy,
+        };
+        if let Some(prev) = seen.get(s.id.as_str()) {
+            v.error(
+                s.loc,
+                format!("scenario id `{}` is already used by {prev}", s.id),
+            );
+        } else {
+            seen.insert(&s.id, s.source.path.to_string());
+        }
+        v.scenario(s);
+    }
+    for f in cat.fixtures.values() {
+        let mut v = Validator {
+            src: &f.source,
+            out: &mut out,
+            cat,
+            policy: &policy,
+        };
+        let mut defined: BTreeSet<String> = f.params.iter().map(|(n, _)| n.clone()).collect();
+        let later = captures_by_name(&f.steps, cat);
+        for step in &f.steps {
+            v.step(step, &mut defined, &later, &[]);
+        }
+    }
+    out
+}
+
+struct Validator<'a> {
+    src: &'a Source,
+    out: &'a mut Vec<Diagnostic>,
+    cat: &'a Catalogue,
+    policy: &'a serde_json::Value,
+}
+
+/// Where each capture name is first defined, across a step list (fixtures included).
+fn captures_by_name(steps: &[Step], cat: &Catalogue) -> BTreeMap<String, Loc> {
+    let mut m = BTreeMap::new();
+    for s in steps {
+        for c in &s.captures {
+            m.entry(c.name.clone()).or_insert(c.loc);
+        }
+        if let Action::Include(inc) = &s.action
+            && let Some(f) = cat.fixtures.get(&inc.name)
+        {
+            for (k, v) in captures_by_name(&f.steps, cat) {
+                m.entry(k).or_insert(v);
+            }
+        }
+    }
+    m
+}
+
+impl Validator<'_> {
+    fn error(&mut self, loc: Loc, msg: impl Into<String>) -> &mut Diagnostic {
+        self.out.push(Diagnostic::error(self.src, loc, msg));
+        let n = self.out.len() - 1;
+        &mut self.out[n]
+    }
+
+    fn scenario(&mut self, s: &Scenario) {
+        for r in &s.requirements {
+            self.requirement(&r.id, r.loc);
+        }
+        for g in s.requires.iter().chain(&s.unless) {
+            self.gate(g);
+        }
+        let mut matrix_client = Vec::new();
+        for d in &s.matrix {
+            if d.values.is_empty() {
+                self.error(
+                    s.loc,
+                    format!("matrix dimension `{}` has no values", d.name),
+                );
+            }
+            if d.name == "client" {
+                matrix_client.clone_from(&d.values);
+            }
+        }
+        for (role, loc) in &matrix_client {
+            self.role(role, *loc);
+        }
+        let mut defined: BTreeSet<String> = s.vars.iter().map(|(n, _)| n.clone()).collect();
+        let all: Vec<Step> = s
+            .setup
+            .iter()
+            .chain(&s.steps)
+            .chain(&s.teardown)
+            .cloned()
+            .collect();
+        let later = captures_by_name(&all, self.cat);
+        let dims: Vec<String> = s.matrix.iter().map(|d| d.name.clone()).collect();
+        for (_, v) in &s.vars {
+            self.value_templates(&v.value, v.loc, &defined, &later, &dims);
+        }
+        for step in &all {
+            self.step(step, &mut defined, &later, &dims);
+        }
+    }
+
+    fn requirement(&mut self, id: &str, loc: Loc) {
+        if self.cat.requirements.get(id).is_none() {
+            let ids: Vec<&str> = self.cat.requirements.ids().collect();
+            let hint = match did_you_mean(id, ids.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => "ids come from specs/requirements.yaml (see `tokencert coverage`)".into(),
+            };
+            self.error(loc, format!("unknown requirement id `{id}`"))
+                .label = Some(hint);
+        }
+    }
+
+    fn gate(&mut self, g: &Gate) {
+        if !capability::is_known(&g.name) {
+            let names = capability::all_names();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let hint = match did_you_mean(&g.name, refs.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => "see `tokencert list --capabilities` for the list".into(),
+            };
+            self.error(g.loc, format!("unknown capability `{}`", g.name))
+                .label = Some(hint);
+        }
+    }
+
+    fn role(&mut self, role: &str, loc: Loc) {
+        if role.contains("{{") || role == "none" {
+            return;
+        }
+        let roles: Vec<&str> = capability::CLIENT_ROLES.iter().map(|(r, _)| *r).collect();
+        if !roles.contains(&role) {
+            self.error(loc, format!("unknown client role `{role}`"))
+                .label = Some(hint_for(role, &roles));
+        }
+    }
+
+    fn step(
+        &mut self,
+        step: &Step,
+        defined: &mut BTreeSet<String>,
+        later: &BTreeMap<String, Loc>,
+        dims: &[String],
+    ) {
+        for g in step.when.iter().chain(&step.unless) {
+            self.gate(g);
+        }
+        let mut tpls: Vec<&Tpl> = Vec::new();
+        let mut values: Vec<&TplValue> = Vec::new();
+        let mut sends_refresh_token = false;
+        match &step.action {
+            Action::Request(r) => {
+                sends_refresh_token |= self.request(r, &mut tpls, &mut values);
+            }
+            Action::Race(r) => {
+                for req in &r.requests {
+                    sends_refresh_token |= self.request(req, &mut tpls, &mut values);
+                }
+            }
+            Action::Bootstrap(b) => {
+                tpls.extend(b.client.iter().chain(&b.scope).chain(&b.grant));
+                tpls.extend(b.params.iter().map(|(_, t)| t));
+                if let Some(c) = &b.client
+                    && let Some(role) = c.template.as_literal()
+                {
+                    self.role(&role, c.loc);
+                }
+                if let Some(d) = &b.dpop {
+                    tpls.push(&d.key);
+                    values.extend(d.claims.iter().chain(&d.jwt_header).map(|(_, v)| v));
+                }
+            }
+            Action::Wait(t) => tpls.push(t),
+            Action::Include(inc) => {
+                values.extend(inc.with.iter().map(|(_, v)| v));
+                match self.cat.fixtures.get(&inc.name) {
+                    Some(f) => {
+                        for (name, _) in &inc.with {
+                            if !f.params.iter().any(|(p, _)| p == name) {
+                                let params: Vec<&str> =
+                                    f.params.iter().map(|(p, _)| p.as_str()).collect();
+                                self.error(
+                                    inc.loc,
+                                    format!("fixture `{}` has no parameter `{name}`", inc.name),
+                                )
+                                .label = Some(hint_for(name, &params));
+                            }
+                        }
+                    }
+                    None => {
+                        let names: Vec<&str> =
+                            self.cat.fixtures.keys().map(String::as_str).collect();
+                        self.error(inc.loc, format!("unknown fixture `{}`", inc.name))
+                            .label = Some(if names.is_empty() {
+                            "fixtures live in specs/fixtures/*.yaml with `fixture: <name>`".into()
+                        } else {
+                            hint_for(&inc.name, &names)
+                        });
+                    }
+                }
+            }
+        }
+        for t in tpls {
+            self.template(&t.template, t.loc, defined, later, dims);
+        }
+        for v in values {
+            self.value_templates(&v.value, v.loc, defined, later, dims);
+        }
+        if let Some(e) = &step.expect {
+            self.expect(e, defined, later, dims);
+        }
+        if let Some(r) = &step.retry {
+            if sends_refresh_token {
+                self.error(r.loc, "a step that sends a refresh token cannot be retried")
+                    .label = Some(
+                    "a retry consumes the token or triggers reuse detection: remove `retry`".into(),
+                );
+            } else if !step.idempotent {
+                self.error(r.loc, "`retry` needs `idempotent: true`").label = Some(
+                    "only side-effect-free steps (introspection, metadata) may be retried".into(),
+                );
+            }
+        }
+        if let Action::Include(inc) = &step.action
+            && let Some(f) = self.cat.fixtures.get(&inc.name)
+        {
+            defined.extend(captures_by_name(&f.steps, self.cat).into_keys());
+        }
+        for c in &step.captures {
+            defined.insert(c.name.clone());
+        }
+    }
+
+    /// Collects a request's templates; returns whether it sends a refresh token.
+    fn request<'r>(
+        &mut self,
+        r: &'r RequestSpec,
+        tpls: &mut Vec<&'r Tpl>,
+        values: &mut Vec<&'r TplValue>,
+    ) -> bool {
+        tpls.extend(
+            r.method
+                .iter()
+                .chain(&r.endpoint)
+                .chain(&r.url)
+                .chain(&r.body),
+        );
+        for (_, vs) in r.query.iter().chain(&r.form) {
+            tpls.extend(vs);
+        }
+        tpls.extend(r.headers.iter().map(|(_, t)| t));
+        if let Some(a) = &r.client_auth {
+            tpls.push(&a.client);
+            tpls.extend(a.method.iter().chain(&a.client_id).chain(&a.secret));
+            values.extend(a.claims.iter().chain(&a.jwt_header).map(|(_, v)| v));
+            if let Some(role) = a.client.template.as_literal() {
+                self.role(&role, a.client.loc);
+            }
+        }
+        if let Some(d) = &r.dpop {
+            tpls.push(&d.key);
+            values.extend(d.claims.iter().chain(&d.jwt_header).map(|(_, v)| v));
+        }
+        r.form.iter().any(|(k, vs)| {
+            k == "refresh_token"
+                || (k == "grant_type"
+                    && vs
+                        .iter()
+                        .any(|t| t.template.as_literal().as_deref() == Some("refresh_token")))
+        }) || r
+            .body
+            .as_ref()
+            .is_some_and(|b| b.raw.contains("refresh_token"))
+    }
+
+    fn expect(
+        &mut self,
+        e: &Expect,
+        defined: &BTreeSet<String>,
+        later: &BTreeMap<String, Loc>,
+        dims: &[String],
+    ) {
+        let checks = e
+            .status
+            .iter()
+            .chain(e.headers.iter().map(|(_, c)| c))
+            .chain(e.json.iter().map(|(_, c)| c))
+            .chain(&e.body);
+        let mut all: Vec<&Check> = checks.collect();
+        if let Some(r) = &e.race {
+            all.extend(r.successes.iter().chain(&r.server_errors));
+            for sub in r.each_success.iter().chain(&r.each_failure) {
+                self.expect(sub, defined, later, dims);
+            }
+        }
+        for c in all {
+            if let Some((id, loc)) = &c.requirement {
+                self.requirement(id, *loc);
+            }
+            for p in &c.predicates {
+                self.value_templates(&p.arg.value, p.arg.loc, defined, later, dims);
+            }
+        }
+    }
+
+    fn value_templates(
+        &mut self,
+        v: &serde_json::Value,
+        loc: Loc,
+        defined: &BTreeSet<String>,
+        later: &BTreeMap<String, Loc>,
+        dims: &[String],
+    ) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Ok(t) = Template::parse(s) {
+                    self.template(&t, loc, defined, later, dims);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for i in items {
+                    self.value_templates(i, loc, defined, later, dims);
+                }
+            }
+            serde_json::Value::Object(m) => {
+                for i in m.values() {
+                    self.value_templates(i, loc, defined, later, dims);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn template(
+        &mut self,
+        t: &Template,
+        loc: Loc,
+        defined: &BTreeSet<String>,
+        later: &BTreeMap<String, Loc>,
+        dims: &[String],
+    ) {
+        for (path, offset) in t.paths() {
+            let Some(root) = path.first() else { continue };
+            let at = Loc {
+                col: loc.col + u32::try_from(offset).unwrap_or(0),
+                len: u32::try_from(root.chars().count() + 6).unwrap_or(1),
+                ..loc
+            };
+            if builtin_roots().contains(&root.as_str()) {
+                self.namespace_path(&path, at, dims);
+                continue;
+            }
+            if defined.contains(root) {
+                continue;
+            }
+            if let Some(def) = later.get(root) {
+                self.error(at, format!("`{root}` is used before it is captured"))
+                    .label = Some(format!("it is captured later, at line {}", def.line));
+            } else {
+                let mut names: Vec<&str> = defined.iter().map(String::as_str).collect();
+                names.extend(builtin_roots());
+                let hint = match did_you_mean(root, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => "define it under `vars:` or capture it in an earlier step".into(),
+                };
+                self.error(at, format!("`{root}` is not defined")).label = Some(hint);
+            }
+        }
+    }
+
+    /// Checks paths into known namespaces: `policy.*` against the policy's shape, `matrix.*`
+    /// against the scenario's dimensions, `target.endpoints.*` against endpoint names.
+    fn namespace_path(&mut self, path: &[String], at: Loc, dims: &[String]) {
+        match path.first().map(String::as_str) {
+            Some("policy") => {
+                let mut cur = self.policy;
+                let mut walked = String::from("policy");
+                for seg in &path[1..] {
+                    let Some(obj) = cur.as_object() else { return };
+                    match obj.get(seg) {
+                        Some(next) => {
+                            cur = next;
+                            walked.push('.');
+                            walked.push_str(seg);
+                        }
+                        None => {
+                            let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+                            self.error(at, format!("`{walked}` has no field `{seg}`"))
+                                .label = Some(hint_for(seg, &keys));
+                            return;
+                        }
+                    }
+                }
+            }
+            Some("matrix") => {
+                if let Some(d) = path.get(1)
+                    && !dims.contains(d)
+                {
+                    let names: Vec<&str> = dims.iter().map(String::as_str).collect();
+                    self.error(at, format!("the matrix has no dimension `{d}`"))
+                        .label = Some(if names.is_empty() {
+                        "add a `matrix:` to the scenario".into()
+                    } else {
+                        hint_for(d, &names)
+                    });
+                }
+            }
+            Some("target") => {
+                if path.get(1).map(String::as_str) == Some("endpoints")
+                    && let Some(e) = path.get(2)
+                    && !super::decode::ENDPOINTS.contains(&e.as_str())
+                {
+                    self.error(at, format!("unknown endpoint `{e}`")).label =
+                        Some(hint_for(e, super::decode::ENDPOINTS));
+                }
+            }
+            Some("client") => {
+                const FIELDS: &[&str] = &["role", "id", "auth_method", "public"];
+                if let Some(f) = path.get(1)
+                    && !FIELDS.contains(&f.as_str())
+                {
+                    self.error(at, format!("`client` has no field `{f}`")).label =
+                        Some(hint_for(f, FIELDS));
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The CLI: exit codes 0/1/2/3/4, the three reports, secrets never leaking, and validation
+//! errors rendered as snapshots (`tests/diagnostics/*.yaml` → `*.stderr`; refresh with
+//! `SNAPSHOTS=overwrite cargo test --test cli`).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const GOOD: &str = "id: ok.scenario
+title: a refresh answers 200 with no-store
+requirements: [{ id: RFC6749-5.1.d, level: MUST }]
+steps:
+  - bootstrap:
+    capture:
+      rt0: { json: $.refresh_token, secret: true }
+  - request:
+      endpoint: token
+      client_auth: confidential
+      form: { grant_type: refresh_token, refresh_token: '{{ rt0 }}' }
+    expect:
+      status: 200
+      headers: { cache-control: { contains: no-store } }
+";
+
+const BAD: &str = "id: bad.scenario
+title: expects a header the server does not send
+requirements: [{ id: RFC6749-5.1.d, level: MUST }]
+steps:
+  - bootstrap:
+    capture:
+      rt0: { json: $.refresh_token, secret: true }
+  - request:
+      endpoint: token
+      client_auth: confidential
+      form: { grant_type: refresh_token, refresh_token: '{{ rt0 }}' }
+    expect:
+      status: 200
+      headers: { x-missing: { exists: true } }
+";
+
+const PLANTED_TOKEN: &str = "RT-planted-token-5Hq2";
+
+async fn server() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "access_token": "AT-planted-token-8Lm3",
+                    "token_type": "Bearer",
+                    "refresh_token": PLANTED_TOKEN,
+                    // A server that echoes credentials back: they must still be redacted.
+                    "debug": format!("saw secret {CLIENT_SECRET} and password {USER_PASSWORD}"),
+                }))
+                .insert_header("cache-control", "no-store"),
+        )
+        .mount(&s)
+        .await;
+    s
+}
+
+fn tokencert(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TOKENCERT_TARGET")
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn tokencert_async(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        tokencert(&dir, &refs)
+    })
+    .await
+    .expect("joins")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_and_reports() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        &[
+            ("target.yaml", &target_yaml(&s.uri(), "")),
+            ("specs/ok.yaml", GOOD),
+            ("specs/bad.yaml", BAD),
+        ],
+    );
+
+    // 0: everything passes (the failing scenario filtered out); all three reports written.
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "target.yaml",
+            "--filter",
+            "ok.*",
+            "--report-dir",
+            "out0",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("PASS  ok.scenario"), "{err}");
+    for f in ["junit.xml", "report.json", "report.html"] {
+        assert!(d.join("out0").join(f).is_file(), "{f} missing");
+    }
+
+    // 4: a conformance failure, with the requirement, the step and the YAML location.
+    let (code, _, err) = tokencert_async(
+        d,
+        &["run", "--target", "target.yaml", "--report-dir", "out4"],
+    )
+    .await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("FAIL  bad.scenario"), "{err}");
+    assert!(err.contains("RFC6749-5.1.d MUST at step `#2`"), "{err}");
+    assert!(err.contains("bad.yaml:14:39"), "{err}");
+
+    // 3: a known deviation that passes (XPASS) is a harness error…
+    write(
+        d,
+        &[(
+            "target3.yaml",
+            &target_yaml(
+                &s.uri(),
+                "deviations:\n  - { scenario: ok.scenario, reason: thought broken }\n",
+            ),
+        )],
+    );
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "target3.yaml",
+            "--filter",
+            "ok.*",
+            "--report-dir",
+            "out3",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    // …and so is a target that cannot be reached, or a secret whose env var is unset.
+    write(d, &[("dead.yaml", &target_yaml("http://127.0.0.1:1", ""))]);
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "dead.yaml",
+            "--filter",
+            "ok.*",
+            "--report-dir",
+            "out3b",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    let env_target = target_yaml(&s.uri(), "").replace(
+        &format!("\"{CLIENT_SECRET}\""),
+        "{ env: TOKENCERT_TEST_UNSET_VAR }",
+    );
+    write(d, &[("env.yaml", &env_target)]);
+    let (code, _, err) =
+        tokencert_async(d, &["run", "--target", "env.yaml", "--report-dir", "out3c"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("TOKENCERT_TEST_UNSET_VAR"), "{err}");
+
+    // 2: an invalid scenario file stops the run before anything is sent.
+    write(
+        d,
+        &[(
+            "specs/broken.yaml",
+            "id: x\ntitle: t\nrequirements: [{ id: RFC6749-6.a, level: MUST }]\nsteps:\n  - request: { endpoint: tokn }\n",
+        )],
+    );
+    let (code, _, err) = tokencert_async(d, &["run", "--target", "target.yaml"]).await;
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = tokencert_async(d, &["validate", "specs"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("broken.yaml:5:26") && err.contains("did you mean `token`?"),
+        "{err}"
+    );
+
+    // 1: usage errors.
+    let (code, _, _) = tokencert_async(d, &["run", "--jobs", "many"]).await;
+    assert_eq!(code, 1);
+    let (code, _, _) = tokencert_async(d, &["frobnicate"]).await;
+    assert_eq!(code, 1);
+}
+
+/// Known secrets planted in the target profile, the server's answers and captures never appear
+/// in the console or in any report file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_never_reach_any_output() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        &[
+            ("target.yaml", &target_yaml(&s.uri(), "")),
+            ("specs/bad.yaml", BAD),
+            ("specs/ok.yaml", GOOD),
+        ],
+    );
+    let (code, out, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "target.yaml",
+            "-v",
+            "--report-dir",
+            "out",
+        ],
+    )
+    .await;
+    assert_eq!(code, 4, "{err}");
+    let mut outputs = vec![("stdout".to_owned(), out), ("stderr".to_owned(), err)];
+    for f in std::fs::read_dir(d.join("out")).expect("reports") {
+        let p = f.expect("entry").path();
+        outputs.push((
+            p.display().to_string(),
+            std::fs::read_to_string(&p).expect("read"),
+        ));
+    }
+    assert_eq!(outputs.len(), 5);
+    let plants = [
+        CLIENT_SECRET,
+        USER_PASSWORD,
+        PLANTED_TOKEN,
+        "AT-planted-token-8Lm3",
+        "cGxhbnRlZC1jbGllbnQtc2VjcmV0",
+    ];
+    for (name, text) in &outputs {
+        for p in plants {
+            assert!(!text.contains(p), "{p} leaked into {name}");
+        }
+    }
+    // The reports still show that something was there.
+    let json = std::fs::read_to_string(d.join("out/report.json")).expect("json");
+    assert!(json.contains("[REDACTED"), "redaction markers expected");
+}
+
+/// `tokencert validate` output for broken files, pinned as snapshots.
+#[test]
+fn validation_errors_match_snapshots() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let overwrite = std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .expect("tests/diagnostics")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5, "expected diagnostics cases");
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let (code, _, err) = tokencert(&root, &["validate", &name]);
+        assert_eq!(code, 2, "{name} should be invalid:\n{err}");
+        let snap = case.with_extension("stderr");
+        if overwrite {
+            std::fs::write(&snap, &err).expect("write snapshot");
+            continue;
+        }
+        let want = std::fs::read_to_string(&snap).unwrap_or_default();
+        if want != err {
+            failures.push(format!("--- {name}: expected\n{want}\n--- got\n{err}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(SNAPSHOTS=overwrite to accept)",
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,73 @@
+//! Shared helpers: write scenarios and a target into a temp dir, run them through the library.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokencert::report::{Outcome, ScenarioResult};
+use tokencert::runner::{RunContext, RunOptions};
+use tokencert::spec::{LoadOptions, load_paths};
+use tokencert::target::{ProcessEnv, Target};
+
+/// Secrets the tests plant and later search for in every output.
+pub const CLIENT_SECRET: &str = "planted-client-secret-7Qx";
+pub const USER_PASSWORD: &str = "planted-user-password-9Zk";
+
+pub fn target_yaml(base: &str, extra: &str) -> String {
+    format!(
+        "name: mock
+base_url: {base}
+endpoints: {{ token: /token, revocation: /revoke, introspection: /introspect }}
+clients:
+  confidential: {{ id: conf-1, secret: \"{CLIENT_SECRET}\", auth_method: client_secret_basic }}
+  confidential2: {{ id: conf-2, secret: \"other-secret-2\", auth_method: client_secret_post }}
+  public: {{ id: pub-1, auth_method: none }}
+bootstrap: {{ grant: password, username: alice, password: \"{USER_PASSWORD}\", scope: read write }}
+policy: rfc9700
+{extra}"
+    )
+}
+
+/// Writes files into `dir` (creating parents).
+pub fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = dir.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, text).expect("write");
+    }
+}
+
+/// Runs every scenario under `dir/specs` against `dir/target.yaml`; results by `id[cell]`.
+pub async fn run_dir(dir: &Path) -> Vec<ScenarioResult> {
+    let (cat, diags) = load_paths(&[dir.join("specs")], &LoadOptions::default());
+    let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
+    assert!(errors.is_empty(), "specs invalid:\n{}", errors.join("\n"));
+    let target = Target::load(&dir.join("target.yaml"), &ProcessEnv)
+        .map_err(|e| format!("{e:?}"))
+        .expect("target valid");
+    let ctx = Arc::new(
+        RunContext::new(Arc::new(cat), target, "test".into())
+            .await
+            .expect("run context"),
+    );
+    let cells = ctx.plan(&[]);
+    ctx.run(cells, &RunOptions::default()).await
+}
+
+pub fn outcome_of(results: &[ScenarioResult], name: &str) -> Outcome {
+    results
+        .iter()
+        .find(|r| r.name() == name)
+        .map(|r| r.outcome)
+        .unwrap_or_else(|| {
+            panic!(
+                "no result {name}; have {:?}",
+                results.iter().map(|r| r.name()).collect::<Vec<_>>()
+            )
+        })
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tokencert"))
+}

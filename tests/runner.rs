@@ -1,0 +1,560 @@
+//! The runner's assertion logic against wiremock servers: a passing and a failing case for every
+//! predicate, capture, gate, race outcome and level.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use tokencert::report::Outcome;
+use wiremock::matchers::{body_string_contains, header_exists, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn token_body() -> serde_json::Value {
+    json!({
+        "access_token": "AT-planted-0001",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "scope": "write read",
+        "refresh_token": "RT-planted-0002",
+        "list": ["a", "b"]
+    })
+}
+
+async fn token_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_body())
+                .insert_header("cache-control", "no-store")
+                .insert_header("pragma", "no-cache"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn scenario(id: &str, expect: &str) -> String {
+    format!(
+        "id: {id}
+title: predicate case
+requirements: [{{ id: RFC6749-5.1.a, level: MUST }}]
+steps:
+  - request:
+      endpoint: token
+      client_auth: confidential
+      form: {{ grant_type: refresh_token, refresh_token: x }}
+    expect:
+{expect}"
+    )
+}
+
+/// Every predicate: one expectation that holds and one that does not, against the same answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_predicate_passes_and_fails_against_a_real_response() {
+    let server = token_server().await;
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "equals",
+            "      json: { $.token_type: { equals: Bearer } }",
+            "      json: { $.token_type: { equals: DPoP } }",
+        ),
+        (
+            "not_equals",
+            "      json: { $.token_type: { not_equals: DPoP } }",
+            "      json: { $.token_type: { not_equals: Bearer } }",
+        ),
+        (
+            "equals_ci",
+            "      json: { $.token_type: { equals_ci: bearer } }",
+            "      json: { $.token_type: { equals_ci: dpop } }",
+        ),
+        (
+            "one_of",
+            "      status: [200, 201]",
+            "      status: [400, 401]",
+        ),
+        (
+            "not_one_of",
+            "      status: { not_one_of: [500, 502] }",
+            "      status: { not_one_of: [200] }",
+        ),
+        (
+            "exists",
+            "      json: { $.refresh_token: { exists: true } }",
+            "      json: { $.id_token: { exists: true } }",
+        ),
+        (
+            "absent",
+            "      json: { $.error: { absent: true } }",
+            "      json: { $.access_token: { absent: true } }",
+        ),
+        (
+            "type",
+            "      json: { $.expires_in: { type: integer } }",
+            "      json: { $.expires_in: { type: string } }",
+        ),
+        (
+            "matches",
+            "      json: { $.access_token: { matches: '^AT-' } }",
+            "      json: { $.access_token: { matches: '^RT-' } }",
+        ),
+        (
+            "not_matches",
+            "      json: { $.access_token: { not_matches: '\\s' } }",
+            "      json: { $.access_token: { not_matches: 'planted' } }",
+        ),
+        (
+            "contains",
+            "      headers: { Cache-Control: { contains: no-store } }",
+            "      headers: { Cache-Control: { contains: private } }",
+        ),
+        (
+            "not_contains",
+            "      json: { $.list: { not_contains: z } }",
+            "      json: { $.list: { not_contains: a } }",
+        ),
+        (
+            "starts_with",
+            "      json: { $.refresh_token: { starts_with: RT- } }",
+            "      json: { $.refresh_token: { starts_with: AT- } }",
+        ),
+        (
+            "gt",
+            "      json: { $.expires_in: { gt: 0 } }",
+            "      json: { $.expires_in: { gt: 3600 } }",
+        ),
+        (
+            "gte",
+            "      json: { $.expires_in: { gte: 3600 } }",
+            "      json: { $.expires_in: { gte: 3601 } }",
+        ),
+        (
+            "lt",
+            "      json: { $.expires_in: { lt: 3601 } }",
+            "      json: { $.expires_in: { lt: 3600 } }",
+        ),
+        (
+            "lte",
+            "      json: { $.expires_in: { lte: 3600 } }",
+            "      json: { $.expires_in: { lte: 10 } }",
+        ),
+        (
+            "length",
+            "      json: { $.list: { length: 2 } }",
+            "      json: { $.list: { length: 3 } }",
+        ),
+        (
+            "same_words",
+            "      json: { $.scope: { same_words: read write } }",
+            "      json: { $.scope: { same_words: read } }",
+        ),
+        (
+            "words_subset_of",
+            "      json: { $.scope: { words_subset_of: read write admin } }",
+            "      json: { $.scope: { words_subset_of: read } }",
+        ),
+        (
+            "words_exclude",
+            "      json: { $.scope: { words_exclude: admin } }",
+            "      json: { $.scope: { words_exclude: write } }",
+        ),
+    ];
+    assert_eq!(
+        cases.len(),
+        tokencert::spec::Op::ALL.len(),
+        "a case for every predicate"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut files = vec![("target.yaml".to_owned(), target_yaml(&server.uri(), ""))];
+    for (name, good, bad) in cases {
+        files.push((
+            format!("specs/{name}-pass.yaml"),
+            scenario(&format!("{name}.pass"), good),
+        ));
+        files.push((
+            format!("specs/{name}-fail.yaml"),
+            scenario(&format!("{name}.fail"), bad),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    write(dir.path(), &refs);
+    let results = run_dir(dir.path()).await;
+    for (name, _, _) in cases {
+        assert_eq!(
+            outcome_of(&results, &format!("{name}.pass")),
+            Outcome::Pass,
+            "{name} should pass"
+        );
+        assert_eq!(
+            outcome_of(&results, &format!("{name}.fail")),
+            Outcome::Fail,
+            "{name} should fail"
+        );
+    }
+    let failed = results
+        .iter()
+        .find(|r| r.scenario == "equals.fail")
+        .expect("present");
+    let f = &failed.findings[0];
+    assert_eq!(
+        (f.requirement.as_str(), f.level.as_str()),
+        ("RFC6749-5.1.a", "MUST")
+    );
+    assert_eq!(f.expected, "equals \"DPoP\"");
+    assert_eq!(f.observed, "\"Bearer\"");
+    assert!(
+        f.location.ends_with("equals-fail.yaml:10:39"),
+        "{}",
+        f.location
+    );
+    assert!(f.snippet.contains("^^^^"), "{}", f.snippet);
+}
+
+/// Captures feed later steps: json, header + url_param, status, regex, jwt claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captures_flow_into_later_steps_and_fail_when_missing() {
+    let server = MockServer::start().await;
+    // An id_token whose payload is {"sub":"alice"} (unsigned: only the claim is read).
+    let id_token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.";
+    Mock::given(method("GET"))
+        .and(path("/authorize"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", "https://client.example/cb?code=CODE123&state=s"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("refresh_token=RT-planted-0002"))
+        .and(body_string_contains("code=CODE123"))
+        .and(body_string_contains("sub=alice"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "refresh_token": "RT-planted-0002", "id_token": id_token, "note": "value=42;"
+        })))
+        .mount(&server)
+        .await;
+    let chain = "id: capture.chain
+title: captures
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+steps:
+  - request: { endpoint: token, form: { grant_type: password } }
+    capture:
+      rt: { json: $.refresh_token, secret: true }
+      sub: { json: $.id_token, jwt_claim: sub }
+      num: { json: $.note, regex: 'value=(\\d+)' }
+      st: { status: true }
+  - request: { url: /authorize, method: GET }
+    capture:
+      code: { header: location, url_param: code }
+  - request:
+      endpoint: token
+      form: { grant_type: refresh_token, refresh_token: '{{ rt }}', code: '{{ code }}', sub: '{{ sub }}' }
+    expect:
+      json: { $.ok: true }
+  - request: { endpoint: token, form: { n: '{{ num }}', s: '{{ st }}' } }
+    expect:
+      status: 200
+";
+    let missing = "id: capture.missing
+title: a capture that finds nothing is an error
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+steps:
+  - request: { endpoint: token, form: { grant_type: password } }
+    capture:
+      nothing: { json: $.not_there }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    write(
+        dir.path(),
+        &[
+            ("target.yaml", &target),
+            ("specs/chain.yaml", chain),
+            ("specs/missing.yaml", missing),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    assert_eq!(
+        outcome_of(&results, "capture.chain"),
+        Outcome::Pass,
+        "{:#?}",
+        results[0]
+    );
+    assert_eq!(outcome_of(&results, "capture.missing"), Outcome::Error);
+}
+
+/// Gates: requires/unless skip with a reason, step-level when skips a step, an undefined matrix
+/// client skips its cell, and a scenario whose every step is skipped is a Skip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capability_gates_skip_with_reasons() {
+    let server = token_server().await;
+    let base = |id: &str, gate: &str, step_gate: &str| {
+        format!(
+            "id: {id}
+title: gate
+requirements: [{{ id: RFC6749-6.a, level: MUST }}]
+{gate}
+steps:
+  - request: {{ endpoint: token, form: {{ grant_type: x }} }}
+{step_gate}    expect: {{ status: 200 }}
+"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    let files = [
+        (
+            "specs/a.yaml",
+            base(
+                "gate.requires-missing",
+                "requires: [dpop.nonce, refresh.rotation]",
+                "",
+            ),
+        ),
+        (
+            "specs/b.yaml",
+            base("gate.requires-present", "requires: [refresh.rotation]", ""),
+        ),
+        (
+            "specs/c.yaml",
+            base("gate.unless-present", "unless: [refresh.rotation]", ""),
+        ),
+        (
+            "specs/d.yaml",
+            base("gate.unless-absent", "unless: [refresh.grace]", ""),
+        ),
+        (
+            "specs/e.yaml",
+            base("gate.all-steps-skipped", "", "    when: [client_auth.enforce_registered_method]\n"),
+        ),
+        (
+            "specs/f.yaml",
+            base(
+                "gate.matrix",
+                "matrix: { client: [confidential, dpop] }",
+                "",
+            ),
+        ),
+    ];
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    all.push(("target.yaml", &target));
+    write(dir.path(), &all);
+    let results = run_dir(dir.path()).await;
+    let reason = |n: &str| {
+        results
+            .iter()
+            .find(|r| r.name() == n)
+            .and_then(|r| r.reason.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(outcome_of(&results, "gate.requires-missing"), Outcome::Skip);
+    assert_eq!(
+        reason("gate.requires-missing"),
+        "target lacks dpop.nonce"
+    );
+    assert_eq!(outcome_of(&results, "gate.requires-present"), Outcome::Pass);
+    assert_eq!(outcome_of(&results, "gate.unless-present"), Outcome::Skip);
+    assert!(reason("gate.unless-present").contains("refresh.rotation"));
+    assert_eq!(outcome_of(&results, "gate.unless-absent"), Outcome::Pass);
+    assert_eq!(
+        outcome_of(&results, "gate.all-steps-skipped"),
+        Outcome::Skip
+    );
+    assert_eq!(
+        outcome_of(&results, "gate.matrix[client=confidential]"),
+        Outcome::Pass
+    );
+    assert_eq!(
+        outcome_of(&results, "gate.matrix[client=dpop]"),
+        Outcome::Skip
+    );
+    assert_eq!(
+        reason("gate.matrix[client=dpop]"),
+        "target defines no `dpop` client"
+    );
+}
+
+fn race_scenario(id: &str, expect: &str) -> String {
+    format!(
+        "id: {id}
+title: race
+requirements: [{{ id: RFC9700-4.14.2.d, level: MUST }}]
+steps:
+  - race:
+      count: 5
+      request: {{ endpoint: token, client_auth: confidential, form: {{ grant_type: refresh_token, refresh_token: r }} }}
+    expect:
+{expect}"
+    )
+}
+
+/// Races: exactly one winner passes; several winners or a 5xx fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_outcomes_are_judged_over_the_set() {
+    let one_winner = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header_exists("authorization"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "a"})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&one_winner)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .with_priority(2)
+        .mount(&one_winner)
+        .await;
+    let all_win = token_server().await;
+    let crashing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&crashing)
+        .await;
+    let expect = "      successes: 1\n      server_errors: 0\n      each_failure: { json: { $.error: invalid_grant } }\n";
+    for (server, want) in [
+        (&one_winner, Outcome::Pass),
+        (&all_win, Outcome::Fail),
+        (&crashing, Outcome::Fail),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = target_yaml(&server.uri(), "");
+        let s = race_scenario("race.one-winner", expect);
+        write(
+            dir.path(),
+            &[("target.yaml", &target), ("specs/race.yaml", &s)],
+        );
+        let results = run_dir(dir.path()).await;
+        assert_eq!(
+            outcome_of(&results, "race.one-winner"),
+            want,
+            "{:#?}",
+            results[0].findings
+        );
+        assert_eq!(
+            results[0].steps[0].exchanges.len(),
+            5,
+            "every racer is recorded"
+        );
+    }
+}
+
+/// Levels decide outcomes; known deviations turn Fail into XFail and Pass into XPass; a broken
+/// setup or an unreachable target is an Error, not a Fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn levels_deviations_and_errors() {
+    let server = token_server().await;
+    let with_level = |id: &str, level: &str, value: &str| {
+        format!(
+            "id: {id}
+title: level
+requirements: [{{ id: RFC6749-5.1.b, level: {level} }}]
+steps:
+  - request: {{ endpoint: token, form: {{ grant_type: x }} }}
+    expect:
+      json: {{ $.expires_in: {value} }}
+"
+        )
+    };
+    let setup_fails = "id: setup.fails
+title: setup
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+setup:
+  - request: { endpoint: token, form: { a: b } }
+    expect: { status: 418 }
+steps:
+  - request: { endpoint: token, form: { a: b } }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(
+        &server.uri(),
+        "deviations:\n  - { scenario: dev.fails, reason: vendor choice }\n  - { scenario: dev.passes, reason: fixed since }\n",
+    );
+    let files = [
+        ("specs/a.yaml", with_level("level.should", "SHOULD", "1")),
+        ("specs/b.yaml", with_level("level.may", "MAY", "1")),
+        ("specs/c.yaml", with_level("level.must", "MUST", "1")),
+        ("specs/d.yaml", with_level("dev.fails", "MUST", "1")),
+        ("specs/e.yaml", with_level("dev.passes", "MUST", "3600")),
+        ("specs/f.yaml", setup_fails.to_owned()),
+    ];
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    all.push(("target.yaml", &target));
+    write(dir.path(), &all);
+    let results = run_dir(dir.path()).await;
+    assert_eq!(outcome_of(&results, "level.should"), Outcome::Warn);
+    assert_eq!(outcome_of(&results, "level.may"), Outcome::Info);
+    assert_eq!(outcome_of(&results, "level.must"), Outcome::Fail);
+    assert_eq!(outcome_of(&results, "dev.fails"), Outcome::Xfail);
+    assert_eq!(outcome_of(&results, "dev.passes"), Outcome::Xpass);
+    assert_eq!(outcome_of(&results, "setup.fails"), Outcome::Error);
+
+    // Nothing listens on the target: every cell errors, deviations or not.
+    let dead = target_yaml("http://127.0.0.1:1", "");
+    write(dir.path(), &[("target.yaml", &dead)]);
+    let results = run_dir(dir.path()).await;
+    let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Error),
+        "{outcomes:?}"
+    );
+}
+
+/// The harness applies client authentication as RFC 6749 §2.3.1 says: Basic with form-encoded
+/// id and secret; post with body credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_auth_methods_reach_the_wire() {
+    let server = MockServer::start().await;
+    // "conf-1:planted-client-secret-7Qx" base64.
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Basic Y29uZi0xOnBsYW50ZWQtY2xpZW50LXNlY3JldC03UXg=",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"via": "basic"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains(
+            "client_id=conf-2&client_secret=other-secret-2",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"via": "post"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("client_id=pub-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"via": "none"})))
+        .mount(&server)
+        .await;
+    let s = "id: auth.methods
+title: auth
+requirements: [{ id: RFC6749-2.3.1.a, level: MUST }]
+matrix: { client: [confidential, confidential2, public] }
+steps:
+  - request: { endpoint: token, client_auth: '{{ matrix.client }}', form: { grant_type: x } }
+    expect:
+      status: 200
+      json: { $.via: { one_of: [basic, post, none] } }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    write(dir.path(), &[("target.yaml", &target), ("specs/a.yaml", s)]);
+    let results = run_dir(dir.path()).await;
+    for cell in ["confidential", "confidential2", "public"] {
+        assert_eq!(
+            outcome_of(&results, &format!("auth.methods[client={cell}]")),
+            Outcome::Pass,
+            "{cell}"
+        );
+    }
+}
