@@ -336,7 +336,11 @@ steps:
         ),
         (
             "specs/e.yaml",
-            base("gate.all-steps-skipped", "", "    when: [client_auth.enforce_registered_method]\n"),
+            base(
+                "gate.all-steps-skipped",
+                "",
+                "    when: [client_auth.enforce_registered_method]\n",
+            ),
         ),
         (
             "specs/f.yaml",
@@ -359,10 +363,7 @@ steps:
             .unwrap_or_default()
     };
     assert_eq!(outcome_of(&results, "gate.requires-missing"), Outcome::Skip);
-    assert_eq!(
-        reason("gate.requires-missing"),
-        "target lacks dpop.nonce"
-    );
+    assert_eq!(reason("gate.requires-missing"), "target lacks dpop.nonce");
     assert_eq!(outcome_of(&results, "gate.requires-present"), Outcome::Pass);
     assert_eq!(outcome_of(&results, "gate.unless-present"), Outcome::Skip);
     assert!(reason("gate.unless-present").contains("refresh.rotation"));
