@@ -603,4 +603,70 @@ mod tests {
             .expect_err("other public");
         assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
     }
+
+    /// Random operation sequences keep the family invariants: at most one active refresh token,
+    /// nothing active after reuse detection (unless the policy only rejects), a stable token
+    /// without rotation. A seeded generator keeps failures reproducible.
+    #[test]
+    fn random_sequences_keep_family_invariants() {
+        use rand::{Rng, SeedableRng};
+        for preset in ["rfc9700", "rfc6749", "wso2", "oauth21"] {
+            for seed in 0..25u64 {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                let mut st = state(preset, &[]);
+                if seed % 2 == 1 {
+                    st.policy.grace.seconds = 5;
+                    st.policy.grace.max_reuses = 1;
+                }
+                let first = start(&st, "confidential-basic", "api:read");
+                let family = run(&*st.store, |r| {
+                    r.refresh(&first.hash().0).expect("get").expect("rt").family
+                })
+                .expect("tx");
+                let mut seen = vec![first.clone()];
+                let mut current = first;
+                let mut reuse_detected = false;
+                for _ in 0..30 {
+                    match rng.random_range(0..4) {
+                        0 | 1 => {
+                            if let Ok(i) = refresh_as(&st, "confidential-basic", &current, None) {
+                                let next = i.refresh_token.expect("rt");
+                                if !st.policy.rotates_for(false) {
+                                    assert_eq!(next, current, "rotation off must keep the token");
+                                }
+                                seen.push(next.clone());
+                                current = next;
+                            }
+                        }
+                        2 => {
+                            let old = seen[rng.random_range(0..seen.len())].clone();
+                            if refresh_as(&st, "confidential-basic", &old, None).is_err()
+                                && old != current
+                            {
+                                reuse_detected = true;
+                            }
+                        }
+                        _ => {
+                            st.clock.advance(rng.random_range(0..4));
+                        }
+                    }
+                    let (fam, tokens) = run(&*st.store, |r| {
+                        (
+                            r.family(&family).expect("get").expect("family"),
+                            r.family_refresh_tokens(&family).expect("list"),
+                        )
+                    })
+                    .expect("tx");
+                    let active = tokens
+                        .iter()
+                        .filter(|t| t.state == RefreshState::Active)
+                        .count();
+                    assert!(active <= 1, "{preset}/{seed}: {active} active tokens");
+                    if reuse_detected && st.policy.reuse != ReuseResponse::RejectOnly {
+                        assert!(fam.refresh_revoked, "{preset}/{seed}: reuse did not revoke");
+                    }
+                }
+            }
+        }
+    }
 }
