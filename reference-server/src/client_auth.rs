@@ -35,20 +35,17 @@ pub enum ClientIdentity {
 
 impl ClientIdentity {
     /// The client, when it is authenticated or a public client; `invalid_client` otherwise.
-    pub fn require(self, state: &AppState) -> Result<Arc<Client>, OAuthError> {
+    pub fn require(self, _state: &AppState) -> Result<Arc<Client>, OAuthError> {
         match self {
             Self::Authenticated { client, .. } | Self::Public(client) => Ok(client),
             Self::ClaimedOnly(_) => Err(OAuthError::invalid_client(
                 "client authentication required",
                 ChallengeKind::Other,
             )),
-            Self::Anonymous => {
-                let _ = state;
-                Err(OAuthError::invalid_client(
-                    "no client authentication included",
-                    ChallengeKind::Other,
-                ))
-            }
+            Self::Anonymous => Err(OAuthError::invalid_client(
+                "no client authentication included",
+                ChallengeKind::Other,
+            )),
         }
     }
 

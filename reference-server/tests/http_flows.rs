@@ -517,3 +517,12 @@ async fn refresh_racing_revocation_leaves_nothing_alive() {
         }
     }
 }
+
+#[tokio::test]
+async fn test_control_tokens_are_deterministic() {
+    let a = start("base", &[]).await;
+    let b = start("base", &[]).await;
+    let (ta, tb) = (a.password("api:read").await, b.password("api:read").await);
+    assert_eq!(ta.at(), tb.at());
+    assert_eq!(ta.rt(), tb.rt());
+}
