@@ -50,6 +50,8 @@ async fn run(db: Option<std::path::PathBuf>, clients: usize, secs: u64) -> (usiz
     config.db = db;
     let server = spawn(config).await.expect("spawn");
     let url = format!("{}/token", server.base_url());
+    // reqwest is built without a default TLS provider in the workspace (tokencert's choice).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();

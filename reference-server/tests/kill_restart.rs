@@ -73,6 +73,8 @@ async fn sigkill_during_refresh_load_loses_no_committed_rotation() {
     std::fs::write(&policy, "preset: rfc9700\ngrants: { password: true }\n").expect("policy");
     let secret = reference_server::config::TRICKY_SECRET;
     let auth = Auth::Basic("confidential-basic", secret);
+    // reqwest is built without a default TLS provider in the workspace (tokencert's choice).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
 
     let (mut child, base) = launch(&db, &policy).await;

@@ -74,6 +74,8 @@ pub async fn start_with(policy: Policy, flaws: &[Flaw]) -> Srv {
     let mut config = Config::new(policy);
     config.flaws = flaws.to_vec();
     let running = spawn(config).await.expect("spawn");
+    // reqwest is built without a default TLS provider in the workspace (tokencert's choice).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
