@@ -559,3 +559,86 @@ steps:
         );
     }
 }
+
+/// An idempotent step with `retry` is tried again until its expectations hold (or attempts run
+/// out); a failed check never turns into an Error through a capture that finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_and_failed_captures() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/introspect"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": true})))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/introspect"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": false})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&server)
+        .await;
+    let retry = |id: &str, attempts: u32| {
+        format!(
+            "id: {id}
+title: eventually inactive
+requirements: [{{ id: RFC7009-2.1.c, level: MUST }}]
+steps:
+  - request: {{ endpoint: introspection, form: {{ token: t }} }}
+    idempotent: true
+    retry: {{ attempts: {attempts}, interval: 10ms }}
+    expect:
+      json: {{ $.active: false }}
+"
+        )
+    };
+    let capture_after_fail = "id: fail.then.capture
+title: a failed check with a capture stays a Fail
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+steps:
+  - request: { endpoint: token, form: { grant_type: refresh_token, refresh_token: x } }
+    expect: { status: 200 }
+    capture:
+      rt1: { json: $.refresh_token }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    let a = retry("retry.enough", 3);
+    write(
+        dir.path(),
+        &[
+            ("target.yaml", &target),
+            ("specs/a.yaml", &a),
+            ("specs/c.yaml", capture_after_fail),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    assert_eq!(outcome_of(&results, "retry.enough"), Outcome::Pass);
+    assert_eq!(
+        results[0].steps[0].exchanges.len(),
+        3,
+        "two misses, then the hit"
+    );
+    assert_eq!(outcome_of(&results, "fail.then.capture"), Outcome::Fail);
+
+    let server2 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": true})))
+        .mount(&server2)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server2.uri(), "");
+    let b = retry("retry.exhausted", 2);
+    write(
+        dir.path(),
+        &[("target.yaml", &target), ("specs/b.yaml", &b)],
+    );
+    let results = run_dir(dir.path()).await;
+    assert_eq!(outcome_of(&results, "retry.exhausted"), Outcome::Fail);
+    assert_eq!(results[0].steps[0].exchanges.len(), 2);
+}

@@ -294,10 +294,29 @@ impl<'a> ScenarioRun<'a> {
     ) -> Result<(), String> {
         match &step.action {
             Action::Request(r) => {
-                let req = self.prepare(r)?;
-                let resp = self.send(&req, r.timeout, record).await?;
-                self.judge(step, id, &resp, record.exchanges.len() - 1)?;
-                self.capture(&step.captures, &[&resp])
+                let attempts = step.retry.as_ref().map_or(1, |rt| rt.attempts.max(1));
+                let mut attempt = 1;
+                loop {
+                    let before = self.findings.len();
+                    let req = self.prepare(r)?;
+                    let resp = self.send(&req, r.timeout, record).await?;
+                    self.judge(step, id, &resp, record.exchanges.len() - 1)?;
+                    let failed = self.findings.len() > before;
+                    if failed && attempt < attempts {
+                        // Only idempotent steps get here (validate enforces it): try again.
+                        self.findings.truncate(before);
+                        attempt += 1;
+                        if let Some(rt) = &step.retry {
+                            tokio::time::sleep(rt.interval).await;
+                        }
+                        continue;
+                    }
+                    if self.findings[before..].iter().any(|f| f.level == "MUST") {
+                        // The answer was already wrong; a capture from it would only add noise.
+                        return Ok(());
+                    }
+                    return self.capture(&step.captures, &[&resp]);
+                }
             }
             Action::Bootstrap(b) => {
                 let resp = self.bootstrap(b, record).await?;
@@ -311,7 +330,11 @@ impl<'a> ScenarioRun<'a> {
                             .collect::<String>()
                     ));
                 }
+                let before = self.findings.len();
                 self.judge(step, id, &resp, record.exchanges.len().saturating_sub(1))?;
+                if self.findings[before..].iter().any(|f| f.level == "MUST") {
+                    return Ok(());
+                }
                 self.capture(&step.captures, &[&resp])
             }
             Action::Wait(t) => {
@@ -354,7 +377,11 @@ impl<'a> ScenarioRun<'a> {
                         }
                     }
                 }
+                let before = self.findings.len();
                 self.judge_race(step, id, &responses)?;
+                if self.findings[before..].iter().any(|f| f.level == "MUST") {
+                    return Ok(());
+                }
                 let ok: Vec<&HttpResponse> = responses.iter().flatten().collect();
                 self.capture_race(&step.captures, &ok)
             }

@@ -266,6 +266,12 @@ fn decode_fixture(dec: &mut Dec<'_>, node: &Node) -> Option<Fixture> {
             "params" => match &v.kind {
                 Kind::Map(ps) => {
                     for (pk, pv) in ps {
+                        if crate::template::NAMESPACES.contains(&pk.name.as_str()) {
+                            dec.err(
+                                pk.loc,
+                                format!("`{}` is reserved: pick another parameter name", pk.name),
+                            );
+                        }
                         let val = dec.tpl_value(pv);
                         f.params.push((pk.name.clone(), val));
                     }

@@ -438,7 +438,7 @@ impl Validator<'_> {
                 }
             }
             Some("client") => {
-                const FIELDS: &[&str] = &["role", "id", "auth_method", "public"];
+                const FIELDS: &[&str] = &["role", "id", "auth_method", "public", "redirect_uri"];
                 if let Some(f) = path.get(1)
                     && !FIELDS.contains(&f.as_str())
                 {
