@@ -302,3 +302,39 @@ fn validation_errors_match_snapshots() {
         failures.join("\n")
     );
 }
+
+/// Without `--target`, the embedded reference server is the target: the catalogue passes against
+/// it, and fails (exit 4) when a flaw the catalogue covers is switched on.
+#[test]
+fn embedded_reference_server_is_the_default_target() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().expect("tempdir");
+    let dir = |n: &str| out.path().join(n).display().to_string();
+    let (code, _, err) = tokencert(
+        root,
+        &["run", "--specs", "specs", "--report-dir", &dir("clean")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("embedded reference server"), "{err}");
+    for flaw in [
+        "superseded-token-accepted",
+        "cross-client-refresh",
+        "missing-no-store",
+    ] {
+        let (code, _, err) = tokencert(
+            root,
+            &[
+                "run",
+                "--specs",
+                "specs",
+                "--flaw",
+                flaw,
+                "--report-dir",
+                &dir(flaw),
+            ],
+        );
+        assert_eq!(code, 4, "{flaw} not caught:\n{err}");
+    }
+    let (code, _, _) = tokencert(root, &["run", "--flaw", "no-such-flaw"]);
+    assert_eq!(code, 1);
+}

@@ -43,6 +43,8 @@ enum Command {
     Validate(ValidateArgs),
     /// List scenarios with their requirements and capability gates.
     List(ListArgs),
+    /// Run the bundled reference authorization server.
+    Serve(reference_server::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +76,12 @@ struct RunArgs {
     /// Print the redacted HTTP exchanges of failures on the console.
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// Policy of the embedded reference server (a preset name or a policy file); without --target.
+    #[arg(long, default_value = "rfc9700")]
+    policy: String,
+    /// Switch on a deliberate flaw in the embedded reference server (repeatable); without --target.
+    #[arg(long = "flaw", value_name = "NAME")]
+    flaws: Vec<reference_server::Flaw>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => rt.block_on(run(a)),
         Command::Validate(a) => validate(&a.paths),
         Command::List(a) => list(&a),
+        Command::Serve(a) => return rt.block_on(reference_server::serve(a)),
     };
     ExitCode::from(code)
 }
@@ -222,13 +231,39 @@ fn run_id() -> String {
 
 async fn run(a: RunArgs) -> u8 {
     let Some(target_path) = a.target.clone() else {
+        // No target: the embedded reference server, started in process on a free port.
+        let running = match crate::target::embedded::start(&a.policy, &a.flaws).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_HARNESS;
+            }
+        };
+        let target = match crate::target::embedded::target(&running) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_HARNESS;
+            }
+        };
         eprintln!(
-            "error: no --target given, and the embedded reference server is not bundled yet \
-             (it lands with the reference-server issue).\n  = help: pass --target <profile.yaml>; \
-             see README.md, \"Writing a target profile\""
+            "target: embedded reference server at {} (policy {}{})",
+            running.base_url(),
+            target.policy.name,
+            if target.flaws.is_empty() {
+                String::new()
+            } else {
+                format!(", flaws: {}", target.flaws.join(", "))
+            }
         );
-        return EXIT_HARNESS;
+        let code = run_against(a, target).await;
+        running.shutdown().await;
+        return code;
     };
+    if !a.flaws.is_empty() {
+        eprintln!("error: --flaw applies to the embedded reference server only (drop --target)");
+        return EXIT_USAGE;
+    }
     let mut target = match Target::load(&target_path, &ProcessEnv) {
         Ok(t) => t,
         Err(TargetError::Invalid(diags)) => {

@@ -4,6 +4,7 @@
 //! Only target profiles read the environment (`{ env: NAME }`); scenarios see credentials only
 //! through the target.
 
+pub mod embedded;
 pub mod secret;
 
 use crate::capability;
