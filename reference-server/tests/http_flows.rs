@@ -526,3 +526,42 @@ async fn test_control_tokens_are_deterministic() {
     assert_eq!(ta.at(), tb.at());
     assert_eq!(ta.rt(), tb.rt());
 }
+
+/// Test control mints a jwt-bearer grant assertion (for curl walkthroughs) that the token
+/// endpoint accepts once: its `jti` is single use.
+#[tokio::test]
+async fn test_control_mints_a_jwt_bearer_assertion() {
+    let s = start("rfc9700", &[]).await;
+    let r = s
+        .post(
+            "/test/jwt-bearer-assertion",
+            Auth::None,
+            &[("sub", "alice")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let assertion = r.json["assertion"].as_str().expect("assertion").to_owned();
+    let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    let secret = s.secret("confidential-basic-2");
+    let body = [("grant_type", grant), ("assertion", assertion.as_str())];
+    let r = s
+        .post(
+            "/token",
+            Auth::Basic("confidential-basic-2", &secret),
+            &body,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert!(r.json["access_token"].is_string());
+    let r = s
+        .post(
+            "/token",
+            Auth::Basic("confidential-basic-2", &secret),
+            &body,
+            &[],
+        )
+        .await;
+    assert_eq!(r.err(), "invalid_grant", "a replayed assertion is refused");
+}

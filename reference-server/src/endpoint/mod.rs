@@ -38,7 +38,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     if state.test_control {
         r = r
             .route("/test/clock", get(test_control::clock))
-            .route("/test/clock/advance", post(test_control::advance));
+            .route("/test/clock/advance", post(test_control::advance))
+            .route(
+                "/test/jwt-bearer-assertion",
+                post(test_control::jwt_bearer_assertion),
+            );
     }
     r.fallback(not_found).with_state(state)
 }

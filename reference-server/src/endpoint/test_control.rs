@@ -38,3 +38,41 @@ pub async fn advance(State(state): State<Arc<AppState>>, req: Request) -> Respon
     .await;
     respond(&state, result)
 }
+
+/// `POST /test/jwt-bearer-assertion` with form `sub=<test user>` (default the first test user):
+/// an RFC 7523 authorization grant signed by the trusted demo issuer, so the jwt-bearer grant can
+/// be walked through with curl. Test control only: it mints credentials on request.
+pub async fn jwt_bearer_assertion(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let result = async {
+        let (parts, body) = req.into_parts();
+        let form = read_form(&state, &parts, body).await?;
+        let sub = match form.params.get("sub") {
+            Some(s) => s.to_owned(),
+            None => state
+                .users
+                .first()
+                .map(|u| u.username.clone())
+                .ok_or_else(|| OAuthError::invalid_request("no test user"))?,
+        };
+        let signer = crate::keys::Signer::from_pem(crate::keys::TRUSTED_ISSUER_PEM)
+            .map_err(|_| OAuthError::invalid_request("the trusted issuer key is unusable"))?;
+        let now = state.clock.wall();
+        let jti: String = (0..16)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let claims = serde_json::json!({
+            "iss": crate::keys::TRUSTED_ISSUER,
+            "sub": sub,
+            "aud": state.issuer,
+            "iat": now,
+            "exp": now + 300,
+            "jti": jti,
+        });
+        let assertion = signer
+            .sign(&claims)
+            .map_err(|_| OAuthError::invalid_request("cannot sign the assertion"))?;
+        Ok(json(serde_json::json!({ "assertion": assertion })))
+    }
+    .await;
+    respond(&state, result)
+}
