@@ -23,6 +23,7 @@ pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "setup",
     "steps",
     "teardown",
+    "catches",
 ];
 pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps"];
 const STEP_KEYS: &[&str] = &[

@@ -182,6 +182,7 @@ pub(crate) fn decode_scenario(
         setup: Vec::new(),
         steps: Vec::new(),
         teardown: Vec::new(),
+        catches: Vec::new(),
         source: dec.src.clone(),
         loc: entries.first().map_or(node.loc, |(k, _)| k.loc),
     };
@@ -233,6 +234,7 @@ pub(crate) fn decode_scenario(
             "setup" => s.setup = dec.steps(v, "setup"),
             "steps" => s.steps = dec.steps(v, "steps"),
             "teardown" => s.teardown = dec.steps(v, "teardown"),
+            "catches" => s.catches = dec.strings(v, "catches"),
             _ => {}
         }
     }

@@ -91,6 +91,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Best-effort clean-up; failures there never fail the scenario.
     pub teardown: Vec<Step>,
+    /// Reference-server flaws this scenario is expected to catch (negative controls).
+    pub catches: Vec<(String, Loc)>,
     /// The file.
     pub source: Source,
     /// Where the id (or the document) is.

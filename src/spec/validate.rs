@@ -83,6 +83,16 @@ impl Validator<'_> {
     }
 
     fn scenario(&mut self, s: &Scenario) {
+        let flaws: Vec<&str> = reference_server::Flaw::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        for (name, loc) in &s.catches {
+            if !flaws.contains(&name.as_str()) {
+                self.error(*loc, format!("unknown reference-server flaw `{name}`"))
+                    .label = Some(hint_for(name, &flaws));
+            }
+        }
         for r in &s.requirements {
             self.requirement(&r.id, r.loc);
         }

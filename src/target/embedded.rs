@@ -6,18 +6,28 @@ use reference_server::{Description, Flaw, Running};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Which demo client plays which scenario role.
-const ROLES: &[(&str, &str)] = &[
-    ("confidential", "confidential-basic"),
-    ("basic_special", "confidential-basic"),
-    ("confidential2", "confidential-basic-2"),
-    ("post", "confidential-post"),
-    ("secret_jwt", "confidential-secret-jwt"),
-    ("private_key_jwt", "confidential-private-key-jwt"),
-    ("public", "public-1"),
-    ("public2", "public-2"),
-    ("dpop", "public-dpop"),
-    ("no_refresh", "confidential-no-refresh"),
+/// Which demo clients can play each scenario role, in order of preference. A role gets the first
+/// whose authentication method the policy accepts (under `fapi2`, `confidential` is the
+/// private_key_jwt client); a role none can play is left out, so its cells skip with the reason.
+const ROLES: &[(&str, &[&str])] = &[
+    (
+        "confidential",
+        &[
+            "confidential-basic",
+            "confidential-post",
+            "confidential-secret-jwt",
+            "confidential-private-key-jwt",
+        ],
+    ),
+    ("basic_special", &["confidential-basic"]),
+    ("confidential2", &["confidential-basic-2"]),
+    ("post", &["confidential-post"]),
+    ("secret_jwt", &["confidential-secret-jwt"]),
+    ("private_key_jwt", &["confidential-private-key-jwt"]),
+    ("public", &["public-1"]),
+    ("public2", &["public-2"]),
+    ("dpop", &["public-dpop"]),
+    ("no_refresh", &["confidential-no-refresh"]),
 ];
 
 /// Starts the reference server with a policy preset (or policy file) and flaws.
@@ -48,8 +58,15 @@ pub fn target(running: &Running) -> Result<Target, String> {
         endpoints.insert(name.to_owned(), url(value)?);
     }
     let mut clients = BTreeMap::new();
-    for (role, id) in ROLES {
-        let Some(c) = d.client(id) else { continue };
+    let allowed = &d.policy.clients.auth_methods;
+    for (role, candidates) in ROLES {
+        let Some(c) = candidates
+            .iter()
+            .filter_map(|id| d.client(id))
+            .find(|c| allowed.contains(&c.auth_method))
+        else {
+            continue;
+        };
         clients.insert(
             (*role).to_owned(),
             ClientConfig {
