@@ -45,6 +45,8 @@ enum Command {
     List(ListArgs),
     /// Run the bundled reference authorization server.
     Serve(reference_server::ServeArgs),
+    /// Per spec and level, how many testable requirements the scenarios reference; the rest listed.
+    Coverage(ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +131,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate(&a.paths),
         Command::List(a) => list(&a),
         Command::Serve(a) => return rt.block_on(reference_server::serve(a)),
+        Command::Coverage(a) => coverage(&a.paths),
     };
     ExitCode::from(code)
 }
@@ -213,6 +216,81 @@ fn list(a: &ListArgs) -> u8 {
         }
     }
     println!("{} scenario(s)", cat.scenarios.len());
+    EXIT_OK
+}
+
+/// One flaw × scenario row: `caught` when any cell of the scenario failed, else its best outcome.
+fn flaw_row(flaw: &str, results: &[crate::report::ScenarioResult]) -> crate::report::FlawMatrix {
+    use crate::report::Outcome;
+    let mut columns: Vec<String> = Vec::new();
+    let mut cells: Vec<String> = Vec::new();
+    for r in results {
+        let state = match r.outcome {
+            Outcome::Fail => "caught",
+            Outcome::Error => "error",
+            Outcome::Skip => "skip",
+            _ => "passed",
+        };
+        match columns.iter().position(|c| *c == r.scenario) {
+            Some(i) => {
+                let rank = |s: &str| match s {
+                    "caught" => 3,
+                    "error" => 2,
+                    "passed" => 1,
+                    _ => 0,
+                };
+                if rank(state) > rank(&cells[i]) {
+                    cells[i] = state.to_owned();
+                }
+            }
+            None => {
+                columns.push(r.scenario.clone());
+                cells.push(state.to_owned());
+            }
+        }
+    }
+    crate::report::FlawMatrix {
+        rows: vec![flaw.to_owned()],
+        columns,
+        cells: vec![cells],
+    }
+}
+
+fn coverage(paths: &[PathBuf]) -> u8 {
+    let (cat, diags) = spec::load_paths(&default_paths(paths), &LoadOptions::default());
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    {
+        for d in &diags {
+            eprint!("{}", d.render());
+        }
+        return EXIT_INVALID;
+    }
+    let groups = spec::coverage::coverage(&cat);
+    println!("{:<26} {:<7} {:>9}  uncovered", "spec", "level", "covered");
+    let (mut total, mut covered) = (0, 0);
+    for g in &groups {
+        total += g.testable.len();
+        covered += g.covered.len();
+        let un = g.uncovered();
+        println!(
+            "{:<26} {:<7} {:>4}/{:<4}  {}",
+            g.spec,
+            g.level.as_str(),
+            g.covered.len(),
+            g.testable.len(),
+            if un.is_empty() {
+                "-".to_owned()
+            } else {
+                un.join(" ")
+            }
+        );
+    }
+    println!(
+        "{covered}/{total} testable requirements referenced by {} scenario(s)",
+        cat.scenarios.len()
+    );
     EXIT_OK
 }
 
@@ -354,6 +432,10 @@ async fn run_against(a: RunArgs, target: Target) -> u8 {
         exit_code: code,
         flaw_matrix: None,
     };
+    let mut report = report;
+    if !ctx.target.flaws.is_empty() {
+        report.flaw_matrix = Some(flaw_row(&ctx.target.flaws.join("+"), &report.results));
+    }
     let dir = a
         .report_dir
         .clone()

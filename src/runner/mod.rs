@@ -127,28 +127,35 @@ impl RunContext {
     pub fn plan(&self, filters: &[String]) -> Vec<Cell> {
         let mut cells = Vec::new();
         for (i, s) in self.catalogue.scenarios.iter().enumerate() {
-            if !filters.is_empty() && !filters.iter().any(|f| matches_filter(s, f)) {
-                continue;
+            if filters.is_empty() || filters.iter().any(|f| matches_filter(s, f)) {
+                cells.extend(self.cells_of(i));
             }
-            let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
-            for d in &s.matrix {
-                combos = combos
-                    .into_iter()
-                    .flat_map(|c| {
-                        d.values.iter().map(move |(v, _)| {
-                            let mut c = c.clone();
-                            c.push((d.name.clone(), v.clone()));
-                            c
-                        })
-                    })
-                    .collect();
-            }
-            cells.extend(combos.into_iter().map(|values| Cell {
-                scenario: i,
-                values,
-            }));
         }
         cells
+    }
+
+    /// The matrix cells of one scenario (by index in the catalogue).
+    pub fn cells_of(&self, scenario: usize) -> Vec<Cell> {
+        let Some(s) = self.catalogue.scenarios.get(scenario) else {
+            return Vec::new();
+        };
+        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for d in &s.matrix {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    d.values.iter().map(move |(v, _)| {
+                        let mut c = c.clone();
+                        c.push((d.name.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos
+            .into_iter()
+            .map(|values| Cell { scenario, values })
+            .collect()
     }
 
     /// Runs the plan; results come back in plan order.

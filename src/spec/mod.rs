@@ -2,6 +2,7 @@
 //!
 //! One file holds one rule. The format is documented key by key in `specs/README.md`.
 
+pub mod coverage;
 pub(crate) mod decode;
 pub mod load;
 pub mod requirements;
