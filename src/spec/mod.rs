@@ -9,6 +9,11 @@ pub mod requirements;
 mod validate;
 
 pub use load::{Catalogue, LoadOptions, load_paths};
+
+/// The semantic pass over a catalogue (also run by [`load_paths`]).
+pub fn validate_catalogue(cat: &Catalogue) -> Vec<crate::diagnostic::Diagnostic> {
+    validate::validate(cat)
+}
 pub use requirements::{Level, Requirement, Requirements};
 
 use crate::template::Template;
