@@ -10,6 +10,7 @@
 pub mod capability;
 pub mod cli;
 pub mod diagnostic;
+pub mod fuzz;
 pub mod fuzzing;
 pub mod http;
 pub mod report;

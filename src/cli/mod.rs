@@ -47,6 +47,45 @@ enum Command {
     Serve(reference_server::ServeArgs),
     /// Per spec and level, how many testable requirements the scenarios reference; the rest listed.
     Coverage(ValidateArgs),
+    /// Grammar-aware black-box fuzzing of a live token endpoint; findings become scenario YAML.
+    Fuzz(FuzzArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FuzzArgs {
+    /// Target profile (YAML). Without it, the embedded reference server.
+    #[arg(long, short = 't', env = "TOKENCERT_TARGET")]
+    target: Option<PathBuf>,
+    /// Stop after this long.
+    #[arg(long, default_value = "60s")]
+    duration: humantime::Duration,
+    /// Stop after this many requests.
+    #[arg(long, default_value_t = 100_000)]
+    max_requests: u64,
+    /// RNG seed: the same seed replays the same requests.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where reproducers are written.
+    #[arg(long, default_value = "reports/fuzz")]
+    out: PathBuf,
+    /// At most this many requests per second (0: as fast as the target answers).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Answers slower than this are findings.
+    #[arg(long, default_value = "2s")]
+    latency_bound: humantime::Duration,
+    /// Policy of the embedded reference server (without --target).
+    #[arg(long, default_value = "rfc9700")]
+    policy: String,
+    /// Switch on a deliberate flaw in the embedded reference server (repeatable; without --target).
+    #[arg(long = "flaw", value_name = "NAME")]
+    flaws: Vec<reference_server::Flaw>,
+    /// Allow a target that is not on a loopback address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::List(a) => list(&a),
         Command::Serve(a) => return rt.block_on(reference_server::serve(a)),
         Command::Coverage(a) => coverage(&a.paths),
+        Command::Fuzz(a) => rt.block_on(fuzz(a)),
     };
     ExitCode::from(code)
 }
@@ -292,6 +332,133 @@ fn coverage(paths: &[PathBuf]) -> u8 {
         cat.scenarios.len()
     );
     EXIT_OK
+}
+
+async fn fuzz(a: FuzzArgs) -> u8 {
+    let mut running = None;
+    let target = match &a.target {
+        Some(path) => {
+            if !a.flaws.is_empty() {
+                eprintln!(
+                    "error: --flaw applies to the embedded reference server only (drop --target)"
+                );
+                return EXIT_USAGE;
+            }
+            match Target::load(path, &ProcessEnv) {
+                Ok(t) => t,
+                Err(TargetError::Invalid(diags)) => {
+                    for d in &diags {
+                        eprint!("{}", d.render());
+                    }
+                    return EXIT_INVALID;
+                }
+                Err(TargetError::MissingSecret(m)) => {
+                    eprintln!("error: {m}");
+                    return EXIT_HARNESS;
+                }
+            }
+        }
+        None => {
+            let r = match crate::target::embedded::start(&a.policy, &a.flaws).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_HARNESS;
+                }
+            };
+            let t = match crate::target::embedded::target(&r) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_HARNESS;
+                }
+            };
+            running = Some(r);
+            t
+        }
+    };
+    let mut target = target;
+    if a.insecure {
+        target.insecure = true;
+    }
+    let token = target.endpoints.get("token").cloned();
+    if !a.allow_remote
+        && let Some(u) = &token
+        && !crate::fuzz::is_loopback(u)
+    {
+        eprintln!(
+            "error: {u} is not a loopback address; fuzzing sends many malformed requests. Pass --allow-remote if you own this server."
+        );
+        return EXIT_USAGE;
+    }
+    let cat = Arc::new(spec::Catalogue::default());
+    let name = target.name.clone();
+    let ctx = match RunContext::new(cat, target, run_id()).await {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    eprintln!(
+        "fuzzing {} (seed {}, at most {} or {} requests)",
+        token.map_or_else(|| "?".into(), |u| u.to_string()),
+        a.seed,
+        a.duration,
+        a.max_requests
+    );
+    let opts = crate::fuzz::FuzzOptions {
+        duration: a.duration.into(),
+        max_requests: a.max_requests,
+        seed: a.seed,
+        out: a.out.clone(),
+        rate: a.rate,
+        latency_bound: a.latency_bound.into(),
+        progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+    };
+    let mut summary = crate::fuzz::run(Arc::clone(&ctx), &opts).await;
+    let files = match crate::fuzz::write_reproducers(&mut summary, &opts, &name) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write reproducers to {}: {e}",
+                opts.out.display()
+            );
+            return EXIT_HARNESS;
+        }
+    };
+    for f in &summary.findings {
+        eprintln!(
+            "FINDING {} ({}): {} — status {}, error {}, {} hit(s){}",
+            f.oracle.slug(),
+            f.oracle.requirement(),
+            f.oracle.describe(),
+            f.status.map_or("none".into(), |s| s.to_string()),
+            f.error_code.as_deref().unwrap_or("-"),
+            f.hits,
+            f.file
+                .as_ref()
+                .map(|p| format!(", reproducer {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    let rps = summary.requests as f64 / summary.elapsed.as_secs_f64().max(0.001);
+    eprintln!(
+        "{} requests in {:.1} s ({rps:.0} req/s): {} finding(s), {} reproducer(s) in {}",
+        summary.requests,
+        summary.elapsed.as_secs_f64(),
+        summary.findings.len(),
+        files.len(),
+        opts.out.display()
+    );
+    if let Some(r) = running {
+        r.shutdown().await;
+    }
+    if summary.findings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAIL
+    }
 }
 
 fn run_id() -> String {

@@ -10,6 +10,8 @@ mod bootstrap;
 mod prepare;
 mod scenario;
 
+pub use prepare::ASSERTION_TYPE;
+
 use crate::http::client::HttpClient;
 use crate::report::{Outcome, RequirementRef, RequirementSummary, ScenarioResult, Summary};
 use crate::spec::{Action, Catalogue, Scenario, Step};
@@ -484,6 +486,64 @@ fn severity(o: Outcome) -> u8 {
         Outcome::Xpass => 5,
         Outcome::Error => 6,
         Outcome::Fail => 7,
+    }
+}
+
+impl RunContext {
+    /// Obtains a fresh token family for `role` with the target's bootstrap grant, outside any
+    /// scenario (the black-box fuzzer needs live tokens to mutate). Returns the token response.
+    pub async fn bootstrap_family(&self, role: &str) -> Result<Value, String> {
+        let scenario = Scenario {
+            id: "bootstrap".into(),
+            title: "bootstrap".into(),
+            description: None,
+            requirements: Vec::new(),
+            tags: Vec::new(),
+            requires: Vec::new(),
+            unless: Vec::new(),
+            matrix: Vec::new(),
+            vars: Vec::new(),
+            setup: Vec::new(),
+            steps: Vec::new(),
+            teardown: Vec::new(),
+            catches: Vec::new(),
+            source: crate::yaml::Source::new("<bootstrap>", ""),
+            loc: crate::yaml::Loc::default(),
+        };
+        let cell = Cell {
+            scenario: 0,
+            values: vec![("client".into(), role.to_owned())],
+        };
+        let spec = crate::spec::BootstrapSpec {
+            client: None,
+            scope: None,
+            grant: None,
+            dpop: None,
+            params: Vec::new(),
+            loc: crate::yaml::Loc::default(),
+        };
+        let mut run = scenario::ScenarioRun::new(self, &scenario, &cell);
+        let mut record = crate::report::StepResult {
+            phase: crate::report::Phase::Setup,
+            id: "bootstrap".into(),
+            name: None,
+            kind: "bootstrap".into(),
+            outcome: crate::report::StepOutcome::Pass,
+            message: None,
+            exchanges: Vec::new(),
+            duration_ms: 0,
+        };
+        let resp = run.bootstrap(&spec, &mut record).await?;
+        if !(200..300).contains(&resp.status) {
+            return Err(format!("bootstrap answered {}", resp.status));
+        }
+        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| format!("bootstrap: {e}"))?;
+        for field in ["access_token", "refresh_token", "id_token"] {
+            if let Some(t) = v.get(field).and_then(Value::as_str) {
+                self.redactor.add(field, t);
+            }
+        }
+        Ok(v)
     }
 }
 
