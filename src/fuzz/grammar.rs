@@ -123,7 +123,8 @@ impl Mutation {
             Mutation::UnknownParam(_) | Mutation::CredentialsInQuery | Mutation::Oversize(_) => {
                 false
             }
-            Mutation::ContentType(Some(ct)) => !ct.starts_with("application/x-www-form-urlencoded"),
+            // Judged on the final content type, after every mutation (see `build`).
+            Mutation::ContentType(_) | Mutation::JsonBody => false,
             Mutation::DpopGarbage(_) => ctx.target.policy.dpop.supported,
             _ => true,
         }
@@ -441,6 +442,14 @@ pub fn build(
             Mutation::CredentialsInQuery => req.query_credentials = true,
             Mutation::Oversize(n) => req.params.push(("tokencert_pad".into(), "p".repeat(*n))),
         }
+    }
+    if req.json_body
+        || !req
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
+        req.must_fail = true;
     }
     if !ctx.target.clients.contains_key("confidential") && req.auth == Auth::Registered {
         req.auth = Auth::None;

@@ -12,13 +12,13 @@
 //! minimized (mutations dropped while the oracle still fires) and written as scenario YAML.
 
 mod grammar;
-mod oracle;
+pub mod oracle;
 mod write;
 
 use crate::http::{HttpResponse, PreparedRequest};
 use crate::runner::RunContext;
 use grammar::{Base, Mutation, Req};
-use oracle::Oracle;
+pub use oracle::Oracle;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use std::collections::BTreeMap;
