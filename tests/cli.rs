@@ -43,6 +43,19 @@ steps:
       headers: { x-missing: { exists: true } }
 ";
 
+/// A failing check whose observed value is a token the scenario never captured.
+const LEAK: &str = "id: leak.scenario
+title: a failed check shows the observed token, redacted
+requirements: [{ id: RFC6749-5.1.a, level: MUST }]
+steps:
+  - request:
+      endpoint: token
+      client_auth: confidential
+      form: { grant_type: password }
+    expect:
+      json: { $.access_token: { absent: true } }
+";
+
 const PLANTED_TOKEN: &str = "RT-planted-token-5Hq2";
 
 async fn server() -> MockServer {
@@ -223,6 +236,7 @@ async fn planted_secrets_never_reach_any_output() {
             ("target.yaml", &target_yaml(&s.uri(), "")),
             ("specs/bad.yaml", BAD),
             ("specs/ok.yaml", GOOD),
+            ("specs/leak.yaml", LEAK),
         ],
     );
     let (code, out, err) = tokencert_async(

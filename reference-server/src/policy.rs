@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 pub const PRESET_NAMES: &[&str] = &[
     "rfc6749",
     "rfc9700",
+    "rfc9700-grace",
     "oauth21",
     "fapi2",
     "wso2",
@@ -34,6 +35,7 @@ fn preset_source(name: &str) -> Option<&'static str> {
         "base" => include_str!("../presets/base.yaml"),
         "rfc6749" => include_str!("../presets/rfc6749.yaml"),
         "rfc9700" => include_str!("../presets/rfc9700.yaml"),
+        "rfc9700-grace" => include_str!("../presets/rfc9700-grace.yaml"),
         "oauth21" => include_str!("../presets/oauth21.yaml"),
         "fapi2" => include_str!("../presets/fapi2.yaml"),
         "wso2" => include_str!("../presets/wso2.yaml"),

@@ -164,7 +164,8 @@ impl RunContext {
     pub async fn run(self: &Arc<Self>, cells: Vec<Cell>, opts: &RunOptions) -> Vec<ScenarioResult> {
         let (serial, parallel): (Vec<_>, Vec<_>) =
             cells.into_iter().enumerate().partition(|(_, c)| {
-                self.target.test_clock.is_some() && uses_time(&self.catalogue.scenarios[c.scenario])
+                self.target.test_clock.is_some()
+                    && uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue)
             });
         let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
         let mut set = tokio::task::JoinSet::new();
@@ -310,12 +311,20 @@ impl RunContext {
     }
 }
 
-/// Whether a scenario lets time pass (and so must not overlap others on a virtual clock).
-fn uses_time(s: &Scenario) -> bool {
-    fn any(steps: &[Step]) -> bool {
-        steps.iter().any(|st| matches!(st.action, Action::Wait(_)))
+/// Whether a scenario lets time pass (and so must not overlap others on a virtual clock),
+/// looking into included fixtures too.
+fn uses_time(s: &Scenario, cat: &Catalogue) -> bool {
+    fn any(steps: &[Step], cat: &Catalogue, depth: u8) -> bool {
+        steps.iter().any(|st| match &st.action {
+            Action::Wait(_) => true,
+            Action::Include(inc) if depth < 8 => cat
+                .fixtures
+                .get(&inc.name)
+                .is_some_and(|f| any(&f.steps, cat, depth + 1)),
+            _ => false,
+        })
     }
-    any(&s.setup) || any(&s.steps) || any(&s.teardown)
+    any(&s.setup, cat, 0) || any(&s.steps, cat, 0) || any(&s.teardown, cat, 0)
 }
 
 fn matches_filter(s: &Scenario, f: &str) -> bool {
@@ -490,6 +499,27 @@ fn severity(o: Outcome) -> u8 {
 }
 
 impl RunContext {
+    /// Registers every credential a response carries (token fields of a JSON body, a `code` in a
+    /// Location header) with the redactor at once, so no later message can leak them.
+    pub fn learn_secrets(&self, resp: &crate::http::HttpResponse) {
+        if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+            for field in crate::target::secret::SENSITIVE_FIELDS {
+                if let Some(t) = v.get(*field).and_then(Value::as_str) {
+                    self.redactor.add(field, t);
+                }
+            }
+        }
+        for loc in resp.header_values("location") {
+            if let Ok(u) = url::Url::parse(loc) {
+                for (k, v) in u.query_pairs() {
+                    if k == "code" {
+                        self.redactor.add("code", &v);
+                    }
+                }
+            }
+        }
+    }
+
     /// Obtains a fresh token family for `role` with the target's bootstrap grant, outside any
     /// scenario (the black-box fuzzer needs live tokens to mutate). Returns the token response.
     pub async fn bootstrap_family(&self, role: &str) -> Result<Value, String> {

@@ -366,6 +366,7 @@ impl<'a> ScenarioRun<'a> {
                 for (req, out) in prepared.iter().zip(outcomes) {
                     match out {
                         Ok(resp) => {
+                            self.ctx.learn_secrets(&resp);
                             record
                                 .exchanges
                                 .push(exchange(req, Some(&resp), None, resp.duration));
@@ -426,6 +427,7 @@ impl<'a> ScenarioRun<'a> {
         let start = Instant::now();
         match self.ctx.http.send(req, timeout).await {
             Ok(resp) => {
+                self.ctx.learn_secrets(&resp);
                 record
                     .exchanges
                     .push(exchange(req, Some(&resp), None, resp.duration));

@@ -881,7 +881,10 @@ impl<'a> Dec<'a> {
                                     Some(hint_for(t, TYPES));
                             }
                         }
-                        Op::Exists | Op::Absent if !matches!(v.kind, Kind::Bool(_)) => {
+                        Op::Exists | Op::Absent
+                            if !matches!(v.kind, Kind::Bool(_))
+                                && !v.as_str().is_some_and(|s| s.contains("{{")) =>
+                        {
                             self.expected(v, name, "true or false");
                         }
                         Op::OneOf | Op::NotOneOf
