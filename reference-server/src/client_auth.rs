@@ -136,7 +136,7 @@ pub fn verify(
         .iter()
         .filter(|b| **b)
         .count();
-    if used > 1 {
+    if used > 1 && !state.flaw(Flaw::MultipleAuthMethodsAccepted) {
         return Err(OAuthError::invalid_request(
             "more than one client authentication method",
         ));
@@ -153,9 +153,16 @@ pub fn verify(
         if !ok {
             return Err(bad());
         }
-        if params.get("client_id").is_some_and(|id| id != client.id) {
+        if params.get("client_id").is_some_and(|id| id != client.id)
+            && !state.flaw(Flaw::BasicClientIdMismatchIgnored)
+        {
             return Err(OAuthError::invalid_request(
                 "client_id does not match the authenticated client",
+            ));
+        }
+        if params.get("client_id").is_some() && state.flaw(Flaw::ClientIdWithBasicRejected) {
+            return Err(OAuthError::invalid_request(
+                "client_id must not be sent with Basic credentials",
             ));
         }
         (client, AuthMethod::ClientSecretBasic, None)
@@ -236,12 +243,17 @@ fn verify_assertion(
     let assertion = params
         .get("client_assertion")
         .ok_or_else(|| bad("missing client_assertion"))?;
+    if state.flaw(Flaw::AssertionSignatureUnchecked) {
+        return verify_assertion_unsigned(state, params, assertion, audiences);
+    }
     let header =
         jsonwebtoken::decode_header(assertion).map_err(|_| bad("malformed client assertion"))?;
     let unverified: UnverifiedClaims = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
         .map_err(|_| bad("malformed client assertion"))?;
     let id = match (params.get("client_id"), unverified.sub.as_deref()) {
-        (Some(a), Some(b)) if a != b => return Err(bad("client_id does not match the assertion")),
+        (Some(a), Some(b)) if a != b && !state.flaw(Flaw::AssertionClaimsUnchecked) => {
+            return Err(bad("client_id does not match the assertion"));
+        }
         (Some(a), _) => a.to_owned(),
         (None, Some(b)) => b.to_owned(),
         (None, None) => return Err(bad("assertion has no sub")),
@@ -279,6 +291,14 @@ fn verify_assertion(
     v.set_audience(audiences);
     v.set_issuer(&[&client.id]);
     v.sub = Some(client.id.clone());
+    if state.flaw(Flaw::AssertionClaimsUnchecked) {
+        // Only the signature (and iss) is checked.
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.validate_aud = false;
+        v.sub = None;
+        v.required_spec_claims.clear();
+    }
     let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
         .map_err(|_| bad("client assertion rejected"))?;
     if unverified.iss.as_deref() != Some(client.id.as_str()) {
@@ -294,6 +314,73 @@ fn verify_assertion(
         SeenJti {
             key: format!("client-assertion:{}:{jti}", client.id),
             expires_at: data.claims.exp.saturating_add(60),
+        },
+    ))
+}
+
+/// The `assertion-signature-unchecked` flaw: the assertion's claims are checked as usual (unless
+/// `assertion-claims-unchecked` is on too), its signature not at all, `alg: none` included.
+fn verify_assertion_unsigned(
+    state: &AppState,
+    params: &crate::request::Params,
+    assertion: &str,
+    audiences: &[String],
+) -> Result<(Arc<Client>, AuthMethod, SeenJti), OAuthError> {
+    use base64::Engine;
+    use serde_json::Value;
+    let bad = |d: &str| OAuthError::invalid_client(d, ChallengeKind::Other);
+    let header: Value = assertion
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad("malformed client assertion"))?;
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
+        .map_err(|_| bad("malformed client assertion"))?;
+    let text = |k: &str| claims.get(k).and_then(Value::as_str);
+    let id = params
+        .get("client_id")
+        .or(text("sub"))
+        .ok_or_else(|| bad("assertion has no sub"))?;
+    let client = state.clients.get(id).ok_or_else(|| bad("unknown client"))?;
+    if !state.flaw(Flaw::AssertionClaimsUnchecked) {
+        let now = state.clock.wall();
+        let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        let nbf = claims.get("nbf").and_then(Value::as_u64).unwrap_or(0);
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => audiences.contains(a),
+            Some(Value::Array(v)) => v
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| audiences.iter().any(|x| x == a))),
+            _ => false,
+        };
+        let me = Some(client.id.as_str());
+        if now > exp.saturating_add(30)
+            || nbf > now.saturating_add(30)
+            || !aud_ok
+            || text("iss") != me
+            || text("sub") != me
+        {
+            return Err(bad("client assertion rejected"));
+        }
+    }
+    let method = match header.get("alg").and_then(Value::as_str).unwrap_or("") {
+        a if a.starts_with("HS") => AuthMethod::ClientSecretJwt,
+        "ES256" => AuthMethod::PrivateKeyJwt,
+        _ => client.auth_method,
+    };
+    let jti = text("jti").ok_or_else(|| bad("client assertion has no jti"))?;
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    Ok((
+        client.clone(),
+        method,
+        SeenJti {
+            key: format!("client-assertion:{}:{jti}", client.id),
+            expires_at: exp.saturating_add(60),
         },
     ))
 }

@@ -112,6 +112,8 @@ pub struct OAuthError {
     pub challenge: Option<ChallengeKind>,
     /// `DPoP-Nonce` to send (RFC 9449 §8).
     pub dpop_nonce: Option<String>,
+    /// Send the description as is, unsanitised (only the `error-description-echoes-input` flaw).
+    pub verbatim: bool,
 }
 
 impl OAuthError {
@@ -123,6 +125,7 @@ impl OAuthError {
             status: None,
             challenge: None,
             dpop_nonce: None,
+            verbatim: false,
         }
     }
 
@@ -192,7 +195,12 @@ impl OAuthError {
         let mut map = serde_json::Map::new();
         map.insert("error".into(), sanitize(self.code.as_str()).into());
         if let Some(d) = &self.description {
-            map.insert("error_description".into(), sanitize(d).into());
+            let d = if self.verbatim {
+                d.clone()
+            } else {
+                sanitize(d)
+            };
+            map.insert("error_description".into(), d.into());
         }
         serde_json::Value::Object(map)
     }

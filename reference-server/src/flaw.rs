@@ -96,6 +96,106 @@ flaws! {
     /// Rotated-out refresh tokens still introspect as active.
     IntrospectionStale = "introspection-stale":
         "introspection reports revoked or rotated-out refresh tokens as active (RFC 7662 2.2, 4)",
+    /// A client assertion's `aud`, `exp`, `nbf` and `sub` are not checked (the signature still is).
+    AssertionClaimsUnchecked = "assertion-claims-unchecked":
+        "a client assertion for another audience, expired, not yet valid or whose sub is not the client is accepted (RFC 7523 3 items 2-5, OIDC Core 9)",
+    /// A client assertion's signature is not verified: `alg: none`, a forged signature or an HMAC
+    /// with any secret passes.
+    AssertionSignatureUnchecked = "assertion-signature-unchecked":
+        "a client assertion with alg none, a bad signature or an HMAC under the wrong secret is accepted (RFC 7523 3 item 9)",
+    /// A refresh with no client information is served for any client, the client taken from the token.
+    AnonymousRefreshAccepted = "anonymous-refresh-accepted":
+        "a confidential client's refresh token is served with no credentials and no client_id: the client is taken from the token (RFC 6749 3.2.1, 6)",
+    /// Basic plus `client_secret` in the body: Basic wins, the body secret is ignored.
+    MultipleAuthMethodsAccepted = "multiple-auth-methods-accepted":
+        "a request using Basic and client_secret in the body at once is served (RFC 6749 2.3: exactly one method, else invalid_request)",
+    /// A body `client_id` that differs from the Basic client is ignored.
+    BasicClientIdMismatchIgnored = "basic-client-id-mismatch-ignored":
+        "a body client_id naming another client than the Basic credentials is ignored (RFC 6749 3.2.1)",
+    /// A body `client_id` next to Basic is refused even when it names the same client.
+    ClientIdWithBasicRejected = "client-id-with-basic-rejected":
+        "a body client_id next to Basic credentials is invalid_request even when it names the same client (RFC 6749 3.2.1 allows it)",
+    /// An unknown refresh token gets 401 `invalid_token` (a resource-server error).
+    InvalidTokenWrongStatus = "invalid-token-wrong-status":
+        "an unknown, tampered or truncated refresh token gets 401 invalid_token instead of 400 invalid_grant (RFC 6749 5.2)",
+    /// The presented refresh token and scope are copied raw into `error_description`.
+    ErrorDescriptionEchoesInput = "error-description-echoes-input":
+        "error_description echoes the request's refresh_token and scope raw, quotes, backslashes and non-ASCII included (RFC 6749 5.2 character set)",
+    /// A refresh without `scope` gets the client's default scope, not the original grant.
+    RefreshScopeResetToDefault = "refresh-scope-reset-to-default":
+        "a refresh without scope grants the client's default scope instead of the originally granted one (RFC 6749 6)",
+    /// Access and refresh tokens contain a line break (MIME-wrapped).
+    TokenWhitespace = "token-whitespace":
+        "access and refresh tokens contain a line break, outside 1*VSCHAR (RFC 6749 Appendix A.12, A.17)",
+    /// `scope=` and `refresh_token=` are taken as given, not as omitted.
+    EmptyParameterNotOmitted = "empty-parameter-not-omitted":
+        "an empty scope= narrows to an empty grant and an empty refresh_token= is looked up (invalid_grant) instead of being treated as omitted (RFC 6749 3.2)",
+    /// Missing `grant_type` / `refresh_token` get the wrong error code.
+    MissingParameterMisreported = "missing-parameter-misreported":
+        "a missing grant_type gets unsupported_grant_type and a missing refresh_token invalid_grant instead of invalid_request (RFC 6749 5.2)",
+    /// Parameters the server does not know make the request fail.
+    UnknownParameterRejected = "unknown-parameter-rejected":
+        "a token request with a parameter the server does not recognise is invalid_request (RFC 6749 3.2: MUST ignore)",
+    /// An unknown `grant_type` with a `refresh_token` is served as a refresh.
+    UnknownGrantTypeFallsBackToRefresh = "unknown-grant-type-falls-back-to-refresh":
+        "an unknown grant_type next to a refresh_token is served as a refresh instead of unsupported_grant_type (RFC 6749 5.2)",
+    /// `GET /token` with the parameters in the query string is served.
+    TokenEndpointAcceptsGet = "token-endpoint-accepts-get":
+        "the token endpoint serves GET requests with the parameters, refresh token included, in the URL (RFC 6749 3.2: POST)",
+    /// The requested scope is compared with the grant as a string, not as a set of words.
+    ScopeComparedAsString = "scope-compared-as-string":
+        "a refresh asking for the granted scope words in another order is refused with invalid_scope (RFC 6749 3.3: order does not matter)",
+    /// Refresh responses omit `scope` although the policy always echoes it.
+    ScopeNotEchoed = "scope-not-echoed":
+        "refresh responses omit scope although the policy declares always_echo (OAuth 2.1 3.2.3)",
+    /// Scope words with characters outside NQCHAR are silently dropped instead of refused.
+    MalformedScopeAccepted = "malformed-scope-accepted":
+        "a refresh whose scope holds words with a double quote or backslash is served, the malformed words dropped (RFC 6749 3.3)",
+    /// Revoking an access token answers 200 and leaves it active.
+    AccessTokenRevocationIgnored = "access-token-revocation-ignored":
+        "revoking an access token answers 200 but leaves the token active (RFC 7009 2)",
+    /// Revoking an unknown token is an error.
+    RevocationUnknownTokenError = "revocation-unknown-token-error":
+        "revoking an unknown or tampered token answers 400 instead of 200 (RFC 7009 2.2)",
+    /// `/revoke` without `token` answers 200.
+    RevocationMissingTokenOk = "revocation-missing-token-ok":
+        "a revocation request without the token parameter answers 200 instead of invalid_request (RFC 7009 2.1, 2.2.1)",
+    /// `/revoke` serves callers that do not authenticate.
+    RevocationUnauthenticated = "revocation-unauthenticated":
+        "a confidential client's token is revoked by a caller with no credentials or only the client_id (RFC 7009 2.1)",
+    /// `/revoke` revokes tokens of other clients.
+    CrossClientRevocation = "cross-client-revocation":
+        "a client can revoke tokens issued to another client (RFC 7009 2.1: the token must belong to the caller)",
+    /// Introspection looks only under the hinted token type.
+    IntrospectionHintStrict = "introspection-hint-strict":
+        "introspection searches only the token type named by token_type_hint, so a wrong hint hides a live token (RFC 7662 2.1)",
+    /// `/introspect` answers callers that do not authenticate.
+    IntrospectionUnauthenticated = "introspection-unauthenticated":
+        "introspection answers callers with no credentials, only a client_id, or a public client (RFC 7662 2.1, 4)",
+    /// Inactive introspection answers say why.
+    IntrospectionVerboseInactive = "introspection-verbose-inactive":
+        "an inactive introspection answer carries members beyond active: false (RFC 7662 2.2)",
+    /// Introspection ignores access-token expiry.
+    ExpiredAccessTokenActive = "expired-access-token-active":
+        "introspection reports an access token past its lifetime as active (RFC 7662 4)",
+    /// The DPoP proof's header is not validated: `typ`, `alg`, private `jwk` members, signature.
+    DpopProofHeaderUnchecked = "dpop-proof-header-unchecked":
+        "a DPoP proof with the wrong typ, alg none, a jwk carrying d or a signature that does not verify is accepted (RFC 9449 4.3 items 4-7)",
+    /// The DPoP proof's claims are not validated: `jti`, `htm`, `htu`, `iat`.
+    DpopProofClaimsUnchecked = "dpop-proof-claims-unchecked":
+        "a DPoP proof missing jti/htm/htu/iat, for another method or URL, or with a stale or future iat is accepted (RFC 9449 4.3 items 8-11)",
+    /// A refresh with a proof issues a Bearer access token.
+    DpopAccessTokenUnbound = "dpop-access-token-unbound":
+        "a refresh with a valid DPoP proof issues a Bearer access token without cnf.jkt (RFC 9449 5)",
+    /// Confidential clients' refresh tokens are bound to their first DPoP key.
+    DpopConfidentialRefreshBound = "dpop-confidential-refresh-bound":
+        "a confidential client's refresh token is bound to the DPoP key it was issued with, so another key is refused (RFC 9449 5: only public clients')",
+    /// With nonces required, only a key's first proof is challenged; nonce values are not compared.
+    DpopNonceUnchecked = "dpop-nonce-unchecked":
+        "with DPoP nonces required, a proof with a wrong nonce, or without one once its key has been challenged, is accepted (RFC 9449 8, 11.3)",
+    /// A DPoP proof's `jti` may be replayed.
+    DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
+        "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",
 }
 
 impl fmt::Display for Flaw {

@@ -73,6 +73,8 @@ pub fn dpop_proof(data: &[u8]) {
         authorities: vec!["127.0.0.1:8080".to_owned()],
         now: 1_700_000_000,
         window: 60,
+        skip_header_checks: false,
+        skip_claim_checks: false,
     };
     let _ = crate::dpop::verify(&proof, &expected);
 }

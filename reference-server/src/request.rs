@@ -49,6 +49,11 @@ impl Params {
         self.0.contains_key(name)
     }
 
+    /// The names of every parameter sent.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     /// A required parameter, or `invalid_request` naming it.
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)

@@ -4,19 +4,91 @@
 
 mod common;
 
+use base64::Engine;
 use common::*;
 use reference_server::Flaw;
 use reference_server::client_auth::JWT_BEARER_ASSERTION_TYPE;
 use reference_server::keys::DPOP_DEMO_PEM;
 use reference_server::policy::Policy;
+use serde_json::Value;
 use std::sync::Arc;
 
 fn policy() -> Policy {
-    Policy::resolve(
-        "rfc9700",
-        &serde_json::json!({"grants": {"password": true}}),
+    policy_for(None)
+}
+
+/// The policy a flaw's probe runs under: rfc9700 with the password grant, plus DPoP nonces for
+/// the nonce flaw.
+fn policy_for(flaw: Option<Flaw>) -> Policy {
+    let overrides = match flaw {
+        Some(Flaw::DpopNonceUnchecked) => {
+            serde_json::json!({"grants": {"password": true}, "dpop": {"nonce_required": true}})
+        }
+        _ => serde_json::json!({"grants": {"password": true}}),
+    };
+    Policy::resolve("rfc9700", &overrides).expect("policy")
+}
+
+fn b64(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// Valid private_key_jwt claims for the token endpoint, edited by `tweak`.
+fn pk_claims(s: &Srv, tweak: impl FnOnce(&mut Value)) -> Value {
+    let id = "confidential-private-key-jwt";
+    let mut c = serde_json::json!({
+        "iss": id, "sub": id, "aud": s.url("/token"), "exp": now() + 60, "iat": now(), "jti": jti(),
+    });
+    tweak(&mut c);
+    c
+}
+
+/// client_credentials authenticated by a client assertion.
+async fn with_assertion(s: &Srv, assertion: &str) -> Resp {
+    let pairs = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
+        ("client_assertion", assertion),
+    ];
+    s.post("/token", Auth::None, &pairs, &[]).await
+}
+
+/// A DPoP proof for POST /token with the demo key, edited by `tweak` (header, claims).
+fn proof(s: &Srv, typ: &str, tweak: impl FnOnce(&mut Value)) -> String {
+    let mut claims = serde_json::json!({
+        "jti": jti(), "htm": "POST", "htu": s.url("/token"), "iat": now(),
+    });
+    tweak(&mut claims);
+    sign_es256(DPOP_DEMO_PEM, Some(typ), true, &claims)
+}
+
+/// client_credentials for `confidential-basic` with a DPoP header.
+async fn cc_with_proof(s: &Srv, proof: String) -> Resp {
+    let secret = s.secret(C1);
+    s.post(
+        "/token",
+        Auth::Basic(C1, &secret),
+        &[("grant_type", "client_credentials")],
+        &[("dpop", proof)],
     )
-    .expect("policy")
+    .await
+}
+
+/// Tokens for `public-dpop`, bound to the demo key.
+async fn dpop_tokens(s: &Srv) -> Resp {
+    let code = s.code("public-dpop", "api:read").await;
+    s.post(
+        "/token",
+        Auth::Id("public-dpop"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", reference_server::config::REDIRECT_URI),
+            ("code_verifier", VERIFIER),
+        ],
+        &[("dpop", s.dpop(DPOP_DEMO_PEM, None))],
+    )
+    .await
 }
 
 const C1: &str = "confidential-basic";
@@ -225,18 +297,251 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
             s.refresh(c1, &rt1).await;
             s.introspect(&rt1).await["active"] == false
         }
+        Flaw::AssertionClaimsUnchecked => {
+            let claims = pk_claims(s, |c| c["aud"] = "https://attacker.example/token".into());
+            let a = sign_es256(
+                reference_server::keys::CLIENT_PRIVATE_KEY_JWT_PEM,
+                None,
+                false,
+                &claims,
+            );
+            with_assertion(s, &a).await.err() == "invalid_client"
+        }
+        Flaw::AssertionSignatureUnchecked => {
+            let header = serde_json::json!({"alg": "none", "typ": "JWT"});
+            let a = format!("{}.{}.", b64(&header), b64(&pk_claims(s, |_| {})));
+            with_assertion(s, &a).await.err() == "invalid_client"
+        }
+        Flaw::AnonymousRefreshAccepted => {
+            let rt = s.password_rt().await;
+            s.refresh(Auth::None, &rt).await.err() == "invalid_client"
+        }
+        Flaw::MultipleAuthMethodsAccepted => {
+            let rt = s.password_rt().await;
+            let pairs = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("client_id", C1),
+                ("client_secret", "not-the-secret"),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.err() == "invalid_request"
+        }
+        Flaw::BasicClientIdMismatchIgnored => {
+            let rt = s.password_rt().await;
+            let pairs = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("client_id", "public-1"),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.status == 400
+        }
+        Flaw::ClientIdWithBasicRejected => {
+            let rt = s.password_rt().await;
+            let pairs = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("client_id", C1),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.status == 200
+        }
+        Flaw::InvalidTokenWrongStatus => {
+            let r = s.refresh(c1, "no-such-refresh-token").await;
+            r.status == 400 && r.err() == "invalid_grant"
+        }
+        Flaw::ErrorDescriptionEchoesInput => {
+            let r = s.refresh(c1, "tc\"\\\u{e9}").await;
+            let d = r.json["error_description"].as_str().unwrap_or("");
+            r.status == 400
+                && d.chars()
+                    .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
+        }
+        Flaw::RefreshScopeResetToDefault => {
+            let rt = s.password("api:read api:write").await.rt();
+            s.refresh(c1, &rt).await.json["scope"] == "api:read api:write"
+        }
+        Flaw::TokenWhitespace => {
+            let t = s.password("api:read").await;
+            !format!("{}{}", t.at(), t.rt()).contains(char::is_whitespace)
+        }
+        Flaw::EmptyParameterNotOmitted => s.refresh(c1, "").await.err() == "invalid_request",
+        Flaw::MissingParameterMisreported => {
+            s.post("/token", c1, &[("grant_type", "refresh_token")], &[])
+                .await
+                .err()
+                == "invalid_request"
+        }
+        Flaw::UnknownParameterRejected => {
+            let rt = s.password_rt().await;
+            let pairs = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("x_unknown", "1"),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.status == 200
+        }
+        Flaw::UnknownGrantTypeFallsBackToRefresh => {
+            let rt = s.password_rt().await;
+            let pairs = [
+                ("grant_type", "urn:tokencert:grant-type:unknown"),
+                ("refresh_token", rt.as_str()),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.err() == "unsupported_grant_type"
+        }
+        Flaw::TokenEndpointAcceptsGet => {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                enc(C1),
+                enc(&secret)
+            ));
+            let r = s
+                .http
+                .get(s.url("/token?grant_type=client_credentials"))
+                .header("authorization", format!("Basic {basic}"))
+                .send()
+                .await
+                .expect("send");
+            into_resp(r).await.status == 405
+        }
+        Flaw::ScopeComparedAsString => {
+            let rt = s.password("api:read api:write").await.rt();
+            let pairs = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("scope", "api:write api:read"),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.status == 200
+        }
+        Flaw::ScopeNotEchoed => {
+            let rt = s.password_rt().await;
+            s.refresh(c1, &rt).await.json["scope"] == "api:read"
+        }
+        Flaw::MalformedScopeAccepted => {
+            let rt = s.password_rt().await;
+            let pairs = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("scope", "api:read api:\"write\""),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.err() == "invalid_scope"
+        }
+        Flaw::AccessTokenRevocationIgnored => {
+            let at = s.password("api:read").await.at();
+            s.post("/revoke", c1, &[("token", &at)], &[]).await;
+            s.introspect(&at).await["active"] == false
+        }
+        Flaw::RevocationUnknownTokenError => {
+            s.post("/revoke", c1, &[("token", "no-such-token")], &[])
+                .await
+                .status
+                == 200
+        }
+        Flaw::RevocationMissingTokenOk => {
+            s.post("/revoke", c1, &[("token_type_hint", "refresh_token")], &[])
+                .await
+                .err()
+                == "invalid_request"
+        }
+        Flaw::RevocationUnauthenticated => {
+            let rt = s.password_rt().await;
+            s.post("/revoke", Auth::Id(C1), &[("token", &rt)], &[])
+                .await;
+            s.post("/revoke", Auth::None, &[("token", &rt)], &[]).await;
+            s.refresh(c1, &rt).await.status == 200
+        }
+        Flaw::CrossClientRevocation => {
+            let rt = s.password_rt().await;
+            let c2 = s.secret("confidential-basic-2");
+            let other = Auth::Basic("confidential-basic-2", &c2);
+            s.post("/revoke", other, &[("token", &rt)], &[]).await;
+            s.refresh(c1, &rt).await.status == 200
+        }
+        Flaw::IntrospectionHintStrict => {
+            let rt = s.password_rt().await;
+            let pairs = [("token", rt.as_str()), ("token_type_hint", "access_token")];
+            s.post("/introspect", c1, &pairs, &[]).await.json["active"] == true
+        }
+        Flaw::IntrospectionUnauthenticated => {
+            let rt = s.password_rt().await;
+            s.post("/introspect", Auth::Id(C1), &[("token", &rt)], &[])
+                .await
+                .status
+                == 401
+        }
+        Flaw::IntrospectionVerboseInactive => {
+            s.introspect("no-such-token").await == serde_json::json!({"active": false})
+        }
+        Flaw::ExpiredAccessTokenActive => {
+            let at = s.password("api:read").await.at();
+            s.advance(601).await;
+            s.introspect(&at).await["active"] == false
+        }
+        Flaw::DpopProofHeaderUnchecked => {
+            cc_with_proof(s, proof(s, "JWT", |_| {})).await.err() == "invalid_dpop_proof"
+        }
+        Flaw::DpopProofClaimsUnchecked => {
+            let p = proof(s, "dpop+jwt", |c| c["htm"] = "GET".into());
+            cc_with_proof(s, p).await.err() == "invalid_dpop_proof"
+        }
+        Flaw::DpopAccessTokenUnbound => {
+            let rt = dpop_tokens(s).await.rt();
+            let r = s
+                .post(
+                    "/token",
+                    Auth::Id("public-dpop"),
+                    &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                    &[("dpop", s.dpop(DPOP_DEMO_PEM, None))],
+                )
+                .await;
+            r.json["token_type"] == "DPoP"
+        }
+        Flaw::DpopConfidentialRefreshBound => {
+            let t = s
+                .post(
+                    "/token",
+                    c1,
+                    &[
+                        ("grant_type", "password"),
+                        ("username", "alice"),
+                        ("password", "alice-password"),
+                    ],
+                    &[("dpop", s.dpop(DPOP_DEMO_PEM, None))],
+                )
+                .await;
+            let other = s.dpop(reference_server::keys::ISSUER_SIGNING_PEM, None);
+            let pairs = [("grant_type", "refresh_token"), ("refresh_token", &t.rt())];
+            s.post("/token", c1, &pairs, &[("dpop", other)])
+                .await
+                .status
+                == 200
+        }
+        Flaw::DpopNonceUnchecked => {
+            let first = cc_with_proof(s, s.dpop(DPOP_DEMO_PEM, None)).await;
+            let again = cc_with_proof(s, s.dpop(DPOP_DEMO_PEM, None)).await;
+            first.err() == "use_dpop_nonce" && again.err() == "use_dpop_nonce"
+        }
+        Flaw::DpopJtiReplayAccepted => {
+            let p = s.dpop(DPOP_DEMO_PEM, None);
+            cc_with_proof(s, p.clone()).await;
+            cc_with_proof(s, p).await.err() == "invalid_dpop_proof"
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_flaw_is_caught_by_its_probe() {
-    let correct = Arc::new(start_with(policy(), &[]).await);
+    let shared = Arc::new(start_with(policy(), &[]).await);
     for flaw in Flaw::ALL {
+        let own = policy_for(Some(*flaw));
+        let correct = if own == policy() {
+            shared.clone()
+        } else {
+            Arc::new(start_with(own, &[]).await)
+        };
         assert!(
             probe(&correct, *flaw).await,
             "correct server fails the probe for {flaw}"
         );
-        let flawed = Arc::new(start_with(policy(), &[*flaw]).await);
+        let flawed = Arc::new(start_with(policy_for(Some(*flaw)), &[*flaw]).await);
         assert!(!probe(&flawed, *flaw).await, "probe does not catch {flaw}");
     }
 }

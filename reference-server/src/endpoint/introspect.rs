@@ -35,13 +35,20 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     let form = read_form(state, &parts, body).await?;
     let identity =
         client_auth::authenticate(state, &form, &audiences(state, "/introspect")).await?;
-    identity.require_confidential(state)?;
+    if !state.flaw(Flaw::IntrospectionUnauthenticated) {
+        identity.require_confidential(state)?;
+    }
     let hash = TokenHash::of(form.params.require("token")?).0;
+    // The hint does not restrict the search (RFC 7662 §2.1), except under the flaw.
+    let hint = form.params.get("token_type_hint");
+    let strict = state.flaw(Flaw::IntrospectionHintStrict);
+    let search_refresh = !strict || hint.is_none_or(|h| h == "refresh_token");
+    let search_access = !strict || hint.is_none_or(|h| h == "access_token");
     let st = state.clone();
     let now = state.clock.now();
-    let body = run_async(state.store.clone(), move |r| -> Result<Value, OAuthError> {
+    let mut body = run_async(state.store.clone(), move |r| -> Result<Value, OAuthError> {
         let ctx = Ctx { state: &st, now };
-        if let Some(rt) = r.refresh(&hash)? {
+        if search_refresh && let Some(rt) = r.refresh(&hash)? {
             let family = if st.flaw(Flaw::IntrospectionStale) {
                 r.family(&rt.family)?
                     .filter(|_| rt.state != RefreshState::Revoked)
@@ -80,8 +87,9 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
             }
             return Ok(v);
         }
-        if let Some(at) = r.access(&hash)?
-            && access_active(r, &ctx, &at)?
+        if search_access
+            && let Some(at) = r.access(&hash)?
+            && access_active(r, &access_ctx(&ctx, &at), &at)?
         {
             let mut v = json!({
                 "active": true,
@@ -105,5 +113,21 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     })
     .await
     .map_err(OAuthError::from)??;
+    if body["active"] == false && state.flaw(Flaw::IntrospectionVerboseInactive) {
+        body["reason"] = "unknown, expired or revoked token".into();
+    }
     Ok(json(body))
+}
+
+/// The context an access token's activity is judged in: now, or under the
+/// `expired-access-token-active` flaw the token's issue time, so that expiry never shows.
+fn access_ctx<'a>(ctx: &Ctx<'a>, at: &crate::store::AccessRecord) -> Ctx<'a> {
+    if ctx.state.flaw(Flaw::ExpiredAccessTokenActive) {
+        Ctx {
+            state: ctx.state,
+            now: at.issued_at,
+        }
+    } else {
+        *ctx
+    }
 }

@@ -62,6 +62,22 @@ pub(crate) async fn read_form(
     parts: &Parts,
     body: Body,
 ) -> Result<TokenRequest, OAuthError> {
+    let options = ParseOptions {
+        form_decode_basic: !state.flaw(Flaw::BasicNotFormDecoded),
+    };
+    if parts.method == Method::GET
+        && parts.uri.path() == "/token"
+        && state.flaw(Flaw::TokenEndpointAcceptsGet)
+    {
+        // The query string is parsed as if it were the form body.
+        let mut headers = parts.headers.clone();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let query = parts.uri.query().unwrap_or("");
+        return parse_token_request_with(&headers, query.as_bytes(), options);
+    }
     if parts.method != Method::POST {
         return Err(
             OAuthError::invalid_request("use POST").with_status(StatusCode::METHOD_NOT_ALLOWED)
@@ -74,9 +90,6 @@ pub(crate) async fn read_form(
             OAuthError::invalid_request("request body too large")
                 .with_status(StatusCode::PAYLOAD_TOO_LARGE)
         })?;
-    let options = ParseOptions {
-        form_decode_basic: !state.flaw(Flaw::BasicNotFormDecoded),
-    };
     parse_token_request_with(&parts.headers, &bytes, options).map_err(|e| {
         if state.flaw(Flaw::ServerErrorOnMalformedBody)
             && e.code != crate::error::OAuthErrorCode::InvalidClient

@@ -4,7 +4,7 @@
 //! happens: no oracle for token existence (ambiguity A9).
 
 use super::{audiences, read_form, respond};
-use crate::client_auth;
+use crate::client_auth::{self, ClientIdentity};
 use crate::error::OAuthError;
 use crate::flaw::Flaw;
 use crate::state::AppState;
@@ -25,29 +25,51 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     let (parts, body) = req.into_parts();
     let form = read_form(state, &parts, body).await?;
     let identity = client_auth::authenticate(state, &form, &audiences(state, "/revoke")).await?;
-    let client = identity.require(state)?;
-    let hash = TokenHash::of(form.params.require("token")?).0;
+    let unauthenticated = state.flaw(Flaw::RevocationUnauthenticated);
+    let client = match identity {
+        ClientIdentity::ClaimedOnly(c) if unauthenticated => Some(c),
+        ClientIdentity::Anonymous if unauthenticated => None,
+        other => Some(other.require(state)?),
+    };
+    // Whose tokens the caller may revoke: its own (anyone's only under the flaws).
+    let any_owner = client.is_none() || state.flaw(Flaw::CrossClientRevocation);
+    let caller = client.map(|c| c.id.clone()).unwrap_or_default();
+    let owns = move |owner: &str| any_owner || owner == caller;
+    let token = match form.params.require("token") {
+        Err(_) if state.flaw(Flaw::RevocationMissingTokenOk) => {
+            return Ok(StatusCode::OK.into_response());
+        }
+        t => t?,
+    };
+    let hash = TokenHash::of(token).0;
     let refresh_cascade = state.policy.revocation.refresh_revokes_access_tokens
         && !state.flaw(Flaw::NoRevocationCascade);
     let access_cascade = state.policy.revocation.access_revokes_refresh_token;
+    let ignore_access = state.flaw(Flaw::AccessTokenRevocationIgnored);
     // The hint only orders the search (RFC 7009 §2.1: a wrong hint must not prevent revocation).
-    run_async(state.store.clone(), move |r| -> Result<(), OAuthError> {
+    let found = run_async(state.store.clone(), move |r| -> Result<bool, OAuthError> {
         if let Some(rt) = r.refresh(&hash)? {
-            if rt.client_id == client.id {
+            if owns(&rt.client_id) {
                 r.revoke_family(&rt.family, refresh_cascade)?;
             }
-        } else if let Some(mut at) = r.access(&hash)?
-            && at.client_id == client.id
-        {
+            return Ok(true);
+        }
+        let Some(mut at) = r.access(&hash)? else {
+            return Ok(false);
+        };
+        if owns(&at.client_id) && !ignore_access {
             at.revoked = true;
             r.put_access(&at)?;
             if access_cascade && let Some(f) = &at.family {
                 r.revoke_family(f, false)?;
             }
         }
-        Ok(())
+        Ok(true)
     })
     .await
     .map_err(OAuthError::from)??;
+    if !found && state.flaw(Flaw::RevocationUnknownTokenError) {
+        return Err(OAuthError::invalid_request("unknown token"));
+    }
     Ok(StatusCode::OK.into_response())
 }

@@ -55,16 +55,34 @@ async fn in_tx<T: Send + 'static>(
 async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthError> {
     let (parts, body) = req.into_parts();
     let form = read_form(state, &parts, body).await?;
-    let grant = form.params.require("grant_type").and_then(|g| {
-        GrantType::from_wire(g)
-            .filter(|g| g.enabled(&state.policy.grants))
-            .ok_or_else(|| {
-                OAuthError::new(
-                    OAuthErrorCode::UnsupportedGrantType,
-                    "unsupported grant_type",
-                )
-            })
-    })?;
+    if state.flaw(Flaw::UnknownParameterRejected)
+        && let Some(name) = form.params.names().find(|n| !KNOWN_PARAMETERS.contains(n))
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "unknown parameter {name}"
+        )));
+    }
+    let unsupported = || {
+        OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
+            "unsupported grant_type",
+        )
+    };
+    let grant = match form.params.require("grant_type") {
+        Err(_) if state.flaw(Flaw::MissingParameterMisreported) => Err(unsupported()),
+        Ok(g)
+            if GrantType::from_wire(g).is_none()
+                && form.params.get("refresh_token").is_some()
+                && state.flaw(Flaw::UnknownGrantTypeFallsBackToRefresh) =>
+        {
+            Ok(GrantType::RefreshToken)
+        }
+        r => r.and_then(|g| {
+            GrantType::from_wire(g)
+                .filter(|g| g.enabled(&state.policy.grants))
+                .ok_or_else(unsupported)
+        }),
+    }?;
     let identity = client_auth::authenticate(state, &form, &audiences(state, "/token")).await?;
     let proof = check_dpop(state, &parts, &form).await?;
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
@@ -92,9 +110,28 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
             if let Caller::Authenticated(c) | Caller::Public(c) = &caller {
                 permitted(c, grant, proof.as_ref())?;
             }
+            let token = match params.require("refresh_token") {
+                Ok(t) => t,
+                Err(_)
+                    if params.contains("refresh_token")
+                        && state.flaw(Flaw::EmptyParameterNotOmitted) =>
+                {
+                    ""
+                }
+                Err(_) if state.flaw(Flaw::MissingParameterMisreported) => {
+                    return Err(OAuthError::invalid_grant("no refresh token"));
+                }
+                Err(e) => return Err(e),
+            };
+            let scope = match params.get("scope") {
+                None if params.contains("scope") && state.flaw(Flaw::EmptyParameterNotOmitted) => {
+                    Some(String::new())
+                }
+                s => s.map(str::to_owned),
+            };
             let input = RefreshInput {
-                token: RefreshToken::new(params.require("refresh_token")?),
-                scope: params.get("scope").map(str::to_owned),
+                token: RefreshToken::new(token),
+                scope,
                 caller,
                 dpop_jkt: jkt,
             };
@@ -199,6 +236,32 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     Ok(resp)
 }
 
+/// Every parameter some grant or client authentication method defines (only the
+/// `unknown-parameter-rejected` flaw looks at this; RFC 6749 §3.2 says to ignore the rest).
+const KNOWN_PARAMETERS: &[&str] = &[
+    "grant_type",
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "username",
+    "password",
+    "device_code",
+    "assertion",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "resource",
+    "audience",
+];
+
 /// The client may use this grant, and brings a proof if it registered for DPoP-bound tokens.
 fn permitted(client: &Client, grant: GrantType, proof: Option<&Proof>) -> Result<(), OAuthError> {
     if !client.allows(grant) {
@@ -276,13 +339,27 @@ async fn check_dpop(
             authorities,
             now: wall,
             window,
+            skip_header_checks: state.flaw(Flaw::DpopProofHeaderUnchecked),
+            skip_claim_checks: state.flaw(Flaw::DpopProofClaimsUnchecked),
         },
     )?;
     if state.policy.dpop.nonce_required {
-        let ok = proof
-            .nonce
-            .as_deref()
-            .is_some_and(|n| state.dpop_nonce_valid(n));
+        let ok = if state.flaw(Flaw::DpopNonceUnchecked) {
+            // Only a key's first proof is challenged, and any nonce value passes.
+            let key = format!("dpop-nonce-challenged:{}", proof.jkt);
+            proof.nonce.is_some()
+                || !run_async(state.store.clone(), move |r| {
+                    r.first_use_of_jti(&key, wall, wall.saturating_add(86_400))
+                })
+                .await
+                .map_err(OAuthError::from)?
+                .map_err(OAuthError::from)?
+        } else {
+            proof
+                .nonce
+                .as_deref()
+                .is_some_and(|n| state.dpop_nonce_valid(n))
+        };
         if !ok {
             let mut e = OAuthError::new(
                 OAuthErrorCode::UseDpopNonce,
@@ -299,7 +376,7 @@ async fn check_dpop(
     .await
     .map_err(OAuthError::from)?
     .map_err(OAuthError::from)?;
-    if !fresh {
+    if !fresh && !state.flaw(Flaw::DpopJtiReplayAccepted) {
         return Err(OAuthError::invalid_dpop_proof(
             "DPoP proof jti already used",
         ));

@@ -191,13 +191,18 @@ pub fn issue_new(
         refresh_revoked: false,
         access_revoked: false,
         // RFC 9449 §5: a public client's refresh token is bound to the proof key.
-        dpop_jkt: (g.client.public && g.with_refresh && policy.dpop.bind_public_refresh_tokens)
+        dpop_jkt: ((g.client.public
+            || ctx
+                .state
+                .flaw(crate::flaw::Flaw::DpopConfidentialRefreshBound))
+            && g.with_refresh
+            && policy.dpop.bind_public_refresh_tokens)
             .then(|| g.dpop_jkt.clone())
             .flatten(),
         current_access: None,
     };
     let refresh_token = if g.with_refresh {
-        let rt = RefreshToken::new(ctx.state.tokens.token());
+        let rt = RefreshToken::new(token_value(ctx));
         rec.put_refresh(&RefreshRecord {
             hash: rt.hash().0,
             family: family.id.clone(),
@@ -240,6 +245,17 @@ pub fn issue_new(
     ))
 }
 
+/// A new access or refresh token value; under the `token-whitespace` flaw wrapped by a line break.
+pub fn token_value(ctx: &Ctx<'_>) -> String {
+    let t = ctx.state.tokens.token();
+    if ctx.state.flaw(crate::flaw::Flaw::TokenWhitespace) {
+        let (a, b) = t.split_at(t.len() / 2);
+        format!("{a}\r\n{b}")
+    } else {
+        t
+    }
+}
+
 /// Issues an access token in `family` (the caller saves the family).
 pub fn mint_access(
     rec: &mut Records<'_>,
@@ -248,7 +264,7 @@ pub fn mint_access(
     scope: &[String],
     jkt: Option<String>,
 ) -> Result<AccessToken, OAuthError> {
-    let at = AccessToken::new(ctx.state.tokens.token());
+    let at = AccessToken::new(token_value(ctx));
     let hash = at.hash().0;
     rec.put_access(&AccessRecord {
         hash: hash.clone(),

@@ -15,13 +15,14 @@
 //! Phases 1-6 only read ([`plan`]); phase 7 writes ([`apply`]). Normally both run in one
 //! transaction; the `non-atomic-rotation` flaw runs them in two with a pause in between.
 
-use super::{Ctx, Issued, id_token, mint_access, parse_scope};
+use super::{Ctx, Issued, id_token, mint_access, parse_scope, token_value};
 use crate::client::{Client, GrantType};
-use crate::error::{ChallengeKind, OAuthError};
+use crate::error::{ChallengeKind, OAuthError, OAuthErrorCode};
 use crate::flaw::Flaw;
 use crate::policy::{ReuseResponse, ScopeEscalation};
 use crate::store::{Family, Records, RefreshRecord, RefreshState};
 use crate::token::RefreshToken;
+use axum::http::StatusCode;
 use std::sync::Arc;
 
 /// How the caller identified itself.
@@ -95,6 +96,29 @@ fn dead(ctx: &Ctx<'_>, description: &str) -> OAuthError {
     }
 }
 
+/// `invalid_grant` for a token the server does not know; under the `invalid-token-wrong-status`
+/// flaw 401 `invalid_token`, under `error-description-echoes-input` with the input echoed raw.
+fn unknown_token(ctx: &Ctx<'_>, input: &RefreshInput) -> OAuthError {
+    let mut e = if ctx.state.flaw(Flaw::InvalidTokenWrongStatus) {
+        OAuthError::new(
+            OAuthErrorCode::Extension("invalid_token".into()),
+            "unknown refresh token",
+        )
+        .with_status(StatusCode::UNAUTHORIZED)
+    } else {
+        OAuthError::invalid_grant("unknown refresh token")
+    };
+    if ctx.state.flaw(Flaw::ErrorDescriptionEchoesInput) {
+        e.description = Some(format!(
+            "unknown refresh token \"{}\" (scope \"{}\")",
+            input.token.secret(),
+            input.scope.as_deref().unwrap_or("")
+        ));
+        e.verbatim = true;
+    }
+    e
+}
+
 /// Phases 1-6: decides, reading only.
 pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Result<Plan, Rejection> {
     let state = ctx.state;
@@ -106,10 +130,10 @@ pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Resul
     let hash = input.token.hash();
     let record = rec
         .refresh(&hash.0)?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+        .ok_or_else(|| unknown_token(ctx, input))?;
     let family = rec
         .family(&record.family)?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+        .ok_or_else(|| unknown_token(ctx, input))?;
 
     // 2. Client binding.
     let client = match &input.caller {
@@ -136,7 +160,7 @@ pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Resul
                 .clients
                 .get(&record.client_id)
                 .ok_or_else(|| OAuthError::invalid_grant("unknown client"))?;
-            if !owner.public {
+            if !owner.public && !flaws.has(Flaw::AnonymousRefreshAccepted) {
                 return Err(OAuthError::invalid_client(
                     "no client authentication included",
                     ChallengeKind::Other,
@@ -237,11 +261,23 @@ pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Resul
         .collect();
     let mut narrowed_family_scope = None;
     let access_scope = match &input.scope {
+        None if flaws.has(Flaw::RefreshScopeResetToDefault) => client.default_scope.clone(),
         None => granted.clone(),
         Some(s) => {
-            let requested = parse_scope(s)?;
+            let requested = if flaws.has(Flaw::MalformedScopeAccepted) {
+                // Malformed words are dropped instead of refused.
+                let words: Vec<&str> = s.split(' ').filter(|w| parse_scope(w).is_ok()).collect();
+                parse_scope(&words.join(" "))?
+            } else {
+                parse_scope(s)?
+            };
+            if flaws.has(Flaw::ScopeComparedAsString)
+                && !family.scope.contains(&requested.join(" "))
+            {
+                return Err(OAuthError::invalid_scope("scope exceeds the original grant").into());
+            }
             let extra = requested.iter().any(|r| !granted.contains(r));
-            if requested.is_empty() {
+            if requested.is_empty() && !flaws.has(Flaw::EmptyParameterNotOmitted) {
                 granted.clone()
             } else if !extra {
                 if policy.scope.narrowing {
@@ -317,7 +353,7 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
     } = plan;
 
     let refresh_token = if policy.rotates_for(client.public) {
-        let rt = RefreshToken::new(ctx.state.tokens.token());
+        let rt = RefreshToken::new(token_value(ctx));
         let reset = policy.lifetimes.rotation_resets_absolute
             || ctx.state.flaw(Flaw::AbsoluteLifetimeReset);
         let absolute = if reset {
@@ -384,7 +420,12 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
         at.revoked = true;
         rec.put_access(&at)?;
     }
-    let access_token = mint_access(rec, ctx, &mut family, &access_scope, dpop_jkt.clone())?;
+    let access_jkt = if ctx.state.flaw(Flaw::DpopAccessTokenUnbound) {
+        None
+    } else {
+        dpop_jkt
+    };
+    let access_token = mint_access(rec, ctx, &mut family, &access_scope, access_jkt.clone())?;
     rec.put_family(&family)?;
 
     let scope = access_scope.join(" ");
@@ -394,11 +435,11 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
     } else {
         None
     };
-    let echo_scope =
-        policy.scope.always_echo || requested_scope.as_deref().is_some_and(|r| r != scope);
+    let always_echo = policy.scope.always_echo && !ctx.state.flaw(Flaw::ScopeNotEchoed);
+    let echo_scope = always_echo || requested_scope.as_deref().is_some_and(|r| r != scope);
     Ok(Issued {
         access_token,
-        dpop_bound: dpop_jkt.is_some(),
+        dpop_bound: access_jkt.is_some(),
         expires_in: policy.lifetimes.access_token,
         refresh_token: Some(refresh_token),
         scope,
