@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod fuzz;
 pub mod fuzzing;
 pub mod http;
+pub mod prop;
 pub mod report;
 pub mod runner;
 pub mod spec;

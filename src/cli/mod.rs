@@ -49,6 +49,44 @@ enum Command {
     Coverage(ValidateArgs),
     /// Grammar-aware black-box fuzzing of a live token endpoint; findings become scenario YAML.
     Fuzz(FuzzArgs),
+    /// Model-based property tests of rotation invariants against a live target; counterexamples
+    /// are shrunk and written as scenario YAML.
+    Prop(PropArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PropArgs {
+    /// Target profile (YAML). Without it, the embedded reference server (a fresh one per case).
+    #[arg(long, short = 't', env = "TOKENCERT_TARGET")]
+    target: Option<PathBuf>,
+    /// Cases to try.
+    #[arg(long, default_value_t = 200)]
+    cases: u32,
+    /// Generator seed: the same seed replays the same cases.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where a shrunk reproducer is written.
+    #[arg(long, default_value = "reports/prop")]
+    out: PathBuf,
+    /// Switch on a deliberate flaw in the embedded reference server (repeatable; without --target).
+    #[arg(long = "flaw", value_name = "NAME")]
+    flaws: Vec<reference_server::Flaw>,
+    /// Policy of the embedded reference server (preset or file). Without it, a random policy
+    /// within the presets' space per case.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Most operations per case.
+    #[arg(long, default_value_t = 10)]
+    max_ops: usize,
+    /// Run the embedded server on a SQLite file and add restarts to the operations.
+    #[arg(long)]
+    durable: bool,
+    /// Allow a target that is not on a loopback address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -172,6 +210,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => return rt.block_on(reference_server::serve(a)),
         Command::Coverage(a) => coverage(&a.paths),
         Command::Fuzz(a) => rt.block_on(fuzz(a)),
+        Command::Prop(a) => rt.block_on(prop(a)),
     };
     ExitCode::from(code)
 }
@@ -621,4 +660,140 @@ async fn run_against(a: RunArgs, target: Target) -> u8 {
         }
     }
     u8::try_from(code).unwrap_or(EXIT_HARNESS)
+}
+
+async fn prop(a: PropArgs) -> u8 {
+    let flaw_names: Vec<String> = a.flaws.iter().map(|f| f.name().to_owned()).collect();
+    let (source, name) = match &a.target {
+        Some(path) => {
+            if !a.flaws.is_empty() || a.policy.is_some() || a.durable {
+                eprintln!(
+                    "error: --flaw, --policy and --durable apply to the embedded reference server only (drop --target)"
+                );
+                return EXIT_USAGE;
+            }
+            let mut target = match Target::load(path, &ProcessEnv) {
+                Ok(t) => t,
+                Err(TargetError::Invalid(diags)) => {
+                    for d in &diags {
+                        eprint!("{}", d.render());
+                    }
+                    return EXIT_INVALID;
+                }
+                Err(TargetError::MissingSecret(m)) => {
+                    eprintln!("error: {m}");
+                    return EXIT_HARNESS;
+                }
+            };
+            if a.insecure {
+                target.insecure = true;
+            }
+            if !a.allow_remote
+                && let Some(u) = target.endpoints.get("token").or(Some(&target.base_url))
+                && !crate::fuzz::is_loopback(u)
+            {
+                eprintln!(
+                    "error: {u} is not a loopback address; prop sends many requests and moves its clock. Pass --allow-remote if you own this server."
+                );
+                return EXIT_USAGE;
+            }
+            let name = target.name.clone();
+            let cat = Arc::new(spec::Catalogue::default());
+            match RunContext::new(cat, target, run_id()).await {
+                Ok(c) => (crate::prop::Source::Fixed(Arc::new(c)), name),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_HARNESS;
+                }
+            }
+        }
+        None => {
+            let policy = match &a.policy {
+                Some(p) => match reference_server::cli::load_policy(p) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return EXIT_INVALID;
+                    }
+                },
+                None => None,
+            };
+            let name = format!(
+                "the embedded reference server ({})",
+                policy
+                    .as_ref()
+                    .map_or_else(|| "random policies".to_owned(), |p| p.name.clone())
+            );
+            (
+                crate::prop::Source::Embedded {
+                    flaws: a.flaws.clone(),
+                    policy,
+                    durable: a.durable,
+                },
+                name,
+            )
+        }
+    };
+    eprintln!(
+        "prop: {} cases (seed {}) against {name}{}",
+        a.cases,
+        a.seed,
+        if flaw_names.is_empty() {
+            String::new()
+        } else {
+            format!(", flaws: {}", flaw_names.join(", "))
+        }
+    );
+    let opts = crate::prop::PropOptions {
+        cases: a.cases,
+        seed: a.seed,
+        max_ops: a.max_ops,
+        ..crate::prop::PropOptions::default()
+    };
+    let handle = tokio::runtime::Handle::current();
+    let src = source.clone();
+    let summary = match tokio::task::spawn_blocking(move || {
+        crate::prop::search(&handle, &src, &opts)
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: the search failed: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let secs = summary.elapsed.as_secs_f64().max(0.001);
+    eprintln!(
+        "{} case(s), {} request(s) in {secs:.1} s ({:.1} cases/s, {:.0} req/s)",
+        summary.cases,
+        summary.requests,
+        summary.cases as f64 / secs,
+        summary.requests as f64 / secs
+    );
+    if let Some(f) = &summary.finding {
+        eprint!("{}", f.describe());
+        eprintln!("found after {} case(s)", f.cases_to_find);
+        match crate::prop::write_reproducer(f, &a.out, &name, &flaw_names, a.seed) {
+            Ok(files) => {
+                for p in files {
+                    eprintln!("  reproducer: {}", p.display());
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: cannot write the reproducer to {}: {e}",
+                    a.out.display()
+                );
+                return EXIT_HARNESS;
+            }
+        }
+        return EXIT_FAIL;
+    }
+    if let Some(e) = &summary.error {
+        eprintln!("error: {e}");
+        return EXIT_HARNESS;
+    }
+    eprintln!("no counterexample");
+    EXIT_OK
 }

@@ -1,0 +1,440 @@
+//! Model-based property tests of refresh-token rotation invariants (`tokencert prop`).
+//!
+//! One engine, two drivers. proptest generates a case: a policy (random within the presets'
+//! space, or the target's), the client of the first family, and a list of [`ops::Op`]s (start a
+//! family; refresh with the current token, a superseded one, another client's, a revoked one;
+//! narrower or broader scope; revoke the refresh or the access token; advance the clock; two
+//! refreshes at once; restart on the durable store). [`exec`] runs the case over HTTP — against
+//! an in-process reference server or a live target — and after every step compares the answers
+//! and introspection (`active`, `scope`, `exp`) with the [`model`], which predicts them from the
+//! policy. A mismatch is a counterexample; proptest shrinks it to a minimal operation list and
+//! [`write`] turns it into a scenario YAML file that reproduces it with `tokencert run`.
+
+pub mod exec;
+pub mod model;
+pub mod ops;
+pub mod write;
+
+use crate::runner::RunContext;
+use exec::{Exec, Restarter, Step, Violation};
+use ops::{Abilities, Kind, Op, PolicyKnobs};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
+use reference_server::Flaw;
+use reference_server::policy::Policy;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where cases run.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Source {
+    /// One target for every case (a live server, or one embedded server).
+    Fixed(Arc<RunContext>),
+    /// A fresh in-process reference server per case.
+    Embedded {
+        /// Flaws to switch on.
+        flaws: Vec<Flaw>,
+        /// The policy; `None`: a random one per case.
+        policy: Option<Policy>,
+        /// On a SQLite file (offers the restart operation).
+        durable: bool,
+    },
+}
+
+/// Bounds of a search.
+#[derive(Debug, Clone)]
+pub struct PropOptions {
+    /// Cases to try.
+    pub cases: u32,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Most operations per case.
+    pub max_ops: usize,
+    /// Most shrinking steps.
+    pub shrink_iters: u32,
+}
+
+impl Default for PropOptions {
+    fn default() -> Self {
+        PropOptions {
+            cases: 100,
+            seed: 1,
+            max_ops: 10,
+            shrink_iters: 256,
+        }
+    }
+}
+
+/// A minimal counterexample.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The policy it was judged by.
+    pub policy: Policy,
+    /// The random policy's overrides, when the policy was generated.
+    pub knobs: Option<PolicyKnobs>,
+    /// The first family's client.
+    pub first: Kind,
+    /// The shrunk operations.
+    pub ops: Vec<Op>,
+    /// The broken invariant.
+    pub violation: Violation,
+    /// The executed steps, for the reproducer.
+    pub steps: Vec<Step>,
+    /// Cases run until the first failure (1-based).
+    pub cases_to_find: u64,
+}
+
+impl Finding {
+    /// The operation list, numbered, as printed on failure.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "counterexample (policy {}{}): {} [{}]\n  0. start a family ({:?} client)\n",
+            self.policy.name,
+            self.knobs
+                .as_ref()
+                .map(|k| format!(" with overrides {}", write::overrides(k)))
+                .unwrap_or_default(),
+            self.violation.message,
+            self.violation.requirement,
+            self.first
+        );
+        for (i, op) in self.ops.iter().enumerate() {
+            let mark = if i + 1 == self.violation.op {
+                "  <- broken here"
+            } else {
+                ""
+            };
+            s.push_str(&format!("  {}. {op}{mark}\n", i + 1));
+        }
+        s
+    }
+}
+
+/// What a search did.
+#[derive(Debug, Default)]
+pub struct PropSummary {
+    /// Cases run (including shrinking).
+    pub cases: u64,
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The counterexample, shrunk.
+    pub finding: Option<Finding>,
+    /// A harness error that stopped the search.
+    pub error: Option<String>,
+}
+
+/// A server started for one case.
+struct Session {
+    ctx: Arc<RunContext>,
+    restart: Option<EmbeddedRestart>,
+}
+
+struct EmbeddedRestart {
+    running: Option<reference_server::Running>,
+    config: reference_server::Config,
+}
+
+impl Drop for EmbeddedRestart {
+    fn drop(&mut self) {
+        if let Some(db) = &self.config.db {
+            let _ = std::fs::remove_file(db);
+            for ext in ["-wal", "-shm"] {
+                let mut p = db.clone().into_os_string();
+                p.push(ext);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+async fn context(running: &reference_server::Running) -> Result<Arc<RunContext>, String> {
+    let target = crate::target::embedded::target(running)?;
+    let ctx = RunContext::new(
+        Arc::new(crate::spec::Catalogue::default()),
+        target,
+        "prop".into(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(ctx))
+}
+
+impl Restarter for EmbeddedRestart {
+    fn restart(
+        &mut self,
+        offset: u64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<RunContext>, String>> + Send + '_>> {
+        Box::pin(async move {
+            if let Some(r) = self.running.take() {
+                r.shutdown().await;
+            }
+            let running = reference_server::spawn(self.config.clone())
+                .await
+                .map_err(|e| format!("restart: {e}"))?;
+            let ctx = context(&running).await?;
+            // The virtual clock lives in memory: put it back where it was.
+            if offset > 0
+                && let Some(url) = ctx.target.test_clock.clone()
+            {
+                let req = crate::http::PreparedRequest {
+                    method: "POST".into(),
+                    url,
+                    headers: vec![(
+                        "Content-Type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    )],
+                    body: format!("seconds={offset}").into_bytes(),
+                };
+                ctx.http.send(&req, None).await?;
+            }
+            self.running = Some(running);
+            Ok(ctx)
+        })
+    }
+}
+
+async fn session(source: &Source, knobs: Option<&PolicyKnobs>) -> Result<Session, String> {
+    match source {
+        Source::Fixed(ctx) => Ok(Session {
+            ctx: Arc::clone(ctx),
+            restart: None,
+        }),
+        Source::Embedded {
+            flaws,
+            policy,
+            durable,
+        } => {
+            let policy = match (policy, knobs) {
+                (Some(p), _) => p.clone(),
+                (None, Some(k)) => k.policy()?,
+                (None, None) => Policy::preset("rfc9700").map_err(|e| e.to_string())?,
+            };
+            let mut config = reference_server::Config::new(policy);
+            config.flaws = flaws.clone();
+            if *durable {
+                config.db = Some(std::env::temp_dir().join(format!(
+                    "tokencert-prop-{}.db",
+                    uuid::Uuid::new_v4().simple()
+                )));
+            }
+            let running = reference_server::spawn(config.clone())
+                .await
+                .map_err(|e| format!("cannot start the reference server: {e}"))?;
+            let ctx = context(&running).await?;
+            Ok(Session {
+                ctx,
+                restart: Some(EmbeddedRestart {
+                    running: Some(running),
+                    config,
+                }),
+            })
+        }
+    }
+}
+
+/// The outcome of one case.
+struct Ran {
+    violation: Option<Violation>,
+    steps: Vec<Step>,
+    requests: u64,
+    policy: Policy,
+}
+
+async fn run_case(
+    source: &Source,
+    knobs: Option<&PolicyKnobs>,
+    first: Kind,
+    ops: &[Op],
+) -> Result<Ran, String> {
+    let mut s = session(source, knobs).await?;
+    let durable = matches!(source, Source::Embedded { durable: true, .. });
+    let restarter: Option<&mut dyn Restarter> = match (&mut s.restart, durable) {
+        (Some(r), true) => Some(r),
+        _ => None,
+    };
+    let mut exec = Exec::new(Arc::clone(&s.ctx), restarter);
+    let result = exec.run(first, ops).await;
+    let policy = exec.policy().clone();
+    let log = std::mem::take(&mut exec.log);
+    drop(exec);
+    if let Some(mut r) = s.restart.take()
+        && let Some(running) = r.running.take()
+    {
+        running.shutdown().await;
+    }
+    let violation = result.map_err(|e| e.0)?;
+    Ok(Ran {
+        violation,
+        steps: log.steps,
+        requests: log.requests,
+        policy,
+    })
+}
+
+/// What the generator may use against `source`.
+pub fn abilities(source: &Source) -> Abilities {
+    match source {
+        Source::Fixed(ctx) => Abilities {
+            clock: ctx.target.test_clock.is_some(),
+            restart: false,
+            public: ctx.target.clients.get("public").is_some_and(|c| c.public),
+            confidential: ctx
+                .target
+                .clients
+                .get("confidential")
+                .is_some_and(|c| !c.public),
+        },
+        Source::Embedded { durable, .. } => Abilities {
+            clock: true,
+            restart: *durable,
+            public: true,
+            confidential: true,
+        },
+    }
+}
+
+type CaseValue = (Option<PolicyKnobs>, Kind, Vec<Op>);
+
+/// The case strategy for `source`.
+pub fn strategy(source: &Source, max_ops: usize) -> BoxedStrategy<CaseValue> {
+    let ab = abilities(source);
+    let knobs = match source {
+        Source::Embedded { policy: None, .. } => ops::policy_knobs().prop_map(Some).boxed(),
+        _ => Just(None).boxed(),
+    };
+    let first = match (ab.confidential, ab.public) {
+        (true, true) => prop_oneof![Just(Kind::Confidential), Just(Kind::Public)].boxed(),
+        (false, true) => Just(Kind::Public).boxed(),
+        _ => Just(Kind::Confidential).boxed(),
+    };
+    (knobs, first, ops::ops(ab, max_ops)).boxed()
+}
+
+/// Searches for a counterexample. Blocks: call it from a thread that may block on `handle`
+/// (a test's main thread, or `spawn_blocking`).
+pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptions) -> PropSummary {
+    let started = Instant::now();
+    let mut config = Config::with_cases(opts.cases);
+    config.failure_persistence = None;
+    config.max_shrink_iters = opts.shrink_iters;
+    config.max_global_rejects = 1_000_000;
+    config.verbose = 0;
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&opts.seed.to_le_bytes());
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+    let cases = AtomicU64::new(0);
+    let requests = AtomicU64::new(0);
+    let first_fail = AtomicU64::new(0);
+    let error: Mutex<Option<String>> = Mutex::new(None);
+    let last: Mutex<Option<(Violation, Vec<Step>, Policy)>> = Mutex::new(None);
+    let strat = strategy(source, opts.max_ops);
+    let result = runner.run(&strat, |(knobs, first, ops)| {
+        if error.lock().map(|e| e.is_some()).unwrap_or(true) {
+            return Ok(());
+        }
+        let n = cases.fetch_add(1, Ordering::SeqCst) + 1;
+        let ran = handle.block_on(run_case(source, knobs.as_ref(), first, &ops));
+        match ran {
+            Err(e) => {
+                // Shrinking may build a case the target cannot play; only a search case stops.
+                if first_fail.load(Ordering::SeqCst) == 0
+                    && let Ok(mut g) = error.lock()
+                {
+                    *g = Some(e);
+                }
+                Ok(())
+            }
+            Ok(r) => {
+                requests.fetch_add(r.requests, Ordering::SeqCst);
+                match r.violation {
+                    None => Ok(()),
+                    Some(v) => {
+                        let _ =
+                            first_fail.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
+                        let msg = format!("{} [{}]", v.message, v.requirement);
+                        if let Ok(mut g) = last.lock() {
+                            *g = Some((v, r.steps, r.policy));
+                        }
+                        Err(TestCaseError::fail(msg))
+                    }
+                }
+            }
+        }
+    });
+    let mut summary = PropSummary {
+        cases: cases.load(Ordering::SeqCst),
+        requests: requests.load(Ordering::SeqCst),
+        error: error.lock().ok().and_then(|g| g.clone()),
+        ..PropSummary::default()
+    };
+    if let Err(TestError::Fail(_, (knobs, first, ops))) = result {
+        // Replay the minimal case for a fresh trace; fall back on the last failing run.
+        let replay = handle.block_on(run_case(source, knobs.as_ref(), first, &ops));
+        let (violation, steps, policy) = match replay {
+            Ok(Ran {
+                violation: Some(v),
+                steps,
+                policy,
+                ..
+            }) => (v, steps, policy),
+            _ => match last.lock().ok().and_then(|mut g| g.take()) {
+                Some(x) => x,
+                None => {
+                    summary.error = Some("the counterexample did not replay".into());
+                    summary.elapsed = started.elapsed();
+                    return summary;
+                }
+            },
+        };
+        summary.error = None;
+        summary.finding = Some(Finding {
+            policy,
+            knobs,
+            first,
+            ops,
+            violation,
+            steps,
+            cases_to_find: first_fail.load(Ordering::SeqCst),
+        });
+    }
+    summary.elapsed = started.elapsed();
+    summary
+}
+
+/// Writes the finding's reproducer (and, for a generated policy, the policy file) into `out`.
+pub fn write_reproducer(
+    f: &Finding,
+    out: &std::path::Path,
+    target: &str,
+    flaws: &[String],
+    seed: u64,
+) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out)?;
+    let slug = write::slug(&f.violation);
+    let path = out.join(format!("prop-{slug}.yaml"));
+    let mut files = Vec::new();
+    let policy_file = f.knobs.as_ref().map(|k| {
+        let p = out.join(format!("prop-{slug}.policy.yaml"));
+        (p, write::policy_file(k))
+    });
+    let text = write::scenario(
+        f,
+        target,
+        flaws,
+        seed,
+        policy_file.as_ref().map(|(p, _)| p.as_path()),
+    );
+    std::fs::write(&path, text)?;
+    files.push(path);
+    if let Some((p, text)) = policy_file {
+        std::fs::write(&p, text)?;
+        files.push(p);
+    }
+    Ok(files)
+}
