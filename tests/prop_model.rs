@@ -105,10 +105,18 @@ const FLAWS: &[&str] = &[
 
 fn finds(name: &str) {
     let flaw: Flaw = name.parse().unwrap_or_else(|e| panic!("{e}"));
+    // Absolute-lifetime resets only show where the idle timeout does not expire the family
+    // first: give that search a policy where it can (random policies need ~190 cases).
+    let policy = (name == "absolute-lifetime-reset").then(|| {
+        let overrides = serde_json::json!({
+            "lifetimes": { "refresh_idle": null, "refresh_absolute": 3600 }
+        });
+        Policy::resolve("rfc9700", &overrides).unwrap_or_else(|e| panic!("{e}"))
+    });
     let s = run(
         &Source::Embedded {
             flaws: vec![flaw],
-            policy: None,
+            policy,
             durable: false,
         },
         300,

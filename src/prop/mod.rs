@@ -420,7 +420,7 @@ pub fn write_reproducer(
     let path = out.join(format!("prop-{slug}.yaml"));
     let mut files = Vec::new();
     let policy_file = f.knobs.as_ref().map(|k| {
-        let p = out.join(format!("prop-{slug}.policy.yaml"));
+        let p = out.join(format!("prop-{slug}.policy"));
         (p, write::policy_file(k))
     });
     let text = write::scenario(
