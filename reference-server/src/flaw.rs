@@ -193,6 +193,12 @@ flaws! {
     /// With nonces required, only a key's first proof is challenged; nonce values are not compared.
     DpopNonceUnchecked = "dpop-nonce-unchecked":
         "with DPoP nonces required, a proof with a wrong nonce, or without one once its key has been challenged, is accepted (RFC 9449 8, 11.3)",
+    /// A DPoP proof that fails validation gets `invalid_request`.
+    DpopProofWrongErrorCode = "dpop-proof-wrong-error-code":
+        "a DPoP proof that fails validation (not a JWS, unsupported alg, ...) gets invalid_request instead of invalid_dpop_proof (RFC 9449 5, 12.2)",
+    /// Introspection names the caller as the token's client.
+    IntrospectionCallerClientId = "introspection-caller-client-id":
+        "introspection reports the calling client's client_id instead of the client the token was issued to (RFC 7662 2.2)",
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",

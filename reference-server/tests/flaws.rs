@@ -519,6 +519,13 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
             let again = cc_with_proof(s, s.dpop(DPOP_DEMO_PEM, None)).await;
             first.err() == "use_dpop_nonce" && again.err() == "use_dpop_nonce"
         }
+        Flaw::DpopProofWrongErrorCode => {
+            cc_with_proof(s, "not-a-jwt".into()).await.err() == "invalid_dpop_proof"
+        }
+        Flaw::IntrospectionCallerClientId => {
+            let rt = s.password_rt().await;
+            s.introspect(&rt).await["client_id"] == C1
+        }
         Flaw::DpopJtiReplayAccepted => {
             let p = s.dpop(DPOP_DEMO_PEM, None);
             cc_with_proof(s, p.clone()).await;

@@ -35,9 +35,16 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     let form = read_form(state, &parts, body).await?;
     let identity =
         client_auth::authenticate(state, &form, &audiences(state, "/introspect")).await?;
-    if !state.flaw(Flaw::IntrospectionUnauthenticated) {
-        identity.require_confidential(state)?;
-    }
+    let caller = if state.flaw(Flaw::IntrospectionUnauthenticated) {
+        None
+    } else {
+        Some(identity.require_confidential(state)?)
+    };
+    // The `introspection-caller-client-id` flaw names the caller instead of the token's client.
+    let named = caller
+        .filter(|_| state.flaw(Flaw::IntrospectionCallerClientId))
+        .map(|c| c.id.clone());
+    let client_id = move |owner: &str| named.clone().unwrap_or_else(|| owner.to_owned());
     let hash = TokenHash::of(form.params.require("token")?).0;
     // The hint does not restrict the search (RFC 7662 §2.1), except under the flaw.
     let hint = form.params.get("token_type_hint");
@@ -70,7 +77,7 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
             let mut v = json!({
                 "active": true,
                 "scope": family.scope,
-                "client_id": rt.client_id,
+                "client_id": client_id(&rt.client_id),
                 "token_type": "refresh_token",
                 "iat": rt.issued_at,
                 "iss": st.issuer,
@@ -94,7 +101,7 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
             let mut v = json!({
                 "active": true,
                 "scope": at.scope,
-                "client_id": at.client_id,
+                "client_id": client_id(&at.client_id),
                 "token_type": if at.jkt.is_some() { "DPoP" } else { "Bearer" },
                 "exp": at.expires_at,
                 "iat": at.issued_at,

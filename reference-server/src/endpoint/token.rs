@@ -342,7 +342,14 @@ async fn check_dpop(
             skip_header_checks: state.flaw(Flaw::DpopProofHeaderUnchecked),
             skip_claim_checks: state.flaw(Flaw::DpopProofClaimsUnchecked),
         },
-    )?;
+    )
+    .map_err(|e| {
+        if state.flaw(Flaw::DpopProofWrongErrorCode) {
+            OAuthError::invalid_request(e.description.unwrap_or_default())
+        } else {
+            e
+        }
+    })?;
     if state.policy.dpop.nonce_required {
         let ok = if state.flaw(Flaw::DpopNonceUnchecked) {
             // Only a key's first proof is challenged, and any nonce value passes.
