@@ -199,6 +199,18 @@ flaws! {
     /// Introspection names the caller as the token's client.
     IntrospectionCallerClientId = "introspection-caller-client-id":
         "introspection reports the calling client's client_id instead of the client the token was issued to (RFC 7662 2.2)",
+    /// The metadata names the issuer with a trailing slash and endpoints that do not answer.
+    MetadataEndpointsMisreported = "metadata-endpoints-misreported":
+        "the metadata's issuer has a trailing slash and its token, revocation, introspection and device authorization endpoints point at paths that do not answer (RFC 8414 2, 3.3)",
+    /// The metadata misstates what the server supports.
+    MetadataCapabilitiesMisreported = "metadata-capabilities-misreported":
+        "the metadata leaves refresh_token and the device grant out of grant_types_supported, lists none as a client-assertion signing alg and omits code_challenge_methods_supported (RFC 8414 2, RFC 8628 4, RFC 9700 2.1.1)",
+    /// The metadata is served as `text/plain`.
+    MetadataWrongContentType = "metadata-wrong-content-type":
+        "the metadata document is served with Content-Type text/plain instead of application/json (RFC 8414 3.2)",
+    /// The JWK Set publishes the signing key's private scalar.
+    JwksPrivateKeyExposed = "jwks-private-key-exposed":
+        "the JWK Set carries the ID-token signing key's private member d (RFC 7517 / OIDC Core 10.1: public keys only)",
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",

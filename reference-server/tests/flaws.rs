@@ -92,6 +92,7 @@ async fn dpop_tokens(s: &Srv) -> Resp {
 }
 
 const C1: &str = "confidential-basic";
+const META: &str = "/.well-known/oauth-authorization-server";
 
 /// Whether the server gets right what `flaw` breaks.
 async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
@@ -525,6 +526,40 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
         Flaw::IntrospectionCallerClientId => {
             let rt = s.password_rt().await;
             s.introspect(&rt).await["client_id"] == C1
+        }
+        Flaw::MetadataEndpointsMisreported => {
+            let m = s.get(META).await.json;
+            let d = s.running.description();
+            m["issuer"] == d.issuer.as_str()
+                && m["token_endpoint"] == s.url("/token").as_str()
+                && m["revocation_endpoint"] == d.endpoints.revocation.as_str()
+                && m["introspection_endpoint"] == d.endpoints.introspection.as_str()
+                && m["device_authorization_endpoint"] == d.endpoints.device_authorization.as_str()
+        }
+        Flaw::MetadataCapabilitiesMisreported => {
+            let m = s.get(META).await.json;
+            let has = |k: &str, v: &str| m[k].as_array().is_some_and(|a| a.iter().any(|x| x == v));
+            has("grant_types_supported", "refresh_token")
+                && has(
+                    "grant_types_supported",
+                    reference_server::client::GrantType::DeviceCode.as_str(),
+                )
+                && !has("token_endpoint_auth_signing_alg_values_supported", "none")
+                && has("code_challenge_methods_supported", "S256")
+        }
+        Flaw::MetadataWrongContentType => s
+            .get(META)
+            .await
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
+        Flaw::JwksPrivateKeyExposed => {
+            let set = s.get("/jwks").await.json;
+            set["keys"].as_array().is_some_and(|ks| {
+                !ks.is_empty()
+                    && ks
+                        .iter()
+                        .all(|k| k.get("d").is_none() && k.get("x").is_some())
+            })
         }
         Flaw::DpopJtiReplayAccepted => {
             let p = s.dpop(DPOP_DEMO_PEM, None);

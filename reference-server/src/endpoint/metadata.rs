@@ -5,9 +5,12 @@ use super::json;
 use crate::client::GrantType;
 use crate::config::CLIENT_SCOPE;
 use crate::dpop::SUPPORTED_ALGS;
+use crate::flaw::Flaw;
+use crate::keys;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -15,9 +18,13 @@ use std::sync::Arc;
 pub fn document(state: &AppState) -> Value {
     let p = &state.policy;
     let e = &state.description.endpoints;
+    // The `metadata-capabilities-misreported` flaw leaves out the refresh and device grants, adds
+    // `none` to the signing algorithms and drops the PKCE methods.
+    let misreport = state.flaw(Flaw::MetadataCapabilitiesMisreported);
     let grants: Vec<&str> = GrantType::ALL
         .iter()
         .filter(|g| g.enabled(&p.grants))
+        .filter(|g| !misreport || !matches!(g, GrantType::RefreshToken | GrantType::DeviceCode))
         .map(|g| g.as_str())
         .collect();
     let methods = &p.clients.auth_methods;
@@ -28,24 +35,45 @@ pub fn document(state: &AppState) -> Value {
     if methods.iter().any(|m| m == "private_key_jwt") {
         signing.push("ES256");
     }
+    if misreport {
+        signing.push("none");
+    }
     let mut pkce = vec!["S256"];
     if p.pkce.plain_allowed {
         pkce.push("plain");
     }
+    // The `metadata-endpoints-misreported` flaw names the issuer with a trailing slash and points
+    // the token, revocation, introspection and device endpoints at paths that do not answer.
+    let wrong = state.flaw(Flaw::MetadataEndpointsMisreported);
+    let elsewhere = |url: &str| {
+        if wrong {
+            url.replacen(state.issuer.as_str(), &format!("{}/v1", state.issuer), 1)
+        } else {
+            url.to_owned()
+        }
+    };
+    let issuer = if wrong {
+        format!("{}/", state.issuer)
+    } else {
+        state.issuer.clone()
+    };
     let mut m = serde_json::Map::new();
-    m.insert("issuer".into(), state.issuer.clone().into());
+    m.insert("issuer".into(), issuer.into());
     m.insert("authorization_endpoint".into(), e.authorize.clone().into());
-    m.insert("token_endpoint".into(), e.token.clone().into());
+    m.insert("token_endpoint".into(), elsewhere(&e.token).into());
     m.insert("jwks_uri".into(), e.jwks.clone().into());
-    m.insert("revocation_endpoint".into(), e.revocation.clone().into());
+    m.insert(
+        "revocation_endpoint".into(),
+        elsewhere(&e.revocation).into(),
+    );
     m.insert(
         "introspection_endpoint".into(),
-        e.introspection.clone().into(),
+        elsewhere(&e.introspection).into(),
     );
     if p.grants.device_code {
         m.insert(
             "device_authorization_endpoint".into(),
-            e.device_authorization.clone().into(),
+            elsewhere(&e.device_authorization).into(),
         );
     }
     m.insert("grant_types_supported".into(), json!(grants));
@@ -85,7 +113,9 @@ pub fn document(state: &AppState) -> Value {
             json!(signing),
         );
     }
-    m.insert("code_challenge_methods_supported".into(), json!(pkce));
+    if !misreport {
+        m.insert("code_challenge_methods_supported".into(), json!(pkce));
+    }
     if p.dpop.supported {
         m.insert(
             "dpop_signing_alg_values_supported".into(),
@@ -106,10 +136,37 @@ pub fn document(state: &AppState) -> Value {
 
 /// `GET /.well-known/oauth-authorization-server`.
 pub async fn metadata(State(state): State<Arc<AppState>>) -> Response {
-    json(document(&state))
+    let doc = document(&state);
+    if state.flaw(Flaw::MetadataWrongContentType) {
+        // The body is still JSON; only the media type lies (RFC 8414 §3.2: application/json).
+        return (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            doc.to_string(),
+        )
+            .into_response();
+    }
+    json(doc)
 }
 
 /// `GET /jwks`.
 pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
-    json(state.signer.jwks())
+    let mut set = state.signer.jwks();
+    if state.flaw(Flaw::JwksPrivateKeyExposed)
+        && let (Some(key), Ok(d)) = (
+            set["keys"][0].as_object_mut(),
+            private_scalar(keys::ISSUER_SIGNING_PEM),
+        )
+    {
+        key.insert("d".into(), d.into());
+    }
+    json(set)
+}
+
+/// The base64url private scalar `d` of a PKCS#8 P-256 key (for the `jwks-private-key-exposed`
+/// flaw only).
+fn private_scalar(pem: &str) -> Result<String, String> {
+    use base64::Engine;
+    use p256::pkcs8::DecodePrivateKey;
+    let sk = p256::SecretKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.to_bytes()))
 }
