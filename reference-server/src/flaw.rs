@@ -211,6 +211,39 @@ flaws! {
     /// The JWK Set publishes the signing key's private scalar.
     JwksPrivateKeyExposed = "jwks-private-key-exposed":
         "the JWK Set carries the ID-token signing key's private member d (RFC 7517 / OIDC Core 10.1: public keys only)",
+    /// A public client is served the client credentials grant.
+    PublicClientCredentials = "public-client-credentials":
+        "a public client (client_id only) gets a client_credentials access token (RFC 6749 4.4, OAuth 2.1 4.2: confidential clients only)",
+    /// Authorization codes never expire.
+    ExpiredCodeAccepted = "expired-code-accepted":
+        "an authorization code past its lifetime is redeemed (RFC 6749 4.1.2: short-lived, then invalid_grant)",
+    /// The plain PKCE method is accepted although the policy allows only S256.
+    PkcePlainAccepted = "pkce-plain-accepted":
+        "an authorization request with code_challenge_method=plain gets a code although the policy allows only S256 (RFC 9700 2.1.1)",
+    /// A device authorization the user denied stays pending.
+    DeviceDenialIgnored = "device-denial-ignored":
+        "polling a device code the user denied answers authorization_pending forever instead of access_denied (RFC 8628 3.5)",
+    /// Device codes never expire when polled.
+    ExpiredDeviceCodeAccepted = "expired-device-code-accepted":
+        "polling a device code past its lifetime answers as if it were live instead of expired_token (RFC 8628 3.5)",
+    /// Polling faster than the interval is not slowed down.
+    DeviceSlowDownMissing = "device-slow-down-missing":
+        "polling a device code faster than the interval gets authorization_pending instead of slow_down (RFC 8628 3.5)",
+    /// A JWT bearer grant assertion's signature is not verified.
+    JwtBearerSignatureUnchecked = "jwt-bearer-signature-unchecked":
+        "a JWT bearer grant assertion whose signature does not verify (altered after signing) is accepted (RFC 7523 3 item 9, 3.1)",
+    /// The password grant is served even when the policy disables it.
+    PasswordGrantAlwaysOn = "password-grant-always-on":
+        "grant_type=password is served although the policy disables the password grant (RFC 9700 2.4, OAuth 2.1 10)",
+    /// The resource owner's password is not checked.
+    PasswordUnchecked = "password-unchecked":
+        "the password grant issues tokens for a known username with any password (RFC 6749 4.3.2, 5.2 invalid_grant)",
+    /// Token exchange does not look the subject token up.
+    TokenExchangeSubjectUnchecked = "token-exchange-subject-unchecked":
+        "token exchange issues tokens for an unknown or inactive subject_token (RFC 8693 2.2.2 invalid_request)",
+    /// An unknown `grant_type` gets `invalid_request`.
+    UnknownGrantTypeMisreported = "unknown-grant-type-misreported":
+        "an unknown grant_type gets invalid_request instead of unsupported_grant_type (RFC 6749 5.2)",
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",

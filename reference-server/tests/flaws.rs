@@ -24,6 +24,7 @@ fn policy_for(flaw: Option<Flaw>) -> Policy {
         Some(Flaw::DpopNonceUnchecked) => {
             serde_json::json!({"grants": {"password": true}, "dpop": {"nonce_required": true}})
         }
+        Some(Flaw::PasswordGrantAlwaysOn) => serde_json::json!({"grants": {"password": false}}),
         _ => serde_json::json!({"grants": {"password": true}}),
     };
     Policy::resolve("rfc9700", &overrides).expect("policy")
@@ -89,6 +90,32 @@ async fn dpop_tokens(s: &Srv) -> Resp {
         &[("dpop", s.dpop(DPOP_DEMO_PEM, None))],
     )
     .await
+}
+
+/// Starts a device authorization for `confidential-basic`: `(device_code, user_code)`.
+async fn device_start(s: &Srv) -> (String, String) {
+    let secret = s.secret(C1);
+    let r = s
+        .post(
+            "/device_authorization",
+            Auth::Basic(C1, &secret),
+            &[("scope", "api:read")],
+            &[],
+        )
+        .await;
+    let get = |k: &str| r.json[k].as_str().expect(k).to_owned();
+    (get("device_code"), get("user_code"))
+}
+
+/// Polls a device code as `confidential-basic`.
+async fn device_poll(s: &Srv, device_code: &str) -> Resp {
+    let secret = s.secret(C1);
+    let pairs = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", device_code),
+    ];
+    s.post("/token", Auth::Basic(C1, &secret), &pairs, &[])
+        .await
 }
 
 const C1: &str = "confidential-basic";
@@ -560,6 +587,106 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
                         .iter()
                         .all(|k| k.get("d").is_none() && k.get("x").is_some())
             })
+        }
+        Flaw::PublicClientCredentials => {
+            let pairs = [("grant_type", "client_credentials")];
+            let r = s.post("/token", Auth::Id("public-1"), &pairs, &[]).await;
+            r.status != 200 && r.json.get("access_token").is_none()
+        }
+        Flaw::ExpiredCodeAccepted => {
+            let code = s.code(C1, "api:read").await;
+            s.advance(61).await;
+            let pairs = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", reference_server::config::REDIRECT_URI),
+                ("code_verifier", VERIFIER),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.err() == "invalid_grant"
+        }
+        Flaw::PkcePlainAccepted => {
+            let q = common::form(&[
+                ("response_type", "code"),
+                ("client_id", C1),
+                ("redirect_uri", reference_server::config::REDIRECT_URI),
+                ("scope", "api:read"),
+                ("state", "xyz"),
+                ("code_challenge", VERIFIER),
+                ("code_challenge_method", "plain"),
+                ("login_hint", "alice"),
+            ]);
+            let r = s.get(&format!("/authorize?{q}")).await;
+            let loc = r.header("location").unwrap_or("");
+            url::Url::parse(loc).is_ok_and(|u| u.query_pairs().all(|(k, _)| k != "code"))
+        }
+        Flaw::DeviceDenialIgnored => {
+            let (device_code, user_code) = device_start(s).await;
+            let pairs = [
+                ("user_code", user_code.as_str()),
+                ("username", "alice"),
+                ("password", "alice-password"),
+                ("action", "deny"),
+            ];
+            s.post("/device/approve", Auth::None, &pairs, &[]).await;
+            device_poll(s, &device_code).await.err() == "access_denied"
+        }
+        Flaw::ExpiredDeviceCodeAccepted => {
+            let (device_code, _) = device_start(s).await;
+            s.advance(601).await;
+            device_poll(s, &device_code).await.err() == "expired_token"
+        }
+        Flaw::DeviceSlowDownMissing => {
+            let (device_code, _) = device_start(s).await;
+            device_poll(s, &device_code).await;
+            device_poll(s, &device_code).await.err() == "slow_down"
+        }
+        Flaw::JwtBearerSignatureUnchecked => {
+            let minted = s
+                .post(
+                    "/test/jwt-bearer-assertion",
+                    Auth::None,
+                    &[("sub", "alice")],
+                    &[],
+                )
+                .await;
+            let assertion = minted.json["assertion"].as_str().expect("assertion");
+            // Same header and claims, another signature.
+            let tampered = format!("{}AAAAAAAAAA", &assertion[..assertion.len() - 10]);
+            let pairs = [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", tampered.as_str()),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.err() == "invalid_grant"
+        }
+        Flaw::PasswordGrantAlwaysOn => {
+            s.password("api:read").await.err() == "unsupported_grant_type"
+        }
+        Flaw::PasswordUnchecked => {
+            let pairs = [
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "not-alice-password"),
+            ];
+            s.post("/token", c1, &pairs, &[]).await.err() == "invalid_grant"
+        }
+        Flaw::TokenExchangeSubjectUnchecked => {
+            let pairs = [
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", "no-such-token"),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token",
+                ),
+            ];
+            let r = s.post("/token", c1, &pairs, &[]).await;
+            r.status == 400 && r.json.get("access_token").is_none()
+        }
+        Flaw::UnknownGrantTypeMisreported => {
+            let pairs = [("grant_type", "urn:example:no-such-grant")];
+            s.post("/token", c1, &pairs, &[]).await.err() == "unsupported_grant_type"
         }
         Flaw::DpopJtiReplayAccepted => {
             let p = s.dpop(DPOP_DEMO_PEM, None);

@@ -6,6 +6,7 @@
 use super::respond;
 use crate::client::GrantType;
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::flaw::Flaw;
 use crate::grant::authorization_code::valid_pkce_value;
 use crate::grant::resolve_scope;
 use crate::policy::PkceRequiredFor;
@@ -103,7 +104,8 @@ async fn handle(state: &Arc<AppState>, query: String) -> Result<Response, OAuthE
         (Some(c), m) => {
             // RFC 7636 §4.3: the method defaults to plain.
             let m = m.unwrap_or("plain");
-            let ok_method = m == "S256" || (m == "plain" && pkce.plain_allowed);
+            let plain_ok = pkce.plain_allowed || state.flaw(Flaw::PkcePlainAccepted);
+            let ok_method = m == "S256" || (m == "plain" && plain_ok);
             if !ok_method {
                 return fail(
                     OAuthErrorCode::InvalidRequest,

@@ -77,9 +77,18 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
         {
             Ok(GrantType::RefreshToken)
         }
+        Ok(g)
+            if GrantType::from_wire(g).is_none()
+                && state.flaw(Flaw::UnknownGrantTypeMisreported) =>
+        {
+            Err(OAuthError::invalid_request("invalid grant_type"))
+        }
         r => r.and_then(|g| {
             GrantType::from_wire(g)
-                .filter(|g| g.enabled(&state.policy.grants))
+                .filter(|g| {
+                    g.enabled(&state.policy.grants)
+                        || (*g == GrantType::Password && state.flaw(Flaw::PasswordGrantAlwaysOn))
+                })
                 .ok_or_else(unsupported)
         }),
     }?;
@@ -171,14 +180,22 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
         }
         GrantType::ClientCredentials => {
             let client = match identity {
+                // The `public-client-credentials` flaw serves a public client as if it were
+                // confidential and registered for the grant.
+                ClientIdentity::Public(client) if state.flaw(Flaw::PublicClientCredentials) => {
+                    client
+                }
                 ClientIdentity::Public(_) => {
                     return Err(OAuthError::unauthorized_client(
                         "client_credentials is for confidential clients",
                     ));
                 }
-                other => other.require_confidential(state)?,
+                other => {
+                    let client = other.require_confidential(state)?;
+                    permitted(&client, grant, proof.as_ref())?;
+                    client
+                }
             };
-            permitted(&client, grant, proof.as_ref())?;
             let scope = params.get("scope").map(str::to_owned);
             in_tx(state, now, move |r, ctx| {
                 client_credentials(r, ctx, &client, scope.as_deref(), jkt)

@@ -99,7 +99,7 @@ pub fn authorization_code(
             "code was issued to another client",
         ));
     }
-    if ctx.now >= code.expires_at {
+    if ctx.now >= code.expires_at && !ctx.state.flaw(Flaw::ExpiredCodeAccepted) {
         return Err(OAuthError::invalid_grant("authorization code expired"));
     }
     let checked = check_redemption(ctx, &code, input);

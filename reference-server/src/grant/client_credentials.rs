@@ -4,6 +4,7 @@
 use super::{Ctx, Issued, NewGrant, issue_new, resolve_scope};
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
+use crate::flaw::Flaw;
 use crate::store::Records;
 
 /// Issues an access token to the client itself.
@@ -14,7 +15,7 @@ pub fn client_credentials(
     scope: Option<&str>,
     dpop_jkt: Option<String>,
 ) -> Result<Issued, OAuthError> {
-    if client.public {
+    if client.public && !ctx.state.flaw(Flaw::PublicClientCredentials) {
         return Err(OAuthError::unauthorized_client(
             "client_credentials is for confidential clients",
         ));

@@ -5,6 +5,7 @@
 use super::{Ctx, Issued, NewGrant, issue_new, parse_scope, refresh_issuable};
 use crate::client::{Client, GrantType};
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::flaw::Flaw;
 use crate::store::{DeviceStatus, Records};
 use crate::token::DeviceCode;
 
@@ -24,7 +25,7 @@ pub fn device_code(
             "device_code was issued to another client",
         ));
     }
-    if ctx.now >= d.expires_at {
+    if ctx.now >= d.expires_at && !ctx.state.flaw(Flaw::ExpiredDeviceCodeAccepted) {
         return Err(OAuthError::new(
             OAuthErrorCode::ExpiredToken,
             "device_code expired",
@@ -34,7 +35,8 @@ pub fn device_code(
         DeviceStatus::Pending => {
             let too_fast = d
                 .last_poll
-                .is_some_and(|last| ctx.now < last.saturating_add(d.interval));
+                .is_some_and(|last| ctx.now < last.saturating_add(d.interval))
+                && !ctx.state.flaw(Flaw::DeviceSlowDownMissing);
             d.last_poll = Some(ctx.now);
             if too_fast {
                 d.interval += 5;
@@ -50,6 +52,11 @@ pub fn device_code(
                 "waiting for the user",
             ))
         }
+        // The `device-denial-ignored` flaw keeps a denied code pending forever.
+        DeviceStatus::Denied if ctx.state.flaw(Flaw::DeviceDenialIgnored) => Err(OAuthError::new(
+            OAuthErrorCode::AuthorizationPending,
+            "waiting for the user",
+        )),
         DeviceStatus::Denied => Err(OAuthError::new(
             OAuthErrorCode::AccessDenied,
             "the user denied the request",
