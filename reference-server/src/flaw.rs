@@ -244,6 +244,15 @@ flaws! {
     /// An unknown `grant_type` gets `invalid_request`.
     UnknownGrantTypeMisreported = "unknown-grant-type-misreported":
         "an unknown grant_type gets invalid_request instead of unsupported_grant_type (RFC 6749 5.2)",
+    /// Token responses announce the wrong access-token lifetime.
+    WrongExpiresIn = "wrong-expires-in":
+        "token responses announce an expires_in of twice the access token's real lifetime (RFC 6749 5.1)",
+    /// The configured grace window is ignored.
+    GraceIgnored = "grace-ignored":
+        "the configured grace window is ignored: a retry with the superseded refresh token inside it is a replay (invalid_grant, family revoked) (policy grace, ambiguity A8)",
+    /// Refresh tokens rotate even under `rotation: never`.
+    RotationDespiteNever = "rotation-despite-never":
+        "under rotation: never a refresh returns a new refresh token and invalidates the presented one (RFC 6749 6: the server's documented choice)",
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",

@@ -24,6 +24,12 @@ fn policy_for(flaw: Option<Flaw>) -> Policy {
         Some(Flaw::DpopNonceUnchecked) => {
             serde_json::json!({"grants": {"password": true}, "dpop": {"nonce_required": true}})
         }
+        Some(Flaw::GraceIgnored) => serde_json::json!({
+            "grants": {"password": true}, "grace": {"seconds": 30, "max_reuses": 1},
+        }),
+        Some(Flaw::RotationDespiteNever) => {
+            serde_json::json!({"grants": {"password": true}, "rotation": "never"})
+        }
         Some(Flaw::PasswordGrantAlwaysOn) => serde_json::json!({"grants": {"password": false}}),
         _ => serde_json::json!({"grants": {"password": true}}),
     };
@@ -687,6 +693,20 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
         Flaw::UnknownGrantTypeMisreported => {
             let pairs = [("grant_type", "urn:example:no-such-grant")];
             s.post("/token", c1, &pairs, &[]).await.err() == "unsupported_grant_type"
+        }
+        Flaw::WrongExpiresIn => {
+            let lifetime = s.running.description().policy.lifetimes.access_token;
+            s.password("api:read").await.json["expires_in"] == lifetime
+        }
+        Flaw::GraceIgnored => {
+            let rt0 = s.password_rt().await;
+            s.refresh(c1, &rt0).await;
+            s.refresh(c1, &rt0).await.status == 200
+        }
+        Flaw::RotationDespiteNever => {
+            let rt0 = s.password_rt().await;
+            let same = s.refresh(c1, &rt0).await.json["refresh_token"] == rt0.as_str();
+            same && s.refresh(c1, &rt0).await.status == 200
         }
         Flaw::DpopJtiReplayAccepted => {
             let p = s.dpop(DPOP_DEMO_PEM, None);

@@ -98,7 +98,7 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     let now = state.clock.now();
     let params = &form.params;
 
-    let issued: Issued = match grant {
+    let mut issued: Issued = match grant {
         GrantType::RefreshToken => {
             let caller = match identity {
                 ClientIdentity::Authenticated { client, .. } => Caller::Authenticated(client),
@@ -244,6 +244,10 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
         }
     };
 
+    // The `wrong-expires-in` flaw announces twice the real access-token lifetime.
+    if state.flaw(Flaw::WrongExpiresIn) {
+        issued.expires_in = issued.expires_in.saturating_mul(2);
+    }
     let mut resp = json(issued.to_json());
     if state.policy.dpop.nonce_required
         && let Ok(v) = HeaderValue::from_str(&state.dpop_nonce())

@@ -207,8 +207,10 @@ pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Resul
             let successor_unused = rec
                 .refresh(successor)?
                 .is_some_and(|s| s.state == RefreshState::Active);
-            let in_window =
-                policy.grace.seconds > 0 && now < at.saturating_add(policy.grace.seconds);
+            // The `grace-ignored` flaw treats every superseded token as outside the window.
+            let in_window = policy.grace.seconds > 0
+                && now < at.saturating_add(policy.grace.seconds)
+                && !flaws.has(Flaw::GraceIgnored);
             if in_window && successor_unused && record.grace_uses < policy.grace.max_reuses {
                 grace_use = true;
             } else {
@@ -352,7 +354,9 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
         presented,
     } = plan;
 
-    let refresh_token = if policy.rotates_for(client.public) {
+    // The `rotation-despite-never` flaw rotates even where the policy says it must not.
+    let rotates = policy.rotates_for(client.public) || ctx.state.flaw(Flaw::RotationDespiteNever);
+    let refresh_token = if rotates {
         let rt = RefreshToken::new(token_value(ctx));
         let reset = policy.lifetimes.rotation_resets_absolute
             || ctx.state.flaw(Flaw::AbsoluteLifetimeReset);
