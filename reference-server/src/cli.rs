@@ -14,8 +14,8 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "reference-server", version, about)]
 pub struct ServeArgs {
-    /// Policy: a preset name (rfc6749, rfc9700, oauth21, fapi2, wso2, wso2-no-renew, auth0,
-    /// oracle-idcs) or a YAML file (`preset: NAME` plus overrides).
+    /// Policy: a preset name (rfc6749, rfc9700, rfc9700-grace, oauth21, oauth21-strict, fapi2,
+    /// wso2, wso2-no-renew, auth0, oracle-idcs) or a YAML file (`preset: NAME` plus overrides).
     #[arg(long, value_name = "FILE|PRESET", default_value = "rfc9700")]
     pub policy: String,
     /// Address to listen on (loopback by default; port 0 picks a free port).

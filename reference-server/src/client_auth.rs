@@ -221,7 +221,10 @@ fn check_method_allowed(
             ChallengeKind::Other,
         ));
     }
-    if policy.enforce_registered_method && method != client.auth_method {
+    if policy.enforce_registered_method
+        && method != client.auth_method
+        && !state.flaw(Flaw::RegisteredMethodNotEnforced)
+    {
         return Err(OAuthError::invalid_client(
             "not the client's registered authentication method",
             ChallengeKind::Other,

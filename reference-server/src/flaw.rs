@@ -253,6 +253,9 @@ flaws! {
     /// Refresh tokens rotate even under `rotation: never`.
     RotationDespiteNever = "rotation-despite-never":
         "under rotation: never a refresh returns a new refresh token and invalidates the presented one (RFC 6749 6: the server's documented choice)",
+    /// The registered client authentication method is not enforced.
+    RegisteredMethodNotEnforced = "registered-method-not-enforced":
+        "with enforce_registered_method, a client authenticating with another accepted method than the one it registered is served (OIDC Core 9, ambiguity A28)",
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",

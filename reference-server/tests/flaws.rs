@@ -30,6 +30,9 @@ fn policy_for(flaw: Option<Flaw>) -> Policy {
         Some(Flaw::RotationDespiteNever) => {
             serde_json::json!({"grants": {"password": true}, "rotation": "never"})
         }
+        Some(Flaw::RegisteredMethodNotEnforced) => serde_json::json!({
+            "grants": {"password": true}, "clients": {"enforce_registered_method": true},
+        }),
         Some(Flaw::PasswordGrantAlwaysOn) => serde_json::json!({"grants": {"password": false}}),
         _ => serde_json::json!({"grants": {"password": true}}),
     };
@@ -707,6 +710,14 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
             let rt0 = s.password_rt().await;
             let same = s.refresh(c1, &rt0).await.json["refresh_token"] == rt0.as_str();
             same && s.refresh(c1, &rt0).await.status == 200
+        }
+        Flaw::RegisteredMethodNotEnforced => {
+            // confidential-basic registered client_secret_basic; it tries client_secret_post.
+            let pairs = [("grant_type", "client_credentials")];
+            s.post("/token", Auth::Post(C1, &secret), &pairs, &[])
+                .await
+                .err()
+                == "invalid_client"
         }
         Flaw::DpopJtiReplayAccepted => {
             let p = s.dpop(DPOP_DEMO_PEM, None);
