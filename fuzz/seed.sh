@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Regenerates the seed corpora from specs/ (scenarios, target profiles, templates) plus a few
+# Regenerates the committed seed corpora (fuzz/seeds/; cargo-fuzz grows its working corpus in
+# the git-ignored fuzz/corpus/) from specs/ (scenarios, target profiles, templates) plus a few
 # handcrafted token requests. Run from the repository root: bash fuzz/seed.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-c=fuzz/corpus
+c=fuzz/seeds
 mkdir -p $c/{scenario_yaml,target_profile,template,token_request,basic_header,dpop_proof,form_scope}
 i=0
 for f in $(find specs -name '*.yaml' -not -path 'specs/targets/*' -not -name requirements.yaml | sort); do

@@ -1,4 +1,5 @@
-//! Stable twins of the cargo-fuzz targets: every seed in `fuzz/corpus/<target>/` and every saved
+//! Stable twins of the cargo-fuzz targets: every seed in `fuzz/seeds/<target>/` (and the local
+//! working corpus `fuzz/corpus/<target>/`, when present) and every saved
 //! crash in `fuzz/regressions/<target>/` goes through the same entry point, so `cargo test` on a
 //! stable toolchain covers what the fuzzers found.
 
@@ -24,6 +25,7 @@ fn every_corpus_and_regression_input_runs_clean() {
         let fuzz_targets = root.join("fuzz_targets").join(format!("{name}.rs"));
         assert!(fuzz_targets.is_file(), "no fuzz target for {name}");
         for dir in [
+            root.join("seeds").join(name),
             root.join("corpus").join(name),
             root.join("regressions").join(name),
         ] {
@@ -37,5 +39,5 @@ fn every_corpus_and_regression_input_runs_clean() {
             }
         }
     }
-    assert!(ran >= 20, "expected seeds in fuzz/corpus, ran {ran}");
+    assert!(ran >= 20, "expected seeds in fuzz/seeds, ran {ran}");
 }

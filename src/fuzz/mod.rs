@@ -136,6 +136,9 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     };
     let started = Instant::now();
     let mut summary = FuzzSummary::default();
+    let fresh =
+        crate::http::client::HttpClient::unpooled(opts.latency_bound * 4, ctx.target.insecure)
+            .unwrap_or_else(|_| ctx.http.clone());
     let mut found: BTreeMap<String, Finding> = BTreeMap::new();
     let mut last_progress = Instant::now();
     let spacing = if opts.rate == 0 {
@@ -151,7 +154,7 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
             continue;
         };
         summary.requests += 1;
-        let outcome = ctx.http.send(&prepared, Some(opts.latency_bound * 4)).await;
+        let outcome = send(&ctx, &fresh, &prepared, opts).await;
         if let Ok(resp) = &outcome {
             tokens.learn(resp);
         }
@@ -196,7 +199,7 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     let mut merged: BTreeMap<String, Finding> = BTreeMap::new();
     for mut f in found.into_values() {
         if summary.requests < opts.max_requests.saturating_add(2_000) {
-            let (req, sent) = minimize(&ctx, &mut tokens, &f, opts).await;
+            let (req, sent) = minimize(&ctx, &fresh, &mut tokens, &f, opts).await;
             summary.requests += sent;
             f.req = req;
         }
@@ -219,6 +222,21 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     summary.findings = merged.into_values().collect();
     summary.elapsed = started.elapsed();
     summary
+}
+
+/// Sends a request; a transport failure is retried once on a new connection, because a server
+/// may legitimately close a kept-alive connection right after an error, and a pooled client can
+/// race that close. Only a failure that repeats on a fresh connection is the server's.
+async fn send(
+    ctx: &RunContext,
+    fresh: &crate::http::client::HttpClient,
+    prepared: &PreparedRequest,
+    opts: &FuzzOptions,
+) -> Result<HttpResponse, String> {
+    match ctx.http.send(prepared, Some(opts.latency_bound * 4)).await {
+        Ok(r) => Ok(r),
+        Err(_) => fresh.send(prepared, Some(opts.latency_bound * 4)).await,
+    }
 }
 
 async fn build(
@@ -244,6 +262,7 @@ async fn build(
 
 async fn minimize(
     ctx: &RunContext,
+    fresh: &crate::http::client::HttpClient,
     tokens: &mut Tokens,
     f: &Finding,
     opts: &FuzzOptions,
@@ -259,7 +278,7 @@ async fn minimize(
             continue;
         };
         sent += 1;
-        let outcome = ctx.http.send(&prepared, Some(opts.latency_bound * 4)).await;
+        let outcome = send(ctx, fresh, &prepared, opts).await;
         if let Ok(resp) = &outcome {
             tokens.learn(resp);
         }

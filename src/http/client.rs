@@ -23,6 +23,16 @@ pub fn install_crypto_provider() {
 impl HttpClient {
     /// A client with the given default timeout.
     pub fn new(timeout: Duration, insecure: bool) -> Result<HttpClient, String> {
+        Self::build(timeout, insecure, 32)
+    }
+
+    /// A client that opens a new connection for every request (no keep-alive pool): used to
+    /// retry a request whose pooled connection the server had just closed.
+    pub fn unpooled(timeout: Duration, insecure: bool) -> Result<HttpClient, String> {
+        Self::build(timeout, insecure, 0)
+    }
+
+    fn build(timeout: Duration, insecure: bool, idle: usize) -> Result<HttpClient, String> {
         install_crypto_provider();
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -30,7 +40,7 @@ impl HttpClient {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .danger_accept_invalid_certs(insecure)
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(idle)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(HttpClient {

@@ -79,9 +79,11 @@ pub struct Requirements {
 pub const BUILTIN: &str = include_str!("../../specs/requirements.yaml");
 
 impl Requirements {
-    /// The built-in catalogue.
+    /// The built-in catalogue (parsed once per process).
     pub fn builtin() -> Requirements {
-        Requirements::parse(BUILTIN).unwrap_or_default()
+        static PARSED: std::sync::LazyLock<Requirements> =
+            std::sync::LazyLock::new(|| Requirements::parse(BUILTIN).unwrap_or_default());
+        PARSED.clone()
     }
 
     /// Parses a catalogue file.

@@ -13,16 +13,20 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut seen: BTreeMap<&str, String> = BTreeMap::new();
-    let policy = reference_server::policy::Policy::preset("rfc9700")
-        .ok()
-        .and_then(|p| serde_json::to_value(p).ok())
-        .unwrap_or_default();
+    // The policy's shape, for checking `{{ policy.… }}` paths (built once per process).
+    static POLICY: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        reference_server::policy::Policy::preset("rfc9700")
+            .ok()
+            .and_then(|p| serde_json::to_value(p).ok())
+            .unwrap_or_default()
+    });
+    let policy = &*POLICY;
     for s in &cat.scenarios {
         let mut v = Validator {
             src: &s.source,
             out: &mut out,
             cat,
-            policy: &policy,
+            policy,
         };
         if let Some(prev) = seen.get(s.id.as_str()) {
             v.error(
@@ -39,7 +43,7 @@ pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
             src: &f.source,
             out: &mut out,
             cat,
-            policy: &policy,
+            policy,
         };
         let mut defined: BTreeSet<String> = f.params.iter().map(|(n, _)| n.clone()).collect();
         let later = captures_by_name(&f.steps, cat);

@@ -1,0 +1,187 @@
+//! The catalogue against the in-process reference server (libtest-mimic, one trial each):
+//!
+//! - `preset/<preset>/<scenario>`: every scenario under every policy preset passes or skips with
+//!   a reason; a Fail, an Error or an XPass fails the trial.
+//! - `flaw/<flaw>/<scenario>`: every flaw a scenario declares in `catches:` makes it fail (under
+//!   at least one of the flaw presets): the negative controls.
+//! - `meta/…`: no scenario catches nothing, and every flaw is caught by some scenario.
+//!
+//! Each trial gets its own server (in memory, virtual clock), so a scenario that advances the
+//! clock cannot expire another's tokens.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use reference_server::policy::{PRESET_NAMES, Policy};
+use reference_server::{Config, Flaw};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+use tokencert::report::{Outcome, ScenarioResult};
+use tokencert::runner::{RunContext, RunOptions};
+use tokencert::spec::{Catalogue, LoadOptions, load_paths};
+
+/// Presets a flaw is tried under, in order, until the scenario fails: the common ones first,
+/// then every other preset (a flaw may only show where the policy lets the rule apply).
+fn flaw_presets() -> Vec<&'static str> {
+    let first = ["rfc9700", "rfc6749", "fapi2", "auth0"];
+    let rest = PRESET_NAMES.iter().copied().filter(|p| !first.contains(p));
+    first.into_iter().chain(rest).collect()
+}
+
+static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+});
+
+fn catalogue() -> Arc<Catalogue> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let (cat, diags) = load_paths(&[root], &LoadOptions::default());
+    let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
+    assert!(
+        errors.is_empty(),
+        "the catalogue is invalid:\n{}",
+        errors.join("\n")
+    );
+    Arc::new(cat)
+}
+
+/// Runs one scenario's cells against a fresh server with this preset and flaws.
+fn run(
+    cat: &Arc<Catalogue>,
+    idx: usize,
+    preset: &str,
+    flaws: &[Flaw],
+) -> Result<Vec<ScenarioResult>, String> {
+    RT.block_on(async {
+        let policy = Policy::preset(preset).map_err(|e| e.to_string())?;
+        let mut config = Config::new(policy);
+        config.flaws = flaws.to_vec();
+        let running = reference_server::spawn(config)
+            .await
+            .map_err(|e| e.to_string())?;
+        let target = tokencert::target::embedded::target(&running)?;
+        let ctx = RunContext::new(Arc::clone(cat), target, "conformance".into())
+            .await
+            .map_err(|e| e.to_string())?;
+        let ctx = Arc::new(ctx);
+        let cells = ctx.cells_of(idx);
+        let results = ctx
+            .run(
+                cells,
+                &RunOptions {
+                    jobs: 2,
+                    ..RunOptions::default()
+                },
+            )
+            .await;
+        running.shutdown().await;
+        Ok(results)
+    })
+}
+
+fn describe(r: &ScenarioResult) -> String {
+    let mut s = format!("{} {}", r.outcome.label(), r.name());
+    if let Some(reason) = &r.reason {
+        s.push_str(&format!(" ({reason})"));
+    }
+    for f in &r.findings {
+        s.push_str(&format!("\n{}", f.snippet));
+    }
+    s
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let cat = catalogue();
+    let mut trials = Vec::new();
+    for preset in PRESET_NAMES {
+        for (idx, s) in cat.scenarios.iter().enumerate() {
+            let cat = Arc::clone(&cat);
+            trials.push(Trial::test(
+                format!("preset/{preset}/{}", s.id),
+                move || {
+                    let results = run(&cat, idx, preset, &[])?;
+                    let bad: Vec<String> = results
+                        .iter()
+                        .filter(|r| {
+                            matches!(r.outcome, Outcome::Fail | Outcome::Error | Outcome::Xpass)
+                        })
+                        .map(describe)
+                        .collect();
+                    if bad.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(Failed::from(bad.join("\n")))
+                    }
+                },
+            ));
+        }
+    }
+    for (idx, s) in cat.scenarios.iter().enumerate() {
+        for (name, _) in &s.catches {
+            let cat = Arc::clone(&cat);
+            let name = name.clone();
+            trials.push(Trial::test(format!("flaw/{name}/{}", s.id), move || {
+                let flaw: Flaw = name.parse().map_err(|e: String| Failed::from(e))?;
+                let mut seen = Vec::new();
+                for preset in flaw_presets() {
+                    let results = run(&cat, idx, preset, &[flaw])?;
+                    if results
+                        .iter()
+                        .any(|r| matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Info))
+                    {
+                        return Ok(());
+                    }
+                    seen.extend(results.iter().map(|r| format!("{preset}: {}", describe(r))));
+                }
+                Err(Failed::from(format!(
+                    "declares `catches: [{name}]` but passes with the flaw on:\n{}",
+                    seen.join("\n")
+                )))
+            }));
+        }
+    }
+    {
+        let cat = Arc::clone(&cat);
+        trials.push(Trial::test("meta/every-scenario-catches-a-flaw", move || {
+            let empty: Vec<&str> = cat
+                .scenarios
+                .iter()
+                .filter(|s| s.catches.is_empty())
+                .map(|s| s.id.as_str())
+                .collect();
+            if empty.is_empty() {
+                Ok(())
+            } else {
+                Err(Failed::from(format!(
+                    "a scenario that passes against anything is a defect; these catch no flaw: {}",
+                    empty.join(", ")
+                )))
+            }
+        }));
+    }
+    {
+        let cat = Arc::clone(&cat);
+        trials.push(Trial::test("meta/every-flaw-is-caught", move || {
+            let missed: Vec<&str> = Flaw::ALL
+                .iter()
+                .map(|f| f.name())
+                .filter(|f| {
+                    !cat.scenarios
+                        .iter()
+                        .any(|s| s.catches.iter().any(|(c, _)| c == f))
+                })
+                .collect();
+            if missed.is_empty() {
+                Ok(())
+            } else {
+                Err(Failed::from(format!(
+                    "no scenario catches: {}",
+                    missed.join(", ")
+                )))
+            }
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
