@@ -330,10 +330,12 @@ fn embedded_reference_server_is_the_default_target() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("embedded reference server"), "{err}");
+    // grace-ignored only shows with a grace window: --flaw picks the preset where it does.
     for flaw in [
         "superseded-token-accepted",
         "cross-client-refresh",
         "missing-no-store",
+        "grace-ignored",
     ] {
         let (code, _, err) = tokencert(
             root,

@@ -288,6 +288,21 @@ impl serde::Serialize for Flaw {
     }
 }
 
+impl Flaw {
+    /// The preset under which this flaw is observable, when the default (`rfc9700`) does not
+    /// let the broken rule apply (the password grant is off there, rotation always on, no grace
+    /// window, no method enforcement, no DPoP nonces).
+    pub fn showcase_preset(self) -> Option<&'static str> {
+        match self {
+            Flaw::PasswordUnchecked | Flaw::RotationDespiteNever => Some("rfc6749"),
+            Flaw::GraceIgnored => Some("rfc9700-grace"),
+            Flaw::RegisteredMethodNotEnforced => Some("oauth21-strict"),
+            Flaw::DpopNonceUnchecked => Some("fapi2"),
+            _ => None,
+        }
+    }
+}
+
 /// The active flaws, cheap to query on every request.
 #[derive(Debug, Clone, Default)]
 pub struct FlawSet(Vec<Flaw>);

@@ -155,12 +155,26 @@ struct RunArgs {
     /// Print the redacted HTTP exchanges of failures on the console.
     #[arg(long, short = 'v')]
     verbose: bool,
-    /// Policy of the embedded reference server (a preset name or a policy file); without --target.
-    #[arg(long, default_value = "rfc9700")]
-    policy: String,
+    /// Policy of the embedded reference server (a preset name or a policy file); without
+    /// --target. Default: rfc9700, or the preset where the given --flaw shows.
+    #[arg(long)]
+    policy: Option<String>,
     /// Switch on a deliberate flaw in the embedded reference server (repeatable); without --target.
     #[arg(long = "flaw", value_name = "NAME")]
     flaws: Vec<reference_server::Flaw>,
+}
+
+/// The embedded server's policy: the one asked for, else the preset where every given flaw is
+/// observable (some need the password grant, a grace window…), else rfc9700.
+fn embedded_policy(asked: Option<&str>, flaws: &[reference_server::Flaw]) -> String {
+    if let Some(p) = asked {
+        return p.to_owned();
+    }
+    let hints: Vec<&str> = flaws.iter().filter_map(|f| f.showcase_preset()).collect();
+    match hints.as_slice() {
+        [first, rest @ ..] if rest.iter().all(|h| h == first) => (*first).to_owned(),
+        _ => "rfc9700".to_owned(),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -516,7 +530,8 @@ fn run_id() -> String {
 async fn run(a: RunArgs) -> u8 {
     let Some(target_path) = a.target.clone() else {
         // No target: the embedded reference server, started in process on a free port.
-        let running = match crate::target::embedded::start(&a.policy, &a.flaws).await {
+        let policy = embedded_policy(a.policy.as_deref(), &a.flaws);
+        let running = match crate::target::embedded::start(&policy, &a.flaws).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
