@@ -112,9 +112,10 @@ struct FuzzArgs {
     /// Answers slower than this are findings.
     #[arg(long, default_value = "2s")]
     latency_bound: humantime::Duration,
-    /// Policy of the embedded reference server (without --target).
-    #[arg(long, default_value = "rfc9700")]
-    policy: String,
+    /// Policy of the embedded reference server (without --target). Default: rfc9700, or the
+    /// preset where the given --flaw shows.
+    #[arg(long)]
+    policy: Option<String>,
     /// Switch on a deliberate flaw in the embedded reference server (repeatable; without --target).
     #[arg(long = "flaw", value_name = "NAME")]
     flaws: Vec<reference_server::Flaw>,
@@ -387,63 +388,102 @@ fn coverage(paths: &[PathBuf]) -> u8 {
     EXIT_OK
 }
 
+/// Loads a target profile, printing its errors; `Err` is the exit code.
+fn load_target(path: &Path) -> Result<Target, u8> {
+    match Target::load(path, &ProcessEnv) {
+        Ok(t) => Ok(t),
+        Err(TargetError::Invalid(diags)) => {
+            for d in &diags {
+                eprint!("{}", d.render());
+                eprintln!();
+            }
+            eprintln!("the target profile is invalid");
+            Err(EXIT_INVALID)
+        }
+        Err(TargetError::MissingSecret(m)) => {
+            eprintln!("error: {m}");
+            Err(EXIT_HARNESS)
+        }
+    }
+}
+
+/// Starts the embedded reference server; `Err` is the exit code. Keep the `Running` alive for
+/// as long as the target is used.
+async fn start_embedded(
+    policy: Option<&str>,
+    flaws: &[reference_server::Flaw],
+) -> Result<(reference_server::Running, Target), u8> {
+    let policy = embedded_policy(policy, flaws);
+    let running = crate::target::embedded::start(&policy, flaws)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            EXIT_HARNESS
+        })?;
+    let target = crate::target::embedded::target(&running).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_HARNESS
+    })?;
+    eprintln!(
+        "target: embedded reference server at {} (policy {}{})",
+        running.base_url(),
+        target.policy.name,
+        if target.flaws.is_empty() {
+            String::new()
+        } else {
+            format!(", flaws: {}", target.flaws.join(", "))
+        }
+    );
+    Ok((running, target))
+}
+
+/// Refuses a target whose token endpoint is not on loopback unless `allowed`: load and fuzz
+/// loops belong on servers the user owns.
+fn refuse_remote(target: &Target, allowed: bool, why: &str) -> Result<(), u8> {
+    let url = target.endpoints.get("token").unwrap_or(&target.base_url);
+    if allowed || crate::fuzz::is_loopback(url) {
+        return Ok(());
+    }
+    eprintln!(
+        "error: {url} is not a loopback address; {why}. Pass --allow-remote if you own this server."
+    );
+    Err(EXIT_USAGE)
+}
+
 async fn fuzz(a: FuzzArgs) -> u8 {
     let mut running = None;
-    let target = match &a.target {
+    let mut target = match &a.target {
         Some(path) => {
-            if !a.flaws.is_empty() {
+            if !a.flaws.is_empty() || a.policy.is_some() {
                 eprintln!(
-                    "error: --flaw applies to the embedded reference server only (drop --target)"
+                    "error: --flaw and --policy apply to the embedded reference server only (drop --target)"
                 );
                 return EXIT_USAGE;
             }
-            match Target::load(path, &ProcessEnv) {
+            match load_target(path) {
                 Ok(t) => t,
-                Err(TargetError::Invalid(diags)) => {
-                    for d in &diags {
-                        eprint!("{}", d.render());
-                    }
-                    return EXIT_INVALID;
-                }
-                Err(TargetError::MissingSecret(m)) => {
-                    eprintln!("error: {m}");
-                    return EXIT_HARNESS;
-                }
+                Err(code) => return code,
             }
         }
-        None => {
-            let r = match crate::target::embedded::start(&a.policy, &a.flaws).await {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_HARNESS;
-                }
-            };
-            let t = match crate::target::embedded::target(&r) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_HARNESS;
-                }
-            };
-            running = Some(r);
-            t
-        }
+        None => match start_embedded(a.policy.as_deref(), &a.flaws).await {
+            Ok((r, t)) => {
+                running = Some(r);
+                t
+            }
+            Err(code) => return code,
+        },
     };
-    let mut target = target;
     if a.insecure {
         target.insecure = true;
     }
-    let token = target.endpoints.get("token").cloned();
-    if !a.allow_remote
-        && let Some(u) = &token
-        && !crate::fuzz::is_loopback(u)
-    {
-        eprintln!(
-            "error: {u} is not a loopback address; fuzzing sends many malformed requests. Pass --allow-remote if you own this server."
-        );
-        return EXIT_USAGE;
+    if let Err(code) = refuse_remote(
+        &target,
+        a.allow_remote,
+        "fuzzing sends many malformed requests",
+    ) {
+        return code;
     }
+    let token = target.endpoints.get("token").cloned();
     let cat = Arc::new(spec::Catalogue::default());
     let name = target.name.clone();
     let ctx = match RunContext::new(cat, target, run_id()).await {
@@ -530,53 +570,23 @@ fn run_id() -> String {
 async fn run(a: RunArgs) -> u8 {
     let Some(target_path) = a.target.clone() else {
         // No target: the embedded reference server, started in process on a free port.
-        let policy = embedded_policy(a.policy.as_deref(), &a.flaws);
-        let running = match crate::target::embedded::start(&policy, &a.flaws).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_HARNESS;
-            }
+        let (running, target) = match start_embedded(a.policy.as_deref(), &a.flaws).await {
+            Ok(rt) => rt,
+            Err(code) => return code,
         };
-        let target = match crate::target::embedded::target(&running) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_HARNESS;
-            }
-        };
-        eprintln!(
-            "target: embedded reference server at {} (policy {}{})",
-            running.base_url(),
-            target.policy.name,
-            if target.flaws.is_empty() {
-                String::new()
-            } else {
-                format!(", flaws: {}", target.flaws.join(", "))
-            }
-        );
         let code = run_against(a, target).await;
         running.shutdown().await;
         return code;
     };
-    if !a.flaws.is_empty() {
-        eprintln!("error: --flaw applies to the embedded reference server only (drop --target)");
+    if !a.flaws.is_empty() || a.policy.is_some() {
+        eprintln!(
+            "error: --flaw and --policy apply to the embedded reference server only (drop --target)"
+        );
         return EXIT_USAGE;
     }
-    let mut target = match Target::load(&target_path, &ProcessEnv) {
+    let mut target = match load_target(&target_path) {
         Ok(t) => t,
-        Err(TargetError::Invalid(diags)) => {
-            for d in &diags {
-                eprint!("{}", d.render());
-                eprintln!();
-            }
-            eprintln!("the target profile is invalid");
-            return EXIT_INVALID;
-        }
-        Err(TargetError::MissingSecret(m)) => {
-            eprintln!("error: {m}");
-            return EXIT_HARNESS;
-        }
+        Err(code) => return code,
     };
     if a.insecure {
         target.insecure = true;
@@ -687,30 +697,19 @@ async fn prop(a: PropArgs) -> u8 {
                 );
                 return EXIT_USAGE;
             }
-            let mut target = match Target::load(path, &ProcessEnv) {
+            let mut target = match load_target(path) {
                 Ok(t) => t,
-                Err(TargetError::Invalid(diags)) => {
-                    for d in &diags {
-                        eprint!("{}", d.render());
-                    }
-                    return EXIT_INVALID;
-                }
-                Err(TargetError::MissingSecret(m)) => {
-                    eprintln!("error: {m}");
-                    return EXIT_HARNESS;
-                }
+                Err(code) => return code,
             };
             if a.insecure {
                 target.insecure = true;
             }
-            if !a.allow_remote
-                && let Some(u) = target.endpoints.get("token").or(Some(&target.base_url))
-                && !crate::fuzz::is_loopback(u)
-            {
-                eprintln!(
-                    "error: {u} is not a loopback address; prop sends many requests and moves its clock. Pass --allow-remote if you own this server."
-                );
-                return EXIT_USAGE;
+            if let Err(code) = refuse_remote(
+                &target,
+                a.allow_remote,
+                "prop sends many requests and moves its clock",
+            ) {
+                return code;
             }
             let name = target.name.clone();
             let cat = Arc::new(spec::Catalogue::default());

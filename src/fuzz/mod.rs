@@ -115,13 +115,13 @@ impl Tokens {
         if !(200..300).contains(&resp.status) {
             return;
         }
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body)
+        // Tokens are already redacted (`RunContext::learn_secrets` on arrival); keep a few live
+        // ones to mutate.
+        if self.refresh.len() < 64
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body)
             && let Some(rt) = v.get("refresh_token").and_then(|t| t.as_str())
         {
-            self.ctx.redactor.add("refresh_token", rt);
-            if self.refresh.len() < 64 {
-                self.refresh.push(rt.to_owned());
-            }
+            self.refresh.push(rt.to_owned());
         }
     }
 }
@@ -233,10 +233,14 @@ async fn send(
     prepared: &PreparedRequest,
     opts: &FuzzOptions,
 ) -> Result<HttpResponse, String> {
-    match ctx.http.send(prepared, Some(opts.latency_bound * 4)).await {
+    let outcome = match ctx.http.send(prepared, Some(opts.latency_bound * 4)).await {
         Ok(r) => Ok(r),
         Err(_) => fresh.send(prepared, Some(opts.latency_bound * 4)).await,
+    };
+    if let Ok(r) = &outcome {
+        ctx.learn_secrets(r);
     }
+    outcome
 }
 
 async fn build(

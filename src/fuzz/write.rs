@@ -162,11 +162,10 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<String
             let mut b = s.finish();
             b.push_str(&String::from_utf8_lossy(&req.raw_suffix));
             // Templates survive form-encoding only when written back in clear.
-            let mut out = b.clone();
             if let Some(rt) = rt {
-                out = b.replace(rt, "{{ rt0 }}");
+                b = b.replace(rt, "{{ rt0 }}");
             }
-            out.replace(
+            b.replace(
                 "%7B%7B+clients.confidential.id+%7D%7D",
                 "{{ clients.confidential.id }}",
             )

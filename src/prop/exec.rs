@@ -996,20 +996,10 @@ impl<'a> Exec<'a> {
                             ),
                         }
                     };
-                    let message =
-                        format!("{what}: introspection of {} says active={active}", rt.var);
-                    self.log.steps.push(Step::Introspect {
-                        token: rt.var.clone(),
-                        active: Some(live),
-                        scope: None,
-                        requirement: req,
-                        message: message.clone(),
-                    });
-                    return Ok(Some(Violation {
-                        op: idx,
-                        message,
-                        requirement: req,
-                    }));
+                    let var = rt.var.clone();
+                    return Ok(Some(
+                        self.activity_violation(idx, var, live, active, &what, req),
+                    ));
                 }
                 if active {
                     let granted: BTreeSet<String> =
@@ -1100,24 +1090,40 @@ impl<'a> Exec<'a> {
                     } else {
                         ("an expired access token never works", "RFC7662-2.2.a")
                     };
-                    let message =
-                        format!("{what}: introspection of {} says active={active}", at.var);
-                    self.log.steps.push(Step::Introspect {
-                        token: at.var.clone(),
-                        active: Some(live),
-                        scope: None,
-                        requirement: req,
-                        message: message.clone(),
-                    });
-                    return Ok(Some(Violation {
-                        op: idx,
-                        message,
-                        requirement: req,
-                    }));
+                    let var = at.var.clone();
+                    return Ok(Some(
+                        self.activity_violation(idx, var, live, active, what, req),
+                    ));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Records an introspection whose `active` contradicts the model (`live`) and returns the
+    /// violation it is.
+    fn activity_violation(
+        &mut self,
+        op: usize,
+        var: String,
+        live: bool,
+        active: bool,
+        what: &str,
+        requirement: &'static str,
+    ) -> Violation {
+        let message = format!("{what}: introspection of {var} says active={active}");
+        self.log.steps.push(Step::Introspect {
+            token: var,
+            active: Some(live),
+            scope: None,
+            requirement,
+            message: message.clone(),
+        });
+        Violation {
+            op,
+            message,
+            requirement,
+        }
     }
 
     fn model_expired(&self, f: usize, i: usize, now: u64) -> bool {

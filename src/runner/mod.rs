@@ -169,11 +169,14 @@ impl RunContext {
             });
         let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
         let mut set = tokio::task::JoinSet::new();
+        // Which cell each task runs, so a cell whose task panicked still gets a result.
+        let mut tasks = std::collections::HashMap::new();
         for (idx, cell) in parallel {
             let ctx = Arc::clone(self);
+            let task_cell = cell.clone();
             let sem = Arc::clone(&sem);
             let cb = opts.on_result.clone();
-            set.spawn(async move {
+            let handle = set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 let r = ctx.run_cell(&cell).await;
                 if let Some(cb) = &cb {
@@ -181,11 +184,23 @@ impl RunContext {
                 }
                 (idx, r)
             });
+            tasks.insert(handle.id(), (idx, task_cell));
         }
         let mut results: Vec<(usize, ScenarioResult)> = Vec::new();
         while let Some(joined) = set.join_next().await {
-            if let Ok(r) = joined {
-                results.push(r);
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    if let Some((idx, cell)) = tasks.remove(&e.id()) {
+                        let mut r = self.new_result(&cell);
+                        r.outcome = Outcome::Error;
+                        r.reason = Some(format!("the harness failed running this cell: {e}"));
+                        if let Some(cb) = &opts.on_result {
+                            cb(&r);
+                        }
+                        results.push((idx, r));
+                    }
+                }
             }
         }
         for (idx, cell) in serial {
@@ -199,14 +214,12 @@ impl RunContext {
         results.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// Runs one cell, gating first; the result is redacted.
-    pub async fn run_cell(&self, cell: &Cell) -> ScenarioResult {
+    /// A result for `cell` with nothing run yet.
+    fn new_result(&self, cell: &Cell) -> ScenarioResult {
         let s = &self.catalogue.scenarios[cell.scenario];
-        let start = std::time::Instant::now();
-        let cell_name = cell.name();
-        let mut result = ScenarioResult {
+        ScenarioResult {
             scenario: s.id.clone(),
-            cell: cell_name.clone(),
+            cell: cell.name(),
             title: s.title.clone(),
             file: s.source.path.to_string(),
             outcome: Outcome::Pass,
@@ -222,7 +235,15 @@ impl RunContext {
             duration_ms: 0,
             steps: Vec::new(),
             findings: Vec::new(),
-        };
+        }
+    }
+
+    /// Runs one cell, gating first; the result is redacted.
+    pub async fn run_cell(&self, cell: &Cell) -> ScenarioResult {
+        let s = &self.catalogue.scenarios[cell.scenario];
+        let start = std::time::Instant::now();
+        let cell_name = cell.name();
+        let mut result = self.new_result(cell);
         if let Some(reason) = self.gate(s, cell) {
             result.outcome = Outcome::Skip;
             result.reason = Some(reason);
@@ -567,13 +588,8 @@ impl RunContext {
         if !(200..300).contains(&resp.status) {
             return Err(format!("bootstrap answered {}", resp.status));
         }
-        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| format!("bootstrap: {e}"))?;
-        for field in ["access_token", "refresh_token", "id_token"] {
-            if let Some(t) = v.get(field).and_then(Value::as_str) {
-                self.redactor.add(field, t);
-            }
-        }
-        Ok(v)
+        // Its tokens are already registered with the redactor: every response is, on arrival.
+        serde_json::from_slice(&resp.body).map_err(|e| format!("bootstrap: {e}"))
     }
 }
 
