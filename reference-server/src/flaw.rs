@@ -256,6 +256,12 @@ flaws! {
     /// The registered client authentication method is not enforced.
     RegisteredMethodNotEnforced = "registered-method-not-enforced":
         "with enforce_registered_method, a client authenticating with another accepted method than the one it registered is served (OIDC Core 9, ambiguity A28)",
+    /// A code is redeemed by a client it was not issued to.
+    CodeClientBindingUnchecked = "code-client-binding-unchecked":
+        "an authorization code is redeemed by another client than the one it was issued to (RFC 6749 4.1.3 MUST)",
+    /// The redirect_uri of a code redemption is not compared with the authorization request's.
+    RedirectUriUnchecked = "redirect-uri-unchecked":
+        "a code is redeemed with another redirect_uri than the one of its authorization request (RFC 6749 4.1.3 MUST)",
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",

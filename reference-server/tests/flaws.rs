@@ -301,6 +301,32 @@ async fn probe(s: &Arc<Srv>, flaw: Flaw) -> bool {
                 .status
                 == 400
         }
+        Flaw::CodeClientBindingUnchecked => {
+            let code = s.code("public-1", "api:read").await;
+            let pairs = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", reference_server::config::REDIRECT_URI),
+                ("code_verifier", VERIFIER),
+            ];
+            s.post("/token", Auth::Id("public-2"), &pairs, &[])
+                .await
+                .status
+                == 400
+        }
+        Flaw::RedirectUriUnchecked => {
+            let code = s.code("public-1", "api:read").await;
+            let pairs = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "https://attacker.example/cb"),
+                ("code_verifier", VERIFIER),
+            ];
+            s.post("/token", Auth::Id("public-1"), &pairs, &[])
+                .await
+                .status
+                == 400
+        }
         Flaw::ClientAuthSkippedOnRefresh => {
             let rt = s.password_rt().await;
             s.refresh(Auth::Id(C1), &rt).await.err() == "invalid_client"

@@ -42,11 +42,13 @@ pub fn s256(verifier: &str) -> String {
 
 fn check_redemption(ctx: &Ctx<'_>, code: &CodeRecord, input: &CodeInput) -> Result<(), OAuthError> {
     // RFC 6749 §4.1.3: identical redirect_uri when the authorization request carried one.
+    let checked = !ctx.state.flaw(Flaw::RedirectUriUnchecked);
     if let Some(sent) = &code.redirect_uri_param {
-        if input.redirect_uri.as_deref() != Some(sent.as_str()) {
+        if checked && input.redirect_uri.as_deref() != Some(sent.as_str()) {
             return Err(OAuthError::invalid_grant("redirect_uri does not match"));
         }
     } else if let Some(given) = &input.redirect_uri
+        && checked
         && *given != code.redirect_uri
     {
         return Err(OAuthError::invalid_grant("redirect_uri does not match"));
@@ -94,7 +96,7 @@ pub fn authorization_code(
     let mut code = rec
         .code(&input.code.hash().0)?
         .ok_or_else(|| OAuthError::invalid_grant("unknown authorization code"))?;
-    if code.client_id != client.id {
+    if code.client_id != client.id && !ctx.state.flaw(Flaw::CodeClientBindingUnchecked) {
         return Err(OAuthError::invalid_grant(
             "code was issued to another client",
         ));
