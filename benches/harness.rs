@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokencert::http::PreparedRequest;
 use tokencert::http::client::HttpClient;
+use tokencert::profile::{ProcessEnv, Target};
 use tokencert::runner::{RunContext, RunOptions};
-use tokencert::spec::{LoadOptions, load_paths};
-use tokencert::target::{ProcessEnv, Target};
+use tokencert::scenario::{LoadOptions, load_paths};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -7,16 +7,16 @@
 //! target and writes console, JUnit, JSON and HTML reports.
 #![warn(missing_docs)]
 
+pub mod blackbox;
 pub mod capability;
 pub mod cli;
 pub mod diagnostic;
-pub mod fuzz;
-pub mod fuzzing;
+pub mod fuzz_entry;
 pub mod http;
+pub mod profile;
 pub mod prop;
 pub mod report;
 pub mod runner;
-pub mod spec;
-pub mod target;
+pub mod scenario;
 pub mod template;
 pub mod yaml;

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use tokencert::report::{Outcome, ScenarioResult};
 use tokencert::runner::{RunContext, RunOptions};
-use tokencert::spec::{Catalogue, LoadOptions, load_paths};
+use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
 
 /// Presets a flaw is tried under, in order, until the scenario fails: the common ones first,
 /// then every other preset (a flaw may only show where the policy lets the rule apply).
@@ -60,7 +60,7 @@ fn run(
         let running = reference_server::spawn(config)
             .await
             .map_err(|e| e.to_string())?;
-        let target = tokencert::target::embedded::target(&running)?;
+        let target = tokencert::profile::embedded::target(&running)?;
         let ctx = RunContext::new(Arc::clone(cat), target, "conformance".into())
             .await
             .map_err(|e| e.to_string())?;

@@ -6,9 +6,9 @@ use reference_server::policy::Policy;
 use reference_server::{Config, Flaw};
 use std::sync::Arc;
 use std::time::Duration;
-use tokencert::fuzz::{FuzzOptions, FuzzSummary};
+use tokencert::blackbox::{FuzzOptions, FuzzSummary};
 use tokencert::runner::{RunContext, RunOptions};
-use tokencert::spec::{Catalogue, LoadOptions, load_paths};
+use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
 
 const MAX_REQUESTS: u64 = 1_500;
 
@@ -16,7 +16,7 @@ async fn fuzz(flaws: &[Flaw], out: &std::path::Path) -> FuzzSummary {
     let mut config = Config::new(Policy::preset("rfc9700").expect("preset"));
     config.flaws = flaws.to_vec();
     let running = reference_server::spawn(config).await.expect("spawn");
-    let target = tokencert::target::embedded::target(&running).expect("target");
+    let target = tokencert::profile::embedded::target(&running).expect("target");
     let ctx = Arc::new(
         RunContext::new(Arc::new(Catalogue::default()), target, "fuzz".into())
             .await
@@ -32,8 +32,8 @@ async fn fuzz(flaws: &[Flaw], out: &std::path::Path) -> FuzzSummary {
         latency_bound: Duration::from_secs(10),
         progress: false,
     };
-    let mut summary = tokencert::fuzz::run(ctx, &opts).await;
-    tokencert::fuzz::write_reproducers(&mut summary, &opts, "test").expect("write");
+    let mut summary = tokencert::blackbox::run(ctx, &opts).await;
+    tokencert::blackbox::write_reproducers(&mut summary, &opts, "test").expect("write");
     running.shutdown().await;
     summary
 }
@@ -50,7 +50,7 @@ async fn replay(dir: &std::path::Path, flaws: &[Flaw]) -> usize {
     let mut config = Config::new(Policy::preset("rfc9700").expect("preset"));
     config.flaws = flaws.to_vec();
     let running = reference_server::spawn(config).await.expect("spawn");
-    let target = tokencert::target::embedded::target(&running).expect("target");
+    let target = tokencert::profile::embedded::target(&running).expect("target");
     let ctx = Arc::new(
         RunContext::new(Arc::new(cat), target, "replay".into())
             .await
@@ -83,7 +83,7 @@ async fn clean_server_gives_no_findings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parsing_and_error_flaws_are_found_and_reproduced() {
-    use tokencert::fuzz::Oracle;
+    use tokencert::blackbox::Oracle;
     let cases = [
         (Flaw::ServerErrorOnMalformedBody, Oracle::ServerError),
         (Flaw::MissingNoStore, Oracle::MissingNoStore),

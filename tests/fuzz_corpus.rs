@@ -8,13 +8,13 @@ use std::path::Path;
 type Entry = fn(&[u8]);
 
 const TARGETS: &[(&str, Entry)] = &[
-    ("token_request", reference_server::fuzzing::token_request),
-    ("basic_header", reference_server::fuzzing::basic_header),
-    ("dpop_proof", reference_server::fuzzing::dpop_proof),
-    ("form_scope", reference_server::fuzzing::form_and_scope),
-    ("scenario_yaml", tokencert::fuzzing::scenario_yaml),
-    ("target_profile", tokencert::fuzzing::target_profile),
-    ("template", tokencert::fuzzing::template),
+    ("token_request", reference_server::fuzz_entry::token_request),
+    ("basic_header", reference_server::fuzz_entry::basic_header),
+    ("dpop_proof", reference_server::fuzz_entry::dpop_proof),
+    ("form_scope", reference_server::fuzz_entry::form_and_scope),
+    ("scenario_yaml", tokencert::fuzz_entry::scenario_yaml),
+    ("target_profile", tokencert::fuzz_entry::target_profile),
+    ("template", tokencert::fuzz_entry::template),
 ];
 
 #[test]

@@ -163,7 +163,7 @@ async fn every_predicate_passes_and_fails_against_a_real_response() {
     ];
     assert_eq!(
         cases.len(),
-        tokencert::spec::Op::ALL.len(),
+        tokencert::scenario::Op::ALL.len(),
         "a case for every predicate"
     );
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,5 +1,5 @@
 #![no_main]
 //! Fuzz target `dpop_proof`: see the entry point's doc for the input shape.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    reference_server::fuzzing::dpop_proof(data);
+    reference_server::fuzz_entry::dpop_proof(data);
 });

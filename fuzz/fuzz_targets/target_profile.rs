@@ -1,5 +1,5 @@
 #![no_main]
 //! Fuzz target `target_profile`: see the entry point's doc for the input shape.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    tokencert::fuzzing::target_profile(data);
+    tokencert::fuzz_entry::target_profile(data);
 });

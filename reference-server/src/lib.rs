@@ -28,7 +28,7 @@ pub mod dpop;
 pub mod endpoint;
 pub mod error;
 pub mod flaw;
-pub mod fuzzing;
+pub mod fuzz_entry;
 pub mod grant;
 pub mod keys;
 pub mod policy;

@@ -6,10 +6,10 @@
 
 mod console;
 
+use crate::profile::{PlaceholderEnv, ProcessEnv, Target, TargetError};
 use crate::report::{RunReport, TargetInfo, Tool};
 use crate::runner::{self, RunContext, RunOptions};
-use crate::spec::{self, LoadOptions};
-use crate::target::{PlaceholderEnv, ProcessEnv, Target, TargetError};
+use crate::scenario::{self, LoadOptions};
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -240,7 +240,7 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 fn validate(paths: &[PathBuf]) -> u8 {
     let paths = default_paths(paths);
-    let (cat, mut diags) = spec::load_paths(&paths, &LoadOptions::default());
+    let (cat, mut diags) = scenario::load_paths(&paths, &LoadOptions::default());
     for t in &cat.target_files {
         if let Err(TargetError::Invalid(d)) = Target::load(t, &PlaceholderEnv) {
             diags.extend(d);
@@ -278,7 +278,7 @@ fn list(a: &ListArgs) -> u8 {
         }
         return EXIT_OK;
     }
-    let (cat, diags) = spec::load_paths(&default_paths(&a.paths), &LoadOptions::default());
+    let (cat, diags) = scenario::load_paths(&default_paths(&a.paths), &LoadOptions::default());
     if diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
@@ -351,7 +351,7 @@ fn flaw_row(flaw: &str, results: &[crate::report::ScenarioResult]) -> crate::rep
 }
 
 fn coverage(paths: &[PathBuf]) -> u8 {
-    let (cat, diags) = spec::load_paths(&default_paths(paths), &LoadOptions::default());
+    let (cat, diags) = scenario::load_paths(&default_paths(paths), &LoadOptions::default());
     if diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
@@ -361,7 +361,7 @@ fn coverage(paths: &[PathBuf]) -> u8 {
         }
         return EXIT_INVALID;
     }
-    let groups = spec::coverage::coverage(&cat);
+    let groups = scenario::coverage::coverage(&cat);
     println!("{:<26} {:<7} {:>9}  uncovered", "spec", "level", "covered");
     let (mut total, mut covered) = (0, 0);
     for g in &groups {
@@ -414,13 +414,13 @@ async fn start_embedded(
     flaws: &[reference_server::Flaw],
 ) -> Result<(reference_server::Running, Target), u8> {
     let policy = embedded_policy(policy, flaws);
-    let running = crate::target::embedded::start(&policy, flaws)
+    let running = crate::profile::embedded::start(&policy, flaws)
         .await
         .map_err(|e| {
             eprintln!("error: {e}");
             EXIT_HARNESS
         })?;
-    let target = crate::target::embedded::target(&running).map_err(|e| {
+    let target = crate::profile::embedded::target(&running).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_HARNESS
     })?;
@@ -441,7 +441,7 @@ async fn start_embedded(
 /// loops belong on servers the user owns.
 fn refuse_remote(target: &Target, allowed: bool, why: &str) -> Result<(), u8> {
     let url = target.endpoints.get("token").unwrap_or(&target.base_url);
-    if allowed || crate::fuzz::is_loopback(url) {
+    if allowed || crate::blackbox::is_loopback(url) {
         return Ok(());
     }
     eprintln!(
@@ -484,7 +484,7 @@ async fn fuzz(a: FuzzArgs) -> u8 {
         return code;
     }
     let token = target.endpoints.get("token").cloned();
-    let cat = Arc::new(spec::Catalogue::default());
+    let cat = Arc::new(scenario::Catalogue::default());
     let name = target.name.clone();
     let ctx = match RunContext::new(cat, target, run_id()).await {
         Ok(c) => Arc::new(c),
@@ -500,7 +500,7 @@ async fn fuzz(a: FuzzArgs) -> u8 {
         a.duration,
         a.max_requests
     );
-    let opts = crate::fuzz::FuzzOptions {
+    let opts = crate::blackbox::FuzzOptions {
         duration: a.duration.into(),
         max_requests: a.max_requests,
         seed: a.seed,
@@ -509,8 +509,8 @@ async fn fuzz(a: FuzzArgs) -> u8 {
         latency_bound: a.latency_bound.into(),
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
     };
-    let mut summary = crate::fuzz::run(Arc::clone(&ctx), &opts).await;
-    let files = match crate::fuzz::write_reproducers(&mut summary, &opts, &name) {
+    let mut summary = crate::blackbox::run(Arc::clone(&ctx), &opts).await;
+    let files = match crate::blackbox::write_reproducers(&mut summary, &opts, &name) {
         Ok(f) => f,
         Err(e) => {
             eprintln!(
@@ -598,7 +598,7 @@ async fn run(a: RunArgs) -> u8 {
 }
 
 async fn run_against(a: RunArgs, target: Target) -> u8 {
-    let (cat, diags) = spec::load_paths(&a.specs, &LoadOptions::default());
+    let (cat, diags) = scenario::load_paths(&a.specs, &LoadOptions::default());
     if diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
@@ -712,7 +712,7 @@ async fn prop(a: PropArgs) -> u8 {
                 return code;
             }
             let name = target.name.clone();
-            let cat = Arc::new(spec::Catalogue::default());
+            let cat = Arc::new(scenario::Catalogue::default());
             match RunContext::new(cat, target, run_id()).await {
                 Ok(c) => (crate::prop::Source::Fixed(Arc::new(c)), name),
                 Err(e) => {

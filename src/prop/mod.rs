@@ -153,9 +153,9 @@ impl Drop for EmbeddedRestart {
 }
 
 async fn context(running: &reference_server::Running) -> Result<Arc<RunContext>, String> {
-    let target = crate::target::embedded::target(running)?;
+    let target = crate::profile::embedded::target(running)?;
     let ctx = RunContext::new(
-        Arc::new(crate::spec::Catalogue::default()),
+        Arc::new(crate::scenario::Catalogue::default()),
         target,
         "prop".into(),
     )

@@ -1,13 +1,13 @@
 //! Getting a fresh token family from the target without a person.
 
+use super::execute::ScenarioRun;
 use super::prepare::now;
-use super::scenario::ScenarioRun;
 use crate::http::client::form_body;
 use crate::http::jwt::{self, SigningKey};
 use crate::http::{HttpResponse, PreparedRequest, pkce};
+use crate::profile::Bootstrap;
 use crate::report::StepResult;
-use crate::spec::{BootstrapSpec, ClientAuthSpec, RequestSpec, Tpl};
-use crate::target::Bootstrap;
+use crate::scenario::{BootstrapSpec, ClientAuthSpec, RequestSpec, Tpl};
 use crate::template::Template;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -280,7 +280,7 @@ impl ScenarioRun<'_> {
         &mut self,
         role: &str,
         scope: &str,
-        approve: Option<crate::target::ApproveHook>,
+        approve: Option<crate::profile::ApproveHook>,
         command: Option<String>,
         extra: &[(String, String)],
         b: &BootstrapSpec,

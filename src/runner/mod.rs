@@ -5,17 +5,17 @@
 //! time after the others when the target has a virtual clock, because advancing the clock is
 //! global to the server and would expire other cells' tokens mid-flight.
 
-pub mod assert;
 mod bootstrap;
+mod execute;
+pub mod predicate;
 mod prepare;
-mod scenario;
 
 pub use prepare::ASSERTION_TYPE;
 
 use crate::http::client::HttpClient;
+use crate::profile::{Redactor, Target};
 use crate::report::{Outcome, RequirementRef, RequirementSummary, ScenarioResult, Summary};
-use crate::spec::{Action, Catalogue, Scenario, Step};
-use crate::target::{Redactor, Target};
+use crate::scenario::{Action, Catalogue, Scenario, Step};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -249,7 +249,7 @@ impl RunContext {
             result.reason = Some(reason);
             return result;
         }
-        let mut run = scenario::ScenarioRun::new(self, s, cell);
+        let mut run = execute::ScenarioRun::new(self, s, cell);
         run.execute().await;
         result.outcome = run.outcome();
         result.reason = run.reason.clone();
@@ -524,7 +524,7 @@ impl RunContext {
     /// Location header) with the redactor at once, so no later message can leak them.
     pub fn learn_secrets(&self, resp: &crate::http::HttpResponse) {
         if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
-            for field in crate::target::secret::SENSITIVE_FIELDS {
+            for field in crate::profile::secret::SENSITIVE_FIELDS {
                 if let Some(t) = v.get(*field).and_then(Value::as_str) {
                     self.redactor.add(field, t);
                 }
@@ -565,7 +565,7 @@ impl RunContext {
             scenario: 0,
             values: vec![("client".into(), role.to_owned())],
         };
-        let spec = crate::spec::BootstrapSpec {
+        let spec = crate::scenario::BootstrapSpec {
             client: None,
             scope: None,
             grant: None,
@@ -573,7 +573,7 @@ impl RunContext {
             params: Vec::new(),
             loc: crate::yaml::Loc::default(),
         };
-        let mut run = scenario::ScenarioRun::new(self, &scenario, &cell);
+        let mut run = execute::ScenarioRun::new(self, &scenario, &cell);
         let mut record = crate::report::StepResult {
             phase: crate::report::Phase::Setup,
             id: "bootstrap".into(),

@@ -1,11 +1,11 @@
 //! Turning a request spec into bytes on the wire: templates, client authentication, DPoP.
 
-use super::scenario::ScenarioRun;
+use super::execute::ScenarioRun;
 use crate::http::PreparedRequest;
 use crate::http::client::{basic_auth, form_body};
 use crate::http::jwt::{self, DpopKey, SigningKey};
-use crate::spec::{ClientAuthSpec, DpopSpec, RequestSpec, TplValue};
-use crate::target::ClientConfig;
+use crate::profile::ClientConfig;
+use crate::scenario::{ClientAuthSpec, DpopSpec, RequestSpec, TplValue};
 use crate::template::value_to_text;
 use serde_json::{Map, Value};
 
@@ -108,7 +108,7 @@ impl ScenarioRun<'_> {
     fn render_map(&mut self, entries: &[(String, TplValue)]) -> Result<Map<String, Value>, String> {
         let mut m = Map::new();
         for (k, v) in entries {
-            let val = super::assert::render_value(&v.value, self).map_err(|e| e.0)?;
+            let val = super::predicate::render_value(&v.value, self).map_err(|e| e.0)?;
             m.insert(k.clone(), val);
         }
         Ok(m)

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokencert::profile::{ProcessEnv, Target};
 use tokencert::report::{Outcome, ScenarioResult};
 use tokencert::runner::{RunContext, RunOptions};
-use tokencert::spec::{LoadOptions, load_paths};
-use tokencert::target::{ProcessEnv, Target};
+use tokencert::scenario::{LoadOptions, load_paths};
 
 /// Secrets the tests plant and later search for in every output.
 pub const CLIENT_SECRET: &str = "planted-client-secret-7Qx";

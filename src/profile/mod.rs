@@ -9,7 +9,7 @@ pub mod secret;
 
 use crate::capability;
 use crate::diagnostic::{Diagnostic, hint_for};
-use crate::spec::decode::{AUTH_METHODS, Dec, ENDPOINTS};
+use crate::scenario::decode::{AUTH_METHODS, Dec, ENDPOINTS};
 use crate::yaml::{self, Kind, Loc, Node, Source};
 use reference_server::policy::Policy;
 pub use secret::{Redactor, Secret};

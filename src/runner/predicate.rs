@@ -1,6 +1,6 @@
 //! Evaluating `expect` predicates against an observed value.
 
-use crate::spec::{Op, Predicate};
+use crate::scenario::{Op, Predicate};
 use crate::template::{Scope, value_to_text};
 use serde_json::Value;
 
@@ -201,7 +201,7 @@ fn regex_for(p: &Predicate, arg: &Value) -> Result<regex::Regex, EvalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::TplValue;
+    use crate::scenario::TplValue;
     use serde_json::json;
 
     fn pred(op: Op, arg: Value) -> Predicate {

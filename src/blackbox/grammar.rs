@@ -2,8 +2,8 @@
 
 use crate::http::PreparedRequest;
 use crate::http::client::{basic_auth, form_body};
+use crate::profile::Bootstrap;
 use crate::runner::RunContext;
-use crate::target::Bootstrap;
 use base64::Engine as _;
 use rand::Rng as _;
 use rand::rngs::StdRng;

@@ -7,23 +7,23 @@ use crate::yaml::Source;
 /// A scenario file: YAML parsing, decoding and the semantic pass.
 pub fn scenario_yaml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(s) = crate::spec::load::scenario_from_str("fuzz.yaml", &text) {
-        let cat = crate::spec::Catalogue {
+    if let Ok(s) = crate::scenario::load::scenario_from_str("fuzz.yaml", &text) {
+        let cat = crate::scenario::Catalogue {
             scenarios: vec![s],
-            requirements: crate::spec::Requirements::builtin(),
-            ..crate::spec::Catalogue::default()
+            requirements: crate::scenario::Requirements::builtin(),
+            ..crate::scenario::Catalogue::default()
         };
-        let _ = crate::spec::validate_catalogue(&cat);
+        let _ = crate::scenario::validate_catalogue(&cat);
     }
 }
 
 /// A target profile (secrets resolved to placeholders).
 pub fn target_profile(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = crate::target::Target::parse(
+    let _ = crate::profile::Target::parse(
         Source::new("fuzz.yaml", text.as_ref()),
         std::path::Path::new("."),
-        &crate::target::PlaceholderEnv,
+        &crate::profile::PlaceholderEnv,
     );
 }
 

@@ -1,6 +1,6 @@
 //! Executing one scenario cell: setup, steps, teardown; captures; findings.
 
-use super::assert::{self, show_observed};
+use super::predicate::{self, show_observed};
 use super::{Cell, RunContext};
 use crate::diagnostic::Diagnostic;
 use crate::http::jwt::DpopKey;
@@ -9,7 +9,9 @@ use crate::report::{
     Exchange, Finding, HttpRequestRecord, HttpResponseRecord, Outcome, Phase, StepOutcome,
     StepResult,
 };
-use crate::spec::{Action, Capture, CaptureSource, Check, Expect, JsonPath, Level, Scenario, Step};
+use crate::scenario::{
+    Action, Capture, CaptureSource, Check, Expect, JsonPath, Level, Scenario, Step,
+};
 use crate::template::{Scope, Template, value_to_text};
 use crate::yaml::Loc;
 use serde_json::{Map, Value};
@@ -121,7 +123,7 @@ impl<'a> ScenarioRun<'a> {
     pub async fn execute(&mut self) {
         let s = self.scenario;
         for (name, v) in &s.vars {
-            match assert::render_value(&v.value, self) {
+            match predicate::render_value(&v.value, self) {
                 Ok(val) => {
                     self.vars.insert(name.clone(), val);
                 }
@@ -400,8 +402,8 @@ impl<'a> ScenarioRun<'a> {
                 for (name, default) in &fixture.params {
                     let given = inc.with.iter().find(|(n, _)| n == name).map(|(_, v)| v);
                     let val = match given {
-                        Some(v) => assert::render_value(&v.value, self),
-                        None => assert::render_value(&default.value, self),
+                        Some(v) => predicate::render_value(&v.value, self),
+                        None => predicate::render_value(&default.value, self),
                     }
                     .map_err(|e| format!("fixture `{}` param `{name}`: {}", inc.name, e.0))?;
                     self.vars.insert(name.clone(), val);
@@ -610,7 +612,7 @@ impl<'a> ScenarioRun<'a> {
         ex: Option<usize>,
         resp: &HttpResponse,
     ) -> Result<(), String> {
-        let mismatches = assert::check(&c.predicates, observed, self)
+        let mismatches = predicate::check(&c.predicates, observed, self)
             .map_err(|e| format!("{subject}: {}", e.0))?;
         if mismatches.is_empty() {
             return Ok(());
