@@ -1,10 +1,11 @@
 //! HTTP for the harness: prepared requests, the reqwest client, client authentication, JWT
-//! assertions and DPoP proofs, PKCE, and last-byte-synchronised races.
+//! assertions and DPoP proofs, PKCE, the raw HTTP/1.1 client and last-byte-synchronised races.
 
 pub mod client;
 pub mod jwt;
 pub mod pkce;
 pub mod race;
+pub mod raw;
 
 use std::time::Duration;
 
