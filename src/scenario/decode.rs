@@ -1,14 +1,8 @@
 //! YAML tree → scenario model, collecting every error with its location and a hint.
 
 use super::*;
-use crate::diagnostic::{Diagnostic, hint_for};
-use crate::yaml::{Key, Kind, Node};
-
-/// Decoding context: the file and the errors found so far.
-pub(crate) struct Dec<'a> {
-    pub src: &'a Source,
-    pub errors: Vec<Diagnostic>,
-}
+use crate::diagnostic::hint_for;
+use crate::yaml::{Dec, Key, Kind, Node};
 
 pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "id",
@@ -108,114 +102,9 @@ pub const AUTH_METHODS: &[&str] = &[
     "none",
 ];
 
-impl<'a> Dec<'a> {
-    pub fn new(src: &'a Source) -> Dec<'a> {
-        Dec {
-            src,
-            errors: Vec::new(),
-        }
-    }
-
-    pub fn err(&mut self, loc: Loc, msg: impl Into<String>) -> &mut Diagnostic {
-        self.errors.push(Diagnostic::error(self.src, loc, msg));
-        let last = self.errors.len() - 1;
-        &mut self.errors[last]
-    }
-
-    fn expected(&mut self, node: &Node, what: &str, want: &str) {
-        let found = node.type_name();
-        self.err(node.loc, format!("`{what}` must be {want}, found {found}"));
-    }
-
-    /// A mapping, reporting unknown keys against `allowed`.
-    pub fn map<'n>(
-        &mut self,
-        node: &'n Node,
-        what: &str,
-        allowed: &[&str],
-    ) -> Option<&'n [(Key, Node)]> {
-        let Some(entries) = node.as_map() else {
-            self.expected(node, what, "a mapping");
-            return None;
-        };
-        for (k, _) in entries {
-            if !allowed.contains(&k.name.as_str()) {
-                let hint = hint_for(&k.name, allowed);
-                let d = self.err(k.loc, format!("unknown key `{}` in `{what}`", k.name));
-                d.label = Some(hint);
-            }
-        }
-        Some(entries)
-    }
-
-    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        match &node.kind {
-            Kind::Str(s) => Some(s.clone()),
-            Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => node.scalar_text(),
-            _ => {
-                self.expected(node, what, "a string");
-                None
-            }
-        }
-    }
-
-    pub fn strings(&mut self, node: &Node, what: &str) -> Vec<(String, Loc)> {
-        match &node.kind {
-            Kind::Seq(items) => items
-                .iter()
-                .filter_map(|n| self.string(n, what).map(|s| (s, n.loc)))
-                .collect(),
-            Kind::Str(_) => self
-                .string(node, what)
-                .map(|s| vec![(s, node.loc)])
-                .unwrap_or_default(),
-            _ => {
-                self.expected(node, what, "a list of strings");
-                Vec::new()
-            }
-        }
-    }
-
-    pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
-        match node.kind {
-            Kind::Bool(b) => Some(b),
-            _ => {
-                self.expected(node, what, "true or false");
-                None
-            }
-        }
-    }
-
-    pub fn uint(&mut self, node: &Node, what: &str) -> Option<u64> {
-        match node.kind {
-            Kind::Int(i) if i >= 0 => u64::try_from(i).ok(),
-            _ => {
-                self.expected(node, what, "a non-negative integer");
-                None
-            }
-        }
-    }
-
-    pub fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
-        match &node.kind {
-            Kind::Int(i) if *i >= 0 => Some(Duration::from_secs(u64::try_from(*i).ok()?)),
-            Kind::Str(s) => match humantime::parse_duration(s.trim()) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    self.err(node.loc, format!("`{what}`: `{s}` is not a duration ({e})"))
-                        .label = Some("write e.g. `500ms`, `2s` or `1m`".into());
-                    None
-                }
-            },
-            _ => {
-                self.expected(node, what, "a duration such as `2s`");
-                None
-            }
-        }
-    }
-
+impl Dec<'_> {
     /// A scalar as a template, with template syntax checked.
-    pub fn tpl(&mut self, node: &Node, what: &str) -> Option<Tpl> {
+    pub(crate) fn tpl(&mut self, node: &Node, what: &str) -> Option<Tpl> {
         let raw = match &node.kind {
             Kind::Str(s) => s.clone(),
             Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => node.scalar_text()?,
@@ -249,7 +138,7 @@ impl<'a> Dec<'a> {
     }
 
     /// Any value; strings inside are template-checked.
-    pub fn tpl_value(&mut self, node: &Node) -> TplValue {
+    pub(crate) fn tpl_value(&mut self, node: &Node) -> TplValue {
         self.check_templates(node);
         TplValue {
             value: node.to_json(),
@@ -301,14 +190,14 @@ impl<'a> Dec<'a> {
             .collect()
     }
 
-    pub fn gates(&mut self, node: &Node, what: &str) -> Vec<Gate> {
+    pub(crate) fn gates(&mut self, node: &Node, what: &str) -> Vec<Gate> {
         self.strings(node, what)
             .into_iter()
             .map(|(name, loc)| Gate { name, loc })
             .collect()
     }
 
-    pub fn level(&mut self, node: &Node) -> Option<Level> {
+    pub(crate) fn level(&mut self, node: &Node) -> Option<Level> {
         let s = self.string(node, "level")?;
         let l = Level::parse(&s);
         if l.is_none() {
@@ -318,7 +207,7 @@ impl<'a> Dec<'a> {
         l
     }
 
-    pub fn requirements(&mut self, node: &Node) -> Vec<RequirementRef> {
+    pub(crate) fn requirements(&mut self, node: &Node) -> Vec<RequirementRef> {
         let Kind::Seq(items) = &node.kind else {
             self.expected(node, "requirements", "a list of `{ id, level }`");
             return Vec::new();
@@ -364,7 +253,7 @@ impl<'a> Dec<'a> {
         out
     }
 
-    pub fn matrix(&mut self, node: &Node) -> Vec<Dimension> {
+    pub(crate) fn matrix(&mut self, node: &Node) -> Vec<Dimension> {
         let Some(entries) = node.as_map() else {
             self.expected(node, "matrix", "a mapping of dimension to values");
             return Vec::new();
@@ -378,7 +267,7 @@ impl<'a> Dec<'a> {
             .collect()
     }
 
-    pub fn steps(&mut self, node: &Node, what: &str) -> Vec<Step> {
+    pub(crate) fn steps(&mut self, node: &Node, what: &str) -> Vec<Step> {
         let Kind::Seq(items) = &node.kind else {
             self.expected(node, what, "a list of steps");
             return Vec::new();
@@ -470,7 +359,7 @@ impl<'a> Dec<'a> {
         }
     }
 
-    pub fn request(&mut self, node: &Node) -> Option<RequestSpec> {
+    pub(crate) fn request(&mut self, node: &Node) -> Option<RequestSpec> {
         let entries = self.map(node, "request", REQUEST_KEYS)?;
         let mut r = RequestSpec {
             method: None,
@@ -714,7 +603,7 @@ impl<'a> Dec<'a> {
         })
     }
 
-    pub fn expect(&mut self, node: &Node, what: &str, race: bool) -> Option<Expect> {
+    pub(crate) fn expect(&mut self, node: &Node, what: &str, race: bool) -> Option<Expect> {
         let entries = self.map(node, what, EXPECT_KEYS)?;
         let mut e = Expect::default();
         let mut rx = RaceExpect::default();
@@ -777,7 +666,7 @@ impl<'a> Dec<'a> {
         Some(e)
     }
 
-    pub fn json_path(&mut self, text: &str, loc: Loc) -> Option<JsonPath> {
+    pub(crate) fn json_path(&mut self, text: &str, loc: Loc) -> Option<JsonPath> {
         let full = if text.starts_with('$') {
             text.to_owned()
         } else {
@@ -798,7 +687,7 @@ impl<'a> Dec<'a> {
     }
 
     /// A predicate set. A scalar means `equals` (`one_of` for a list under `status`).
-    pub fn check(&mut self, node: &Node, what: &str, status: bool) -> Option<Check> {
+    pub(crate) fn check(&mut self, node: &Node, what: &str, status: bool) -> Option<Check> {
         let shorthand = |op: Op, dec: &mut Dec<'_>| {
             let arg = dec.tpl_value(node);
             Some(Check {

@@ -1,8 +1,9 @@
 //! Reading scenario and fixture files from disk.
 
-use super::decode::{Dec, FIXTURE_KEYS, SCENARIO_KEYS};
+use super::decode::{FIXTURE_KEYS, SCENARIO_KEYS};
 use super::*;
 use crate::diagnostic::Diagnostic;
+use crate::yaml::Dec;
 use crate::yaml::{self, Kind, Node};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

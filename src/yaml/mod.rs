@@ -4,6 +4,9 @@
 //! a file with `file:line:col`. So YAML is first parsed (by serde-saphyr, which keeps spans) into
 //! this generic tree, and the scenario and target decoders walk it, collecting all errors.
 
+pub mod decode;
+
+pub use decode::Dec;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;

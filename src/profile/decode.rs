@@ -1,0 +1,740 @@
+//! YAML tree → target profile, collecting every error with its location and a hint.
+
+use super::env::Env;
+use super::model::*;
+use super::secret::Secret;
+use crate::capability;
+use crate::diagnostic::{Diagnostic, hint_for};
+use crate::scenario::decode::{AUTH_METHODS, ENDPOINTS};
+use crate::yaml::{self, Dec, Kind, Loc, Node, Source};
+use reference_server::policy::Policy;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "base_url",
+    "discovery",
+    "endpoints",
+    "test_clock",
+    "insecure",
+    "timeout",
+    "clients",
+    "bootstrap",
+    "policy",
+    "capabilities",
+    "deviations",
+    "target",
+];
+const CLIENT_KEYS: &[&str] = &[
+    "id",
+    "secret",
+    "auth_method",
+    "private_key",
+    "assertion_audience",
+    "redirect_uri",
+    "scope",
+];
+const BOOTSTRAP_KEYS: &[&str] = &[
+    "grant",
+    "scope",
+    "username",
+    "password",
+    "authorize_params",
+    "command",
+    "approve",
+    "assertion_key",
+    "assertion_issuer",
+    "assertion_subject",
+    "assertion_audience",
+    "refresh_token",
+];
+const GRANTS: &[&str] = &[
+    "password",
+    "authorization_code",
+    "device_code",
+    "jwt_bearer",
+    "refresh_token",
+];
+
+impl Target {
+    /// Loads a profile file.
+    pub fn load(path: &Path, env: &dyn Env) -> Result<Target, TargetError> {
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TargetError::Invalid(vec![Diagnostic::file_error(
+                &display,
+                format!("cannot read: {e}"),
+            )])
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Target::parse(Source::new(display, text), base, env)
+    }
+
+    /// Parses a profile; relative `file:` secrets resolve against `base_dir`.
+    pub fn parse(source: Source, base_dir: &Path, env: &dyn Env) -> Result<Target, TargetError> {
+        let node = yaml::parse(&source.text).map_err(|e| {
+            TargetError::Invalid(vec![Diagnostic::error(
+                &source,
+                e.loc,
+                format!("invalid YAML: {}", e.message),
+            )])
+        })?;
+        let mut p = ProfileDecoder {
+            dec: Dec::new(&source),
+            env,
+            base_dir,
+            missing: Vec::new(),
+        };
+        let target = p.target(&node);
+        if !p.dec.errors.is_empty() {
+            return Err(TargetError::Invalid(p.dec.errors));
+        }
+        if let Some(m) = p.missing.into_iter().next() {
+            return Err(TargetError::MissingSecret(m));
+        }
+        target.ok_or_else(|| TargetError::Invalid(Vec::new()))
+    }
+}
+
+struct ProfileDecoder<'a> {
+    dec: Dec<'a>,
+    env: &'a dyn Env,
+    base_dir: &'a Path,
+    missing: Vec<String>,
+}
+
+impl ProfileDecoder<'_> {
+    fn secret(&mut self, node: &Node, what: &str) -> Option<Secret> {
+        match &node.kind {
+            Kind::Str(s) => Some(Secret::new(s.clone())),
+            Kind::Map(_) => {
+                let entries = self.dec.map(node, what, &["env", "file"])?;
+                let (k, v) = entries.first()?;
+                let name = self.dec.string(v, &k.name)?;
+                match k.name.as_str() {
+                    "env" => match self.env.var(&name) {
+                        Some(val) => Some(Secret::new(val)),
+                        None => {
+                            self.missing
+                                .push(format!("{what}: environment variable `{name}` is not set"));
+                            Some(Secret::new(String::new()))
+                        }
+                    },
+                    "file" => {
+                        let path = self.base_dir.join(&name);
+                        match std::fs::read_to_string(&path) {
+                            Ok(val) => Some(Secret::new(val)),
+                            Err(e) => {
+                                self.missing
+                                    .push(format!("{what}: cannot read `{}`: {e}", path.display()));
+                                Some(Secret::new(String::new()))
+                            }
+                        }
+                    }
+                    _ => None,
+                }
+            }
+            _ => {
+                self.dec.err(
+                    node.loc,
+                    format!("`{what}` must be a string, `{{ env: NAME }}` or `{{ file: PATH }}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, node: &Node, what: &str, base: Option<&url::Url>) -> Option<url::Url> {
+        let s = self.dec.string(node, what)?;
+        let parsed = match base {
+            Some(b) => b.join(&s),
+            None => url::Url::parse(&s),
+        };
+        match parsed {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            Ok(u) => {
+                self.dec.err(
+                    node.loc,
+                    format!("`{what}`: scheme `{}` is not http or https", u.scheme()),
+                );
+                None
+            }
+            Err(e) => {
+                self.dec
+                    .err(node.loc, format!("`{what}`: `{s}` is not a URL ({e})"))
+                    .label = Some("write e.g. `https://as.example.com`".into());
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, node: &Node) -> Option<Target> {
+        let entries = self.dec.map(node, "target profile", TOP_KEYS)?;
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, v)| v)
+        };
+        let Some(base_node) = get("base_url") else {
+            self.dec
+                .err(node.loc, "a target profile needs `base_url`")
+                .label = Some("e.g. `base_url: https://as.example.com`".into());
+            return None;
+        };
+        let base_url = self.url(base_node, "base_url", None);
+        let base_for_join = base_url.as_ref().map(|b| {
+            let mut b = b.clone();
+            if !b.path().ends_with('/') {
+                b.set_path(&format!("{}/", b.path()));
+            }
+            b
+        });
+        let mut t = Target {
+            name: String::from("target"),
+            base_url: base_url.clone().unwrap_or_else(|| {
+                url::Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable_url())
+            }),
+            issuer: None,
+            discovery: None,
+            endpoints: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            bootstrap: Bootstrap::RefreshToken {
+                token: Secret::new(""),
+            },
+            scope: String::new(),
+            policy: Policy::preset("rfc6749").ok()?,
+            add_capabilities: Vec::new(),
+            remove_capabilities: Vec::new(),
+            deviations: Vec::new(),
+            test_clock: None,
+            insecure: false,
+            timeout: Duration::from_secs(10),
+            flaws: Vec::new(),
+        };
+        let join = |p: &mut Self, v: &Node, what: &str| p.url(v, what, base_for_join.as_ref());
+        let mut saw_bootstrap = false;
+        for (k, v) in entries {
+            match k.name.as_str() {
+                "name" | "target" => t.name = self.dec.string(v, "name").unwrap_or_default(),
+                "discovery" => match &v.kind {
+                    Kind::Bool(true) => {
+                        t.discovery = base_for_join
+                            .as_ref()
+                            .and_then(|b| b.join(".well-known/oauth-authorization-server").ok());
+                    }
+                    Kind::Bool(false) => {}
+                    _ => t.discovery = join(self, v, "discovery"),
+                },
+                "endpoints" => {
+                    if let Some(es) = self.dec.map(v, "endpoints", ENDPOINTS) {
+                        for (ek, ev) in es {
+                            if let Some(u) = join(self, ev, &ek.name) {
+                                t.endpoints.insert(ek.name.clone(), u);
+                            }
+                        }
+                    }
+                }
+                "test_clock" => t.test_clock = join(self, v, "test_clock"),
+                "insecure" => t.insecure = self.dec.boolean(v, "insecure").unwrap_or(false),
+                "timeout" => {
+                    if let Some(d) = self.dec.duration(v, "timeout") {
+                        t.timeout = d;
+                    }
+                }
+                "clients" => self.clients(v, &mut t),
+                "bootstrap" => {
+                    saw_bootstrap = true;
+                    self.bootstrap(v, &mut t, base_for_join.as_ref());
+                }
+                "policy" => {
+                    if let Some(p) = self.policy(v) {
+                        t.policy = p;
+                    }
+                }
+                "capabilities" => {
+                    if let Some(cs) = self.dec.map(v, "capabilities", &["add", "remove"]) {
+                        for (ck, cv) in cs {
+                            let gates = self.dec.gates(cv, &ck.name);
+                            for g in &gates {
+                                if !capability::is_known(&g.name) {
+                                    let names = capability::all_names();
+                                    let refs: Vec<&str> =
+                                        names.iter().map(String::as_str).collect();
+                                    self.dec
+                                        .err(g.loc, format!("unknown capability `{}`", g.name))
+                                        .label = Some(hint_for(&g.name, &refs));
+                                }
+                            }
+                            let names = gates.into_iter().map(|g| g.name);
+                            if ck.name == "add" {
+                                t.add_capabilities.extend(names);
+                            } else {
+                                t.remove_capabilities.extend(names);
+                            }
+                        }
+                    }
+                }
+                "deviations" => self.deviations(v, &mut t),
+                _ => {}
+            }
+        }
+        if !saw_bootstrap {
+            self.dec.err(node.loc, "a target profile needs `bootstrap`").label = Some(
+                "say how to get a fresh token family, e.g. `bootstrap: { grant: password, username: …, password: { env: … } }`".into(),
+            );
+        }
+        if t.clients.is_empty() && !entries.iter().any(|(k, _)| k.name == "clients") {
+            self.dec.err(node.loc, "a target profile needs `clients`");
+        }
+        if !t.endpoints.contains_key("token") && t.discovery.is_none() {
+            self.dec.err(
+                node.loc,
+                "no token endpoint: set `endpoints.token` or `discovery: true`",
+            );
+        }
+        base_url.map(|_| t)
+    }
+
+    fn clients(&mut self, node: &Node, t: &mut Target) {
+        let Some(entries) = node.as_map() else {
+            self.dec
+                .err(node.loc, "`clients` must be a mapping of role to client");
+            return;
+        };
+        let roles: Vec<&str> = capability::CLIENT_ROLES.iter().map(|(r, _)| *r).collect();
+        for (k, v) in entries {
+            if !roles.contains(&k.name.as_str()) {
+                self.dec
+                    .err(k.loc, format!("unknown client role `{}`", k.name))
+                    .label = Some(hint_for(&k.name, &roles));
+            }
+            let Some(fields) = self.dec.map(v, &format!("clients.{}", k.name), CLIENT_KEYS) else {
+                continue;
+            };
+            let mut c = ClientConfig {
+                role: k.name.clone(),
+                id: String::new(),
+                secret: None,
+                auth_method: "client_secret_basic".into(),
+                public: false,
+                private_key: None,
+                assertion_audience: "token_endpoint".into(),
+                redirect_uri: None,
+                scope: None,
+            };
+            let mut has_id = false;
+            for (fk, fv) in fields {
+                match fk.name.as_str() {
+                    "id" => {
+                        has_id = true;
+                        c.id = self.dec.string(fv, "id").unwrap_or_default();
+                    }
+                    "secret" => c.secret = self.secret(fv, &format!("clients.{}.secret", k.name)),
+                    "auth_method" => {
+                        if let Some(m) = self.dec.string(fv, "auth_method") {
+                            if !AUTH_METHODS.contains(&m.as_str()) {
+                                self.dec
+                                    .err(fv.loc, format!("unknown auth method `{m}`"))
+                                    .label = Some(hint_for(&m, AUTH_METHODS));
+                            }
+                            c.auth_method = m;
+                        }
+                    }
+                    "private_key" => {
+                        c.private_key = self.secret(fv, &format!("clients.{}.private_key", k.name))
+                    }
+                    "assertion_audience" => {
+                        c.assertion_audience = self
+                            .dec
+                            .string(fv, "assertion_audience")
+                            .unwrap_or_default()
+                    }
+                    "redirect_uri" => c.redirect_uri = self.dec.string(fv, "redirect_uri"),
+                    "scope" => c.scope = self.dec.string(fv, "scope"),
+                    _ => {}
+                }
+            }
+            c.public = c.auth_method == "none";
+            if !has_id {
+                self.dec
+                    .err(k.loc, format!("client `{}` needs an `id`", k.name));
+            }
+            let needs_secret = matches!(
+                c.auth_method.as_str(),
+                "client_secret_basic" | "client_secret_post" | "client_secret_jwt"
+            );
+            if needs_secret && c.secret.is_none() {
+                self.dec
+                    .err(
+                        k.loc,
+                        format!(
+                            "client `{}` uses {} but has no `secret`",
+                            k.name, c.auth_method
+                        ),
+                    )
+                    .label = Some("add `secret: { env: NAME }`".into());
+            }
+            if c.auth_method == "private_key_jwt" && c.private_key.is_none() {
+                self.dec
+                    .err(
+                        k.loc,
+                        format!(
+                            "client `{}` uses private_key_jwt but has no `private_key`",
+                            k.name
+                        ),
+                    )
+                    .label = Some("add `private_key: { file: key.pem }` (PKCS#8 PEM)".into());
+            }
+            t.clients.insert(k.name.clone(), c);
+        }
+    }
+
+    fn bootstrap(&mut self, node: &Node, t: &mut Target, base: Option<&url::Url>) {
+        let Some(entries) = self.dec.map(node, "bootstrap", BOOTSTRAP_KEYS) else {
+            return;
+        };
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, v)| v)
+        };
+        let grant = match get("grant") {
+            Some(g) => self.dec.string(g, "grant").map(|s| (s, g.loc)),
+            None => {
+                self.dec.err(node.loc, "`bootstrap` needs `grant`").label =
+                    Some(format!("one of {}", GRANTS.join(", ")));
+                None
+            }
+        };
+        if let Some(s) = get("scope") {
+            t.scope = self.dec.string(s, "scope").unwrap_or_default();
+        }
+        let Some((grant, gloc)) = grant else { return };
+        let need = |p: &mut Self, key: &str| -> Option<Node> {
+            match get(key) {
+                Some(n) => Some(n.clone()),
+                None => {
+                    p.dec
+                        .err(node.loc, format!("bootstrap grant `{grant}` needs `{key}`"));
+                    None
+                }
+            }
+        };
+        t.bootstrap = match grant.as_str() {
+            "password" => {
+                let u = need(self, "username").and_then(|n| self.dec.string(&n, "username"));
+                let pw = need(self, "password").and_then(|n| self.secret(&n, "bootstrap.password"));
+                match (u, pw) {
+                    (Some(username), Some(password)) => Bootstrap::Password { username, password },
+                    _ => return,
+                }
+            }
+            "authorization_code" => {
+                let params = get("authorize_params")
+                    .and_then(|n| n.as_map())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.scalar_text().map(|s| (k.name.clone(), s)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let command = get("command").and_then(|n| self.dec.string(n, "command"));
+                Bootstrap::AuthorizationCode { params, command }
+            }
+            "device_code" => {
+                let approve = get("approve").and_then(|n| self.approve(n, base));
+                let command = get("command").and_then(|n| self.dec.string(n, "command"));
+                if approve.is_none() && command.is_none() {
+                    self.dec.err(
+                        node.loc,
+                        "bootstrap grant `device_code` needs `approve` or `command`",
+                    );
+                }
+                Bootstrap::DeviceCode { approve, command }
+            }
+            "jwt_bearer" => {
+                let key = need(self, "assertion_key")
+                    .and_then(|n| self.secret(&n, "bootstrap.assertion_key"));
+                let issuer = need(self, "assertion_issuer")
+                    .and_then(|n| self.dec.string(&n, "assertion_issuer"));
+                let subject = need(self, "assertion_subject")
+                    .and_then(|n| self.dec.string(&n, "assertion_subject"));
+                let audience = get("assertion_audience")
+                    .and_then(|n| self.dec.string(n, "assertion_audience"));
+                match (key, issuer, subject) {
+                    (Some(key), Some(issuer), Some(subject)) => Bootstrap::JwtBearer {
+                        key,
+                        issuer,
+                        subject,
+                        audience,
+                    },
+                    _ => return,
+                }
+            }
+            "refresh_token" => match need(self, "refresh_token")
+                .and_then(|n| self.secret(&n, "bootstrap.refresh_token"))
+            {
+                Some(token) => Bootstrap::RefreshToken { token },
+                None => return,
+            },
+            other => {
+                self.dec
+                    .err(gloc, format!("unknown bootstrap grant `{other}`"))
+                    .label = Some(hint_for(other, GRANTS));
+                return;
+            }
+        };
+    }
+
+    fn approve(&mut self, node: &Node, base: Option<&url::Url>) -> Option<ApproveHook> {
+        let entries = self.dec.map(node, "approve", &["url", "method", "form"])?;
+        let mut hook = ApproveHook {
+            url: String::new(),
+            method: "POST".into(),
+            form: Vec::new(),
+        };
+        for (k, v) in entries {
+            match k.name.as_str() {
+                "url" => {
+                    hook.url = self.dec.string(v, "url").unwrap_or_default();
+                    if let Some(b) = base
+                        && b.join(&hook.url).is_err()
+                    {
+                        self.dec.err(v.loc, "`approve.url` is not a URL");
+                    }
+                }
+                "method" => {
+                    hook.method = self
+                        .dec
+                        .string(v, "method")
+                        .unwrap_or_else(|| "POST".into())
+                }
+                "form" => {
+                    if let Some(m) = v.as_map() {
+                        for (fk, fv) in m {
+                            let val = match &fv.kind {
+                                Kind::Map(_) => self
+                                    .secret(fv, &format!("approve.form.{}", fk.name))
+                                    .map(|s| s.expose().to_owned()),
+                                _ => fv.scalar_text(),
+                            };
+                            hook.form.push((fk.name.clone(), val.unwrap_or_default()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(hook)
+    }
+
+    fn policy(&mut self, node: &Node) -> Option<Policy> {
+        let Some(map) = node.as_map() else {
+            if let Some(name) = node.as_str() {
+                return match Policy::preset(name) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        self.dec.err(node.loc, e.to_string()).label =
+                            Some(hint_for(name, reference_server::policy::PRESET_NAMES));
+                        None
+                    }
+                };
+            }
+            self.dec.err(
+                node.loc,
+                "`policy` must be a preset name or `{ preset: NAME, …overrides }`",
+            );
+            return None;
+        };
+        let preset_node = map.iter().find(|(k, _)| k.name == "preset").map(|(_, v)| v);
+        let preset = preset_node
+            .and_then(|n| n.as_str())
+            .unwrap_or("base")
+            .to_owned();
+        let mut overrides = node.to_json();
+        if let Some(o) = overrides.as_object_mut() {
+            o.remove("preset");
+        }
+        match Policy::resolve(&preset, &overrides) {
+            Ok(p) => Some(p),
+            Err(reference_server::policy::PolicyError::UnknownPreset { name, .. }) => {
+                let loc = preset_node.map_or(node.loc, |n| n.loc);
+                self.dec
+                    .err(loc, format!("unknown policy preset `{name}`"))
+                    .label = Some(hint_for(&name, reference_server::policy::PRESET_NAMES));
+                None
+            }
+            Err(e) => {
+                // Point at the override key serde complained about when we can find it.
+                let msg = e.to_string();
+                let loc = find_key_in(node, &msg).unwrap_or(node.loc);
+                self.dec.err(loc, msg).label = Some(
+                    "see the preset files in reference-server/presets/ for the policy's keys"
+                        .into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn deviations(&mut self, node: &Node, t: &mut Target) {
+        let Kind::Seq(items) = &node.kind else {
+            self.dec.err(
+                node.loc,
+                "`deviations` must be a list of `{ scenario, reason }`",
+            );
+            return;
+        };
+        for item in items {
+            let Some(entries) = self
+                .dec
+                .map(item, "deviations[]", &["scenario", "cell", "reason"])
+            else {
+                continue;
+            };
+            let get = |k: &str| {
+                entries
+                    .iter()
+                    .find(|(key, _)| key.name == k)
+                    .map(|(_, v)| v)
+            };
+            let scenario = get("scenario").and_then(|n| self.dec.string(n, "scenario"));
+            let reason = get("reason").and_then(|n| self.dec.string(n, "reason"));
+            let cell = get("cell").and_then(|n| self.dec.string(n, "cell"));
+            match (scenario, reason) {
+                (Some(scenario), Some(reason)) if !reason.trim().is_empty() => {
+                    t.deviations.push(Deviation {
+                        scenario,
+                        cell,
+                        reason,
+                    })
+                }
+                (Some(_), _) => {
+                    self.dec.err(item.loc, "a deviation needs a `reason`").label =
+                        Some("say why the target deviates: it is printed with the result".into());
+                }
+                _ => {
+                    self.dec.err(item.loc, "a deviation needs `scenario`");
+                }
+            }
+        }
+    }
+}
+
+/// Finds a key named in a serde message (``unknown field `x` ``) inside a node tree.
+fn find_key_in(node: &Node, msg: &str) -> Option<Loc> {
+    let name = msg.split('`').nth(1)?;
+    fn walk(n: &Node, name: &str) -> Option<Loc> {
+        match &n.kind {
+            Kind::Map(entries) => entries.iter().find_map(|(k, v)| {
+                if k.name == name {
+                    Some(k.loc)
+                } else {
+                    walk(v, name)
+                }
+            }),
+            Kind::Seq(items) => items.iter().find_map(|i| walk(i, name)),
+            _ => None,
+        }
+    }
+    walk(node, name)
+}
+
+fn unreachable_url() -> url::Url {
+    // A constant that always parses; only used when base_url itself failed (already an error).
+    url::Url::parse("http://localhost/").unwrap_or_else(|_| std::process::abort())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::PlaceholderEnv;
+
+    struct MapEnv(BTreeMap<String, String>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    const PROFILE: &str = "name: demo
+base_url: http://127.0.0.1:9000
+endpoints: { token: /token, revocation: /revoke }
+clients:
+  confidential: { id: c1, secret: { env: C1_SECRET }, auth_method: client_secret_basic }
+  public: { id: p1, auth_method: none }
+bootstrap: { grant: password, username: alice, password: { env: ALICE_PW }, scope: openid offline_access }
+policy: { preset: rfc9700, grace: { seconds: 5, max_reuses: 1 } }
+deviations:
+  - { scenario: a.b, reason: known }
+";
+
+    fn env() -> MapEnv {
+        MapEnv(
+            [("C1_SECRET", "top-secret-1"), ("ALICE_PW", "alice-pw")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_profile_loads_with_env_secrets_and_policy_overrides() {
+        let t = Target::parse(Source::new("t.yaml", PROFILE), Path::new("."), &env())
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        assert_eq!(t.endpoints["token"].as_str(), "http://127.0.0.1:9000/token");
+        assert_eq!(
+            t.clients["confidential"]
+                .secret
+                .as_ref()
+                .map(Secret::expose),
+            Some("top-secret-1")
+        );
+        assert!(t.clients["public"].public);
+        assert_eq!(t.policy.grace.seconds, 5);
+        let caps = t.capabilities();
+        assert!(caps.contains("refresh.grace") && caps.contains("endpoint.revocation"));
+        assert!(caps.contains("client.public") && !caps.contains("endpoint.introspection"));
+        assert!(t.deviation("a.b", "client=public").is_some());
+    }
+
+    #[test]
+    fn a_missing_env_var_is_a_missing_secret_not_a_spec_error() {
+        let e = Target::parse(
+            Source::new("t.yaml", PROFILE),
+            Path::new("."),
+            &MapEnv(BTreeMap::new()),
+        );
+        assert!(matches!(e, Err(TargetError::MissingSecret(m)) if m.contains("C1_SECRET")));
+    }
+
+    #[test]
+    fn every_error_in_a_profile_is_reported() {
+        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\n";
+        let Err(TargetError::Invalid(d)) =
+            Target::parse(Source::new("t.yaml", bad), Path::new("."), &PlaceholderEnv)
+        else {
+            panic!("expected errors")
+        };
+        let text: Vec<String> = d
+            .iter()
+            .map(|d| format!("{} {}", d.message, d.label.clone().unwrap_or_default()))
+            .collect();
+        let all = text.join("\n");
+        for want in [
+            "unknown key `endpoint`",
+            "did you mean `endpoints`",
+            "unknown client role `confidental`",
+            "did you mean `client_secret_basic`",
+            "unknown bootstrap grant `passwrd`",
+            "secnds",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The target profile model: where the server is, its clients, its bootstrap grant, policy and
+//! known deviations, and what scenarios see of it (capabilities and template values).
+
+use super::secret::{Redactor, Secret};
+use crate::capability;
+use crate::diagnostic::Diagnostic;
+use reference_server::policy::Policy;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A client of the target, under a role name scenarios use (`confidential`, `public`…).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Role (the key under `clients:`).
+    pub role: String,
+    /// `client_id`.
+    pub id: String,
+    /// Client secret (for secret-based methods).
+    pub secret: Option<Secret>,
+    /// Registered authentication method.
+    pub auth_method: String,
+    /// Public client (auth method `none`).
+    pub public: bool,
+    /// PEM private key for `private_key_jwt`.
+    pub private_key: Option<Secret>,
+    /// Audience of client assertions: `token_endpoint` (default), `issuer`, or a URL.
+    pub assertion_audience: String,
+    /// Redirect URI for the code flow.
+    pub redirect_uri: Option<String>,
+    /// Scope to ask for when bootstrapping with this client.
+    pub scope: Option<String>,
+}
+
+/// How to obtain a fresh token family.
+#[derive(Debug, Clone)]
+pub enum Bootstrap {
+    /// Resource owner password grant.
+    Password {
+        /// Username.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// Authorization code + PKCE through an unattended consent URL or an external command.
+    AuthorizationCode {
+        /// Extra authorization request parameters (e.g. `login_hint` for test-user consent).
+        params: Vec<(String, String)>,
+        /// External command: gets `TOKENCERT_AUTHORIZE_URL`, prints the redirect URL (or code).
+        command: Option<String>,
+    },
+    /// Device authorization grant with an approval hook.
+    DeviceCode {
+        /// The approval request (templates see `user_code`, `device_code`, `verification_uri`).
+        approve: Option<ApproveHook>,
+        /// Or a command given `TOKENCERT_USER_CODE` and `TOKENCERT_VERIFICATION_URI`.
+        command: Option<String>,
+    },
+    /// RFC 7523 JWT bearer grant with an assertion the harness signs.
+    JwtBearer {
+        /// PEM key that signs the assertion.
+        key: Secret,
+        /// `iss` of the assertion.
+        issuer: String,
+        /// `sub` (the user).
+        subject: String,
+        /// `aud` (default: the token endpoint).
+        audience: Option<String>,
+    },
+    /// A refresh token seeded from the environment: usable by one scenario only.
+    RefreshToken {
+        /// The token.
+        token: Secret,
+    },
+}
+
+impl Bootstrap {
+    /// The grant name.
+    pub fn grant(&self) -> &'static str {
+        match self {
+            Bootstrap::Password { .. } => "password",
+            Bootstrap::AuthorizationCode { .. } => "authorization_code",
+            Bootstrap::DeviceCode { .. } => "device_code",
+            Bootstrap::JwtBearer { .. } => "jwt_bearer",
+            Bootstrap::RefreshToken { .. } => "refresh_token",
+        }
+    }
+}
+
+/// A device-code approval request.
+#[derive(Debug, Clone)]
+pub struct ApproveHook {
+    /// URL (absolute or relative to the base URL).
+    pub url: String,
+    /// Method (default POST).
+    pub method: String,
+    /// Form fields; values may use `{{ user_code }}`.
+    pub form: Vec<(String, String)>,
+}
+
+/// A known deviation: the scenario is expected to fail on this target.
+#[derive(Debug, Clone)]
+pub struct Deviation {
+    /// Scenario id.
+    pub scenario: String,
+    /// Matrix cell (`client=public`), or all cells.
+    pub cell: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// A loaded target profile.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Profile name.
+    pub name: String,
+    /// Base URL.
+    pub base_url: url::Url,
+    /// Issuer identifier (from metadata or the profile).
+    pub issuer: Option<String>,
+    /// Fetch RFC 8414 metadata to fill endpoints (the URL, if set).
+    pub discovery: Option<url::Url>,
+    /// Endpoints by name, absolute.
+    pub endpoints: BTreeMap<String, url::Url>,
+    /// Clients by role.
+    pub clients: BTreeMap<String, ClientConfig>,
+    /// Bootstrap grant.
+    pub bootstrap: Bootstrap,
+    /// Default bootstrap scope.
+    pub scope: String,
+    /// The policy the scenarios judge by.
+    pub policy: Policy,
+    /// Capabilities added by hand.
+    pub add_capabilities: Vec<String>,
+    /// Capabilities removed by hand.
+    pub remove_capabilities: Vec<String>,
+    /// Known deviations.
+    pub deviations: Vec<Deviation>,
+    /// Virtual clock endpoint (POST `seconds=N`), if the target has one.
+    pub test_clock: Option<url::Url>,
+    /// Accept invalid TLS certificates.
+    pub insecure: bool,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Flaws switched on (embedded reference server only).
+    pub flaws: Vec<String>,
+}
+
+/// Why a profile could not be used.
+#[derive(Debug)]
+pub enum TargetError {
+    /// The file is invalid (exit 2).
+    Invalid(Vec<Diagnostic>),
+    /// A secret's environment variable or file is missing (exit 3).
+    MissingSecret(String),
+}
+
+impl Target {
+    /// Registers every secret of the profile with the redactor.
+    pub fn register_secrets(&self, r: &Redactor) {
+        for c in self.clients.values() {
+            if let Some(s) = &c.secret {
+                r.add(&format!("{}.secret", c.role), s.expose());
+            }
+            if let Some(k) = &c.private_key {
+                r.add(&format!("{}.private_key", c.role), k.expose());
+            }
+        }
+        match &self.bootstrap {
+            Bootstrap::Password { password, .. } => r.add("bootstrap.password", password.expose()),
+            Bootstrap::JwtBearer { key, .. } => r.add("bootstrap.assertion_key", key.expose()),
+            Bootstrap::RefreshToken { token } => r.add("bootstrap.refresh_token", token.expose()),
+            Bootstrap::AuthorizationCode { .. } | Bootstrap::DeviceCode { .. } => {}
+        }
+    }
+
+    /// The capabilities scenarios are gated on.
+    pub fn capabilities(&self) -> BTreeSet<String> {
+        let mut caps = capability::from_policy(&self.policy);
+        for e in self.endpoints.keys() {
+            caps.insert(format!("endpoint.{e}"));
+        }
+        for role in self.clients.keys() {
+            caps.insert(format!("client.{role}"));
+        }
+        if self.test_clock.is_some() {
+            caps.insert("test.clock".into());
+        }
+        let p = &self.policy;
+        let grant_issues = match self.bootstrap.grant() {
+            "password" => p.refresh_tokens.password,
+            "authorization_code" => p.refresh_tokens.authorization_code,
+            "device_code" => p.refresh_tokens.device_code,
+            "jwt_bearer" => p.refresh_tokens.jwt_bearer,
+            _ => true,
+        };
+        let offline_ok = !p.oidc.offline_access_required
+            || self.scope.split_whitespace().any(|s| s == "offline_access");
+        if p.grants.refresh_token && grant_issues && offline_ok {
+            caps.insert("refresh.issued".into());
+        }
+        caps.extend(self.add_capabilities.iter().cloned());
+        for r in &self.remove_capabilities {
+            caps.remove(r);
+        }
+        caps
+    }
+
+    /// The deviation covering a scenario cell, if any.
+    pub fn deviation(&self, scenario: &str, cell: &str) -> Option<&Deviation> {
+        self.deviations
+            .iter()
+            .find(|d| d.scenario == scenario && d.cell.as_deref().is_none_or(|c| c == cell))
+    }
+
+    /// The `target` template namespace.
+    pub fn template_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "base_url": self.base_url.as_str().trim_end_matches('/'),
+            "issuer": self.issuer.clone().unwrap_or_else(|| self.base_url.as_str().trim_end_matches('/').to_owned()),
+            "endpoints": self.endpoints.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
+            "scope": self.scope,
+            "bootstrap": { "grant": self.bootstrap.grant(), "scope": self.scope },
+            "flaws": self.flaws,
+        })
+    }
+
+    /// The `clients` template namespace (public facts only, never secrets).
+    pub fn clients_value(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.clients
+                .iter()
+                .map(|(role, c)| (role.clone(), client_value(c)))
+                .collect(),
+        )
+    }
+}
+
+/// The `client` template value of one client.
+pub fn client_value(c: &ClientConfig) -> serde_json::Value {
+    serde_json::json!({
+        "role": c.role,
+        "id": c.id,
+        "auth_method": c.auth_method,
+        "public": c.public,
+        "redirect_uri": c.redirect_uri,
+    })
+}
