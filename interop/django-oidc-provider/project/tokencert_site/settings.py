@@ -1,0 +1,58 @@
+"""A minimal Django project around django-oidc-provider, as its documentation sets one up:
+the app installed, its URLs under /openid/, Django's own login view as LOGIN_URL.
+Runtime state (database, secret key) lives in $INTEROP_STATE_DIR, never in the repository."""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ["INTEROP_STATE_DIR"])
+SECRET_KEY = (STATE_DIR / "django-secret-key").read_text().strip()
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+PORT = os.environ.get("INTEROP_PORT", "18402")
+SITE_URL = f"http://127.0.0.1:{PORT}"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "oidc_provider",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "tokencert_site.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": STATE_DIR / "db.sqlite3"}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+USE_TZ = True
+LOGIN_URL = "/accounts/login/"
+
+# django-oidc-provider settings, all at their documented defaults except where noted.
+OIDC_TOKEN_EXPIRE = 3600            # default (access tokens; there is no refresh-token lifetime)
+OIDC_CODE_EXPIRE = 600              # default
+OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE = True   # so introspection answers carry `scope`
+LOGGING = {
+    "version": 1,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django": {"handlers": ["console"], "level": "WARNING"}},
+}

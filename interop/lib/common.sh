@@ -1,0 +1,58 @@
+# Shared helpers for the interop lab's install/start/stop scripts. Source it, don't run it.
+# Every server keeps its runtime state (pid file, port, generated secrets, logs, database)
+# under $INTEROP_STATE/<server>/, never inside the repository.
+INTEROP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+INTEROP_STATE="${INTEROP_STATE:-/tmp/tokencert-interop}"
+
+state_dir() { mkdir -p "$INTEROP_STATE/$1" && chmod 700 "$INTEROP_STATE/$1" && echo "$INTEROP_STATE/$1"; }
+
+# A TCP port on 127.0.0.1 that nothing listens on: $1 if it is free, else one the kernel picks.
+free_port() {
+  python3 - "$1" <<'PY'
+import socket, sys
+want = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else 0
+def try_bind(p):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", p)); return s.getsockname()[1]
+    except OSError:
+        return None
+    finally:
+        s.close()
+print(try_bind(want) or try_bind(0))
+PY
+}
+
+# A random secret (URL-safe, no characters a shell or a form would mangle).
+random_secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+
+# Waits until URL answers (any HTTP status) or $2 seconds pass.
+wait_http() {
+  local url="$1" secs="${2:-30}" i
+  for ((i = 0; i < secs * 4; i++)); do
+    if curl -s -o /dev/null --max-time 2 "$url"; then return 0; fi
+    sleep 0.25
+  done
+  echo "timed out waiting for $url" >&2
+  return 1
+}
+
+# Stops the process whose id is in pid file $1 (and only it), then removes the file.
+stop_pidfile() {
+  local pidfile="$1" pid i
+  [ -f "$pidfile" ] || { echo "not running (no $pidfile)"; return 0; }
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$pidfile"
+  echo "stopped pid $pid"
+}
+
+# Writes profile $1 to $2 with its base_url port (and every other 127.0.0.1:<default> URL)
+# switched from $3 to $4: profiles are committed with a default port, a run may use another.
+render_profile() {
+  sed "s#127\.0\.0\.1:$3#127.0.0.1:$4#g" "$1" > "$2"
+}
