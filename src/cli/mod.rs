@@ -250,10 +250,7 @@ fn validate(paths: &[PathBuf]) -> u8 {
         .iter()
         .filter(|d| d.severity == crate::diagnostic::Severity::Error)
         .count();
-    for d in &diags {
-        eprint!("{}", d.render());
-        eprintln!();
-    }
+    eprint!("{}", crate::diagnostic::render_all(&diags));
     if errors > 0 {
         eprintln!("{errors} error(s) found");
         EXIT_INVALID
@@ -283,9 +280,7 @@ fn list(a: &ListArgs) -> u8 {
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
     {
-        for d in &diags {
-            eprint!("{}", d.render());
-        }
+        eprint!("{}", crate::diagnostic::render_all(&diags));
         return EXIT_INVALID;
     }
     for s in &cat.scenarios {
@@ -356,9 +351,7 @@ fn coverage(paths: &[PathBuf]) -> u8 {
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
     {
-        for d in &diags {
-            eprint!("{}", d.render());
-        }
+        eprint!("{}", crate::diagnostic::render_all(&diags));
         return EXIT_INVALID;
     }
     let groups = scenario::coverage::coverage(&cat);
@@ -393,10 +386,7 @@ fn load_target(path: &Path) -> Result<Target, u8> {
     match Target::load(path, &ProcessEnv) {
         Ok(t) => Ok(t),
         Err(TargetError::Invalid(diags)) => {
-            for d in &diags {
-                eprint!("{}", d.render());
-                eprintln!();
-            }
+            eprint!("{}", crate::diagnostic::render_all(&diags));
             eprintln!("the target profile is invalid");
             Err(EXIT_INVALID)
         }
@@ -603,10 +593,7 @@ async fn run_against(a: RunArgs, target: Target) -> u8 {
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
     {
-        for d in &diags {
-            eprint!("{}", d.render());
-            eprintln!();
-        }
+        eprint!("{}", crate::diagnostic::render_all(&diags));
         eprintln!("the scenarios are invalid: fix them (tokencert validate) before running");
         return EXIT_INVALID;
     }
