@@ -2,8 +2,11 @@
 //!
 //! Inline CSS only, no external assets; a few lines of inline script add outcome filters to the
 //! results table, and the page reads completely without them. Every piece of report text goes
-//! through [`esc`].
+//! through [`esc`], and a Content-Security-Policy ([`csp`]) lets nothing load and nothing run but
+//! the page's own style and script block.
 
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -27,6 +30,11 @@ pub fn render(report: &RunReport) -> String {
     let mut o = String::with_capacity(16 * 1024);
     let title = format!("{} report: {}", report.tool.name, report.target.name);
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(
+        o,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+        csp()
+    );
     o.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(
         o,
@@ -55,6 +63,26 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(o, "<script>{SCRIPT}</script>");
     o.push_str("</body>\n</html>\n");
     o
+}
+
+/// The page's Content-Security-Policy: `default-src 'none'` (no fetch, image, font, frame or
+/// connection of any kind), and the one inline style and script block allowed by their SHA-256.
+/// Text that slipped past [`esc`] could then still neither run script nor load anything.
+fn csp() -> String {
+    format!(
+        "default-src 'none'; style-src '{}'; script-src '{}'; base-uri 'none'; form-action 'none'",
+        csp_hash(CSS),
+        csp_hash(SCRIPT)
+    )
+}
+
+/// A CSP hash source (`sha256-<base64>`) of an inline block's exact text.
+fn csp_hash(block: &str) -> String {
+    let digest = Sha256::digest(block.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 fn tool(report: &RunReport) -> String {
@@ -761,6 +789,9 @@ mod tests {
         }
         // "http" appears only as escaped report text (URLs of the target), never in markup.
         for (i, _) in lower.match_indices("http") {
+            if lower[i..].starts_with("http-equiv=\"content-security-policy\"") {
+                continue;
+            }
             let before = &lower[..i];
             let open = before.rfind('<').unwrap_or(0);
             let close = before.rfind('>').unwrap_or(0);
@@ -769,6 +800,69 @@ mod tests {
         assert_eq!(lower.matches("<script").count(), 1);
         assert!(lower.starts_with("<!doctype html>"));
         assert!(lower.trim_end().ends_with("</html>"));
+    }
+
+    /// The text between `open` and the next `</close>`, for each occurrence.
+    fn blocks<'a>(html: &'a str, open: &str, close: &str) -> Vec<&'a str> {
+        html.match_indices(open)
+            .filter_map(|(i, _)| {
+                let body = &html[i + open.len()..];
+                body.find(close).map(|end| &body[..end])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn content_security_policy_allows_only_the_inline_blocks() {
+        let html = render(&fixture());
+        let metas = blocks(
+            &html,
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"",
+            "\"",
+        );
+        assert_eq!(metas.len(), 1, "one CSP meta");
+        let policy = metas[0];
+        let head_end = html.find("</head>").expect("head");
+        assert!(html.find("Content-Security-Policy").expect("csp") < head_end);
+        assert!(
+            html.find("Content-Security-Policy") < html.find("<style>"),
+            "the policy precedes what it governs"
+        );
+        let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+        assert_eq!(directives[0], "default-src 'none'");
+        let styles = blocks(&html, "<style>", "</style>");
+        let scripts = blocks(&html, "<script>", "</script>");
+        assert_eq!((styles.len(), scripts.len()), (1, 1));
+        assert!(directives.contains(&format!("style-src '{}'", csp_hash(styles[0])).as_str()));
+        assert!(directives.contains(&format!("script-src '{}'", csp_hash(scripts[0])).as_str()));
+        for d in &directives {
+            assert!(!d.contains("unsafe"), "{d}");
+            assert!(
+                !d.contains("http") && !d.contains('*'),
+                "no external source: {d}"
+            );
+        }
+        // Inline attributes would need 'unsafe-inline' or 'unsafe-hashes': there are none.
+        let lower = html.to_ascii_lowercase();
+        assert!(!lower.contains(" style=\""), "inline style attribute");
+        for (i, _) in lower.match_indices(" on") {
+            let rest = &lower[i + 3..];
+            let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+            let in_tag = lower[..i].rfind('<') > lower[..i].rfind('>');
+            assert!(
+                !(in_tag && rest[name.len()..].starts_with('=')),
+                "inline event handler at {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn csp_hash_is_base64_sha256() {
+        // echo -n 'alert(1)' | openssl dgst -sha256 -binary | base64
+        assert_eq!(
+            csp_hash("alert(1)"),
+            "sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI="
+        );
     }
 
     #[test]
