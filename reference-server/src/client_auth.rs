@@ -6,6 +6,7 @@ use crate::client::{AuthMethod, Client};
 use crate::error::{ChallengeKind, OAuthError};
 use crate::flaw::Flaw;
 use crate::request::TokenRequest;
+use crate::secret::secrets_equal;
 use crate::state::AppState;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -60,18 +61,6 @@ impl ClientIdentity {
             other => other.require(state),
         }
     }
-}
-
-/// Compares secrets without an early exit on the first differing byte.
-pub fn eq_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    diff == 0
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,7 +138,7 @@ pub fn verify(
         let ok = client
             .secret
             .as_ref()
-            .is_some_and(|s| eq_secret(s.secret(), basic.secret.secret()));
+            .is_some_and(|s| secrets_equal(s.secret(), basic.secret.secret()));
         if !ok {
             return Err(bad());
         }
@@ -176,7 +165,7 @@ pub fn verify(
         let ok = client
             .secret
             .as_ref()
-            .is_some_and(|s| eq_secret(s.secret(), secret));
+            .is_some_and(|s| secrets_equal(s.secret(), secret));
         if !ok {
             return Err(other("client authentication failed"));
         }
@@ -386,17 +375,4 @@ fn verify_assertion_unsigned(
             expires_at: exp.saturating_add(60),
         },
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_comparison() {
-        assert!(eq_secret("abc", "abc"));
-        assert!(!eq_secret("abc", "abd"));
-        assert!(!eq_secret("abc", "abcd"));
-        assert!(!eq_secret("", "a"));
-    }
 }

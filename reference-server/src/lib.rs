@@ -33,6 +33,7 @@ pub mod grant;
 pub mod keys;
 pub mod policy;
 pub mod request;
+pub mod secret;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -112,7 +112,7 @@ impl AppState {
     pub fn check_user(&self, username: &str, password: &str) -> bool {
         self.users
             .iter()
-            .any(|u| u.username == username && crate::client_auth::eq_secret(&u.password, password))
+            .any(|u| u.username == username && crate::secret::secrets_equal(&u.password, password))
     }
 
     /// Whether `username` is a test user.

@@ -121,202 +121,13 @@ fn unknown_token(ctx: &Ctx<'_>, input: &RefreshInput) -> OAuthError {
 
 /// Phases 1-6: decides, reading only.
 pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Result<Plan, Rejection> {
-    let state = ctx.state;
-    let policy = ctx.policy();
-    let flaws = &state.flaws;
-    let now = ctx.now;
-
-    // 1. Lookup.
-    let hash = input.token.hash();
-    let record = rec
-        .refresh(&hash.0)?
-        .ok_or_else(|| unknown_token(ctx, input))?;
-    let family = rec
-        .family(&record.family)?
-        .ok_or_else(|| unknown_token(ctx, input))?;
-
-    // 2. Client binding.
-    let client = match &input.caller {
-        Caller::Authenticated(c) => {
-            if c.id != record.client_id && !flaws.has(Flaw::CrossClientRefresh) {
-                return Err(OAuthError::invalid_grant(
-                    "refresh token was issued to another client",
-                )
-                .into());
-            }
-            c.clone()
-        }
-        Caller::Public(c) => {
-            if c.id != record.client_id && !flaws.has(Flaw::PublicClientIdUnchecked) {
-                return Err(OAuthError::invalid_grant(
-                    "refresh token was issued to another client",
-                )
-                .into());
-            }
-            c.clone()
-        }
-        Caller::Anonymous => {
-            let owner = state
-                .clients
-                .get(&record.client_id)
-                .ok_or_else(|| OAuthError::invalid_grant("unknown client"))?;
-            if !owner.public && !flaws.has(Flaw::AnonymousRefreshAccepted) {
-                return Err(OAuthError::invalid_client(
-                    "no client authentication included",
-                    ChallengeKind::Other,
-                )
-                .into());
-            }
-            if policy.clients.public_requires_client_id {
-                return Err(OAuthError::invalid_request("client_id is required").into());
-            }
-            if !owner.allows(GrantType::RefreshToken) {
-                return Err(
-                    OAuthError::unauthorized_client("refresh_token grant not allowed").into(),
-                );
-            }
-            owner
-        }
-    };
-
-    // 3. Alive?
-    if family.refresh_revoked || record.state == RefreshState::Revoked {
-        return Err(dead(ctx, "refresh token revoked").into());
-    }
-    if !flaws.has(Flaw::ExpiredTokenAccepted) {
-        let absolute_over = record.absolute_expires_at.is_some_and(|t| now >= t);
-        let idle_over = policy
-            .lifetimes
-            .refresh_idle
-            .is_some_and(|idle| now >= record.last_used_at.saturating_add(idle));
-        if absolute_over || idle_over {
-            return Err(dead(ctx, "refresh token expired").into());
-        }
-    }
-
-    // 4. Superseded: grace or replay.
-    let mut grace_use = false;
-    if let RefreshState::Superseded { at, successor } = &record.state {
-        if flaws.has(Flaw::SupersededTokenAccepted) {
-            // Treated as current.
-        } else if flaws.has(Flaw::UnboundedGrace) {
-            grace_use = true;
-        } else {
-            // Grace covers only the immediate predecessor of a successor that was never used
-            // (ambiguity A8: anything wider weakens replay detection).
-            let successor_unused = rec
-                .refresh(successor)?
-                .is_some_and(|s| s.state == RefreshState::Active);
-            // The `grace-ignored` flaw treats every superseded token as outside the window.
-            let in_window = policy.grace.seconds > 0
-                && now < at.saturating_add(policy.grace.seconds)
-                && !flaws.has(Flaw::GraceIgnored);
-            if in_window && successor_unused && record.grace_uses < policy.grace.max_reuses {
-                grace_use = true;
-            } else {
-                let revoke = if flaws.has(Flaw::NoFamilyRevocation) {
-                    None
-                } else {
-                    match policy.reuse {
-                        ReuseResponse::RejectOnly => None,
-                        ReuseResponse::RevokeFamily => Some((family.id.clone(), false)),
-                        ReuseResponse::RevokeFamilyAndAccessTokens => {
-                            Some((family.id.clone(), true))
-                        }
-                    }
-                };
-                return Err(Rejection {
-                    error: dead(ctx, "refresh token was already used"),
-                    revoke,
-                });
-            }
-        }
-    }
-
-    // 5. DPoP binding.
-    if let Some(bound) = &family.dpop_jkt
-        && !flaws.has(Flaw::DpopBindingUnchecked)
-    {
-        match &input.dpop_jkt {
-            None => {
-                return Err(OAuthError::invalid_dpop_proof(
-                    "refresh token is DPoP-bound: proof required",
-                )
-                .into());
-            }
-            Some(j) if j != bound => {
-                return Err(OAuthError::invalid_dpop_proof(
-                    "proof key does not match the refresh token",
-                )
-                .into());
-            }
-            Some(_) => {}
-        }
-    }
-
-    // 6. Scope.
-    let granted: Vec<String> = family
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let mut narrowed_family_scope = None;
-    let access_scope = match &input.scope {
-        None if flaws.has(Flaw::RefreshScopeResetToDefault) => client.default_scope.clone(),
-        None => granted.clone(),
-        Some(s) => {
-            let requested = if flaws.has(Flaw::MalformedScopeAccepted) {
-                // Malformed words are dropped instead of refused.
-                let words: Vec<&str> = s.split(' ').filter(|w| parse_scope(w).is_ok()).collect();
-                parse_scope(&words.join(" "))?
-            } else {
-                parse_scope(s)?
-            };
-            if flaws.has(Flaw::ScopeComparedAsString)
-                && !family.scope.contains(&requested.join(" "))
-            {
-                return Err(OAuthError::invalid_scope("scope exceeds the original grant").into());
-            }
-            let extra = requested.iter().any(|r| !granted.contains(r));
-            if requested.is_empty() && !flaws.has(Flaw::EmptyParameterNotOmitted) {
-                granted.clone()
-            } else if !extra {
-                if policy.scope.narrowing {
-                    if flaws.has(Flaw::NarrowedRefreshToken) {
-                        narrowed_family_scope = Some(requested.join(" "));
-                    }
-                    requested
-                } else {
-                    granted.clone()
-                }
-            } else if flaws.has(Flaw::ScopeEscalation) {
-                requested
-            } else {
-                match policy.scope.escalation {
-                    ScopeEscalation::Reject => {
-                        return Err(
-                            OAuthError::invalid_scope("scope exceeds the original grant").into(),
-                        );
-                    }
-                    ScopeEscalation::Drop => {
-                        let kept: Vec<String> = requested
-                            .into_iter()
-                            .filter(|r| granted.contains(r))
-                            .collect();
-                        if kept.is_empty() {
-                            return Err(OAuthError::invalid_scope(
-                                "scope exceeds the original grant",
-                            )
-                            .into());
-                        }
-                        kept
-                    }
-                }
-            }
-        }
-    };
-
+    let (record, family) = look_up(rec, ctx, input)?;
+    let client = bind_client(ctx, &input.caller, &record)?;
+    check_alive(ctx, &record, &family)?;
+    let grace_use = check_succession(rec, ctx, &record, &family)?;
+    check_dpop_binding(ctx, &family, input.dpop_jkt.as_deref())?;
+    let (access_scope, narrowed_family_scope) =
+        resolve_scope(ctx, &client, &family, input.scope.as_deref())?;
     Ok(Plan {
         record,
         family,
@@ -330,6 +141,271 @@ pub fn plan(rec: &mut Records<'_>, ctx: &Ctx<'_>, input: &RefreshInput) -> Resul
     })
 }
 
+/// Phase 1: the presented token and its family.
+fn look_up(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    input: &RefreshInput,
+) -> Result<(RefreshRecord, Family), Rejection> {
+    let hash = input.token.hash();
+    let record = rec
+        .refresh(&hash.0)?
+        .ok_or_else(|| unknown_token(ctx, input))?;
+    let family = rec
+        .family(&record.family)?
+        .ok_or_else(|| unknown_token(ctx, input))?;
+    Ok((record, family))
+}
+
+/// Phase 2: the caller is the client the token was issued to (RFC 6749 §10.4, OAuth 2.1 §4.3.1).
+fn bind_client(
+    ctx: &Ctx<'_>,
+    caller: &Caller,
+    record: &RefreshRecord,
+) -> Result<Arc<Client>, Rejection> {
+    match caller {
+        // The `cross-client-refresh` flaw skips the binding for authenticated clients,
+        // `public-client-id-unchecked` for public ones.
+        Caller::Authenticated(c) => owner_or(ctx, c, record, Flaw::CrossClientRefresh),
+        Caller::Public(c) => owner_or(ctx, c, record, Flaw::PublicClientIdUnchecked),
+        Caller::Anonymous => anonymous_owner(ctx, record),
+    }
+}
+
+/// `client` when it owns the token, or when `waiver` is on.
+fn owner_or(
+    ctx: &Ctx<'_>,
+    client: &Arc<Client>,
+    record: &RefreshRecord,
+    waiver: Flaw,
+) -> Result<Arc<Client>, Rejection> {
+    if client.id != record.client_id && !ctx.state.flaw(waiver) {
+        return Err(OAuthError::invalid_grant("refresh token was issued to another client").into());
+    }
+    Ok(client.clone())
+}
+
+/// A caller without client information: only a public client's token may be refreshed so
+/// (ambiguity A25), and only where the policy does not require `client_id`.
+fn anonymous_owner(ctx: &Ctx<'_>, record: &RefreshRecord) -> Result<Arc<Client>, Rejection> {
+    let owner = ctx
+        .state
+        .clients
+        .get(&record.client_id)
+        .ok_or_else(|| OAuthError::invalid_grant("unknown client"))?;
+    if !owner.public && !ctx.state.flaw(Flaw::AnonymousRefreshAccepted) {
+        return Err(OAuthError::invalid_client(
+            "no client authentication included",
+            ChallengeKind::Other,
+        )
+        .into());
+    }
+    if ctx.policy().clients.public_requires_client_id {
+        return Err(OAuthError::invalid_request("client_id is required").into());
+    }
+    if !owner.allows(GrantType::RefreshToken) {
+        return Err(OAuthError::unauthorized_client("refresh_token grant not allowed").into());
+    }
+    Ok(owner)
+}
+
+/// Phase 3: neither the family nor the token is revoked, and the token is within its absolute
+/// and idle lifetimes (the `expired-token-accepted` flaw skips the lifetimes).
+fn check_alive(ctx: &Ctx<'_>, record: &RefreshRecord, family: &Family) -> Result<(), Rejection> {
+    if family.refresh_revoked || record.state == RefreshState::Revoked {
+        return Err(dead(ctx, "refresh token revoked").into());
+    }
+    if ctx.state.flaw(Flaw::ExpiredTokenAccepted) {
+        return Ok(());
+    }
+    let now = ctx.now;
+    let absolute_over = record.absolute_expires_at.is_some_and(|t| now >= t);
+    let idle_over = ctx
+        .policy()
+        .lifetimes
+        .refresh_idle
+        .is_some_and(|idle| now >= record.last_used_at.saturating_add(idle));
+    if absolute_over || idle_over {
+        return Err(dead(ctx, "refresh token expired").into());
+    }
+    Ok(())
+}
+
+/// Phase 4: a superseded token is a grace-window retry (`Ok(true)`) or a replay, refused with the
+/// revocation `policy.reuse` asks for (RFC 9700 §4.14.2). `Ok(false)`: the current token.
+fn check_succession(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    record: &RefreshRecord,
+    family: &Family,
+) -> Result<bool, Rejection> {
+    let RefreshState::Superseded { at, successor } = &record.state else {
+        return Ok(false);
+    };
+    if ctx.state.flaw(Flaw::SupersededTokenAccepted) {
+        // Treated as current.
+        return Ok(false);
+    }
+    if ctx.state.flaw(Flaw::UnboundedGrace) || in_grace(rec, ctx, record, *at, successor)? {
+        return Ok(true);
+    }
+    Err(Rejection {
+        error: dead(ctx, "refresh token was already used"),
+        revoke: reuse_revocation(ctx, family),
+    })
+}
+
+/// Grace covers only the immediate predecessor of a successor that was never used, a bounded
+/// number of times (ambiguity A8: anything wider weakens replay detection). The `grace-ignored`
+/// flaw treats every superseded token as outside the window.
+fn in_grace(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    record: &RefreshRecord,
+    superseded_at: u64,
+    successor: &str,
+) -> Result<bool, Rejection> {
+    let grace = &ctx.policy().grace;
+    let in_window = grace.seconds > 0
+        && ctx.now < superseded_at.saturating_add(grace.seconds)
+        && !ctx.state.flaw(Flaw::GraceIgnored);
+    if !in_window || record.grace_uses >= grace.max_reuses {
+        return Ok(false);
+    }
+    Ok(rec
+        .refresh(successor)?
+        .is_some_and(|s| s.state == RefreshState::Active))
+}
+
+/// What a detected replay revokes: `(family, also_access_tokens)`, or nothing under
+/// `reuse: reject_only` or the `no-family-revocation` flaw.
+fn reuse_revocation(ctx: &Ctx<'_>, family: &Family) -> Option<(String, bool)> {
+    if ctx.state.flaw(Flaw::NoFamilyRevocation) {
+        return None;
+    }
+    match ctx.policy().reuse {
+        ReuseResponse::RejectOnly => None,
+        ReuseResponse::RevokeFamily => Some((family.id.clone(), false)),
+        ReuseResponse::RevokeFamilyAndAccessTokens => Some((family.id.clone(), true)),
+    }
+}
+
+/// Phase 5: a DPoP-bound family needs a proof by the same key (RFC 9449 §5); the
+/// `dpop-binding-unchecked` flaw skips this.
+fn check_dpop_binding(
+    ctx: &Ctx<'_>,
+    family: &Family,
+    proof_jkt: Option<&str>,
+) -> Result<(), Rejection> {
+    let Some(bound) = &family.dpop_jkt else {
+        return Ok(());
+    };
+    if ctx.state.flaw(Flaw::DpopBindingUnchecked) {
+        return Ok(());
+    }
+    match proof_jkt {
+        None => Err(
+            OAuthError::invalid_dpop_proof("refresh token is DPoP-bound: proof required").into(),
+        ),
+        Some(j) if j != bound => {
+            Err(OAuthError::invalid_dpop_proof("proof key does not match the refresh token").into())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Phase 6: the access token's scope, and the family's new scope when the
+/// `narrowed-refresh-token` flaw narrows the grant itself. Omitted = granted (RFC 6749 §6),
+/// narrower = a narrower access token, broader = refused or dropped per `policy.scope.escalation`.
+fn resolve_scope(
+    ctx: &Ctx<'_>,
+    client: &Client,
+    family: &Family,
+    requested: Option<&str>,
+) -> Result<(Vec<String>, Option<String>), Rejection> {
+    let granted: Vec<String> = family
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let Some(raw) = requested else {
+        // The `refresh-scope-reset-to-default` flaw forgets the grant and uses the default.
+        if ctx.state.flaw(Flaw::RefreshScopeResetToDefault) {
+            return Ok((client.default_scope.clone(), None));
+        }
+        return Ok((granted, None));
+    };
+    let requested = parse_requested(ctx, raw)?;
+    // The `scope-compared-as-string` flaw checks the request as a substring of the grant.
+    if ctx.state.flaw(Flaw::ScopeComparedAsString) && !family.scope.contains(&requested.join(" ")) {
+        return Err(beyond_grant());
+    }
+    // The `empty-parameter-not-omitted` flaw treats `scope=` as a request for nothing.
+    if requested.is_empty() && !ctx.state.flaw(Flaw::EmptyParameterNotOmitted) {
+        return Ok((granted, None));
+    }
+    if requested.iter().all(|r| granted.contains(r)) {
+        return Ok(narrowed(ctx, requested, granted));
+    }
+    escalated(ctx, requested, &granted).map(|s| (s, None))
+}
+
+/// The `scope` parameter's words; the `malformed-scope-accepted` flaw drops malformed words
+/// instead of refusing them.
+fn parse_requested(ctx: &Ctx<'_>, raw: &str) -> Result<Vec<String>, Rejection> {
+    if ctx.state.flaw(Flaw::MalformedScopeAccepted) {
+        let words: Vec<&str> = raw.split(' ').filter(|w| parse_scope(w).is_ok()).collect();
+        return Ok(parse_scope(&words.join(" "))?);
+    }
+    Ok(parse_scope(raw)?)
+}
+
+/// A request within the grant: narrower access where the policy allows narrowing.
+fn narrowed(
+    ctx: &Ctx<'_>,
+    requested: Vec<String>,
+    granted: Vec<String>,
+) -> (Vec<String>, Option<String>) {
+    if !ctx.policy().scope.narrowing {
+        return (granted, None);
+    }
+    let family_scope = ctx
+        .state
+        .flaw(Flaw::NarrowedRefreshToken)
+        .then(|| requested.join(" "));
+    (requested, family_scope)
+}
+
+/// A request beyond the grant: refused, or the extra words dropped, per policy (the
+/// `scope-escalation` flaw grants it).
+fn escalated(
+    ctx: &Ctx<'_>,
+    requested: Vec<String>,
+    granted: &[String],
+) -> Result<Vec<String>, Rejection> {
+    if ctx.state.flaw(Flaw::ScopeEscalation) {
+        return Ok(requested);
+    }
+    match ctx.policy().scope.escalation {
+        ScopeEscalation::Reject => Err(beyond_grant()),
+        ScopeEscalation::Drop => {
+            let kept: Vec<String> = requested
+                .into_iter()
+                .filter(|r| granted.contains(r))
+                .collect();
+            if kept.is_empty() {
+                return Err(beyond_grant());
+            }
+            Ok(kept)
+        }
+    }
+}
+
+fn beyond_grant() -> Rejection {
+    OAuthError::invalid_scope("scope exceeds the original grant").into()
+}
+
 /// Commits a rejection's side effects.
 pub fn reject(rec: &mut Records<'_>, rejection: &Rejection) -> Result<(), OAuthError> {
     if let Some((family, access)) = &rejection.revoke {
@@ -340,10 +416,8 @@ pub fn reject(rec: &mut Records<'_>, rejection: &Rejection) -> Result<(), OAuthE
 
 /// Phase 7: writes and issues.
 pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued, OAuthError> {
-    let policy = ctx.policy();
-    let now = ctx.now;
     let Plan {
-        mut record,
+        record,
         mut family,
         client,
         access_scope,
@@ -353,104 +427,149 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
         dpop_jkt,
         presented,
     } = plan;
-
     // The `rotation-despite-never` flaw rotates even where the policy says it must not.
-    let rotates = policy.rotates_for(client.public) || ctx.state.flaw(Flaw::RotationDespiteNever);
+    let rotates =
+        ctx.policy().rotates_for(client.public) || ctx.state.flaw(Flaw::RotationDespiteNever);
     let refresh_token = if rotates {
-        let rt = RefreshToken::new(token_value(ctx));
-        let reset = policy.lifetimes.rotation_resets_absolute
-            || ctx.state.flaw(Flaw::AbsoluteLifetimeReset);
-        let absolute = if reset {
-            policy
-                .lifetimes
-                .refresh_absolute
-                .map(|a| now.saturating_add(a))
-        } else {
-            record.absolute_expires_at
-        };
-        let successor = RefreshRecord {
-            hash: rt.hash().0,
-            family: family.id.clone(),
-            client_id: record.client_id.clone(),
-            state: RefreshState::Active,
-            issued_at: now,
-            last_used_at: now,
-            absolute_expires_at: absolute,
-            grace_uses: 0,
-        };
-        rec.put_refresh(&successor)?;
-        match &record.state {
-            RefreshState::Superseded { at, successor: old } if grace_use => {
-                // A retry inside the grace window: the successor it replaces was never used, so
-                // it becomes superseded too (keeping one live token per family).
-                if let Some(mut prev) = rec.refresh(old)?
-                    && prev.state == RefreshState::Active
-                {
-                    prev.state = RefreshState::Superseded {
-                        at: now,
-                        successor: successor.hash.clone(),
-                    };
-                    rec.put_refresh(&prev)?;
-                }
-                record.state = RefreshState::Superseded {
-                    at: *at,
-                    successor: successor.hash.clone(),
-                };
-                record.grace_uses += 1;
-            }
-            _ => {
-                record.state = RefreshState::Superseded {
-                    at: now,
-                    successor: successor.hash.clone(),
-                };
-            }
-        }
-        rec.put_refresh(&record)?;
-        rt
+        rotate(rec, ctx, record, grace_use)?
     } else {
-        // No rotation: the same token, its idle window slid forward.
-        record.last_used_at = now;
-        rec.put_refresh(&record)?;
+        slide(rec, ctx, record)?;
         presented
     };
-
     if let Some(scope) = narrowed_family_scope {
         family.scope = scope;
     }
-    if policy.previous_access_token_revoked_on_refresh
-        && let Some(prev) = family.current_access.clone()
-        && let Some(mut at) = rec.access(&prev)?
-    {
-        at.revoked = true;
-        rec.put_access(&at)?;
-    }
-    let access_jkt = if ctx.state.flaw(Flaw::DpopAccessTokenUnbound) {
-        None
-    } else {
-        dpop_jkt
-    };
+    revoke_previous_access(rec, ctx, &family)?;
+    // The `dpop-access-token-unbound` flaw issues a Bearer token despite the proof.
+    let access_jkt = dpop_jkt.filter(|_| !ctx.state.flaw(Flaw::DpopAccessTokenUnbound));
     let access_token = mint_access(rec, ctx, &mut family, &access_scope, access_jkt.clone())?;
     rec.put_family(&family)?;
-
+    let id_token = refreshed_id_token(ctx, &family, &access_scope)?;
     let scope = access_scope.join(" ");
-    let id_token = if policy.oidc.id_token_on_refresh && access_scope.iter().any(|s| s == "openid")
-    {
-        id_token(ctx, &family, None)?
-    } else {
-        None
-    };
-    let always_echo = policy.scope.always_echo && !ctx.state.flaw(Flaw::ScopeNotEchoed);
+    let always_echo = ctx.policy().scope.always_echo && !ctx.state.flaw(Flaw::ScopeNotEchoed);
     let echo_scope = always_echo || requested_scope.as_deref().is_some_and(|r| r != scope);
     Ok(Issued {
         access_token,
         dpop_bound: access_jkt.is_some(),
-        expires_in: policy.lifetimes.access_token,
+        expires_in: ctx.policy().lifetimes.access_token,
         refresh_token: Some(refresh_token),
         scope,
         echo_scope,
         id_token,
         issued_token_type: None,
     })
+}
+
+/// Rotation: a successor inherits the family and (unless the policy or the
+/// `absolute-lifetime-reset` flaw resets it) the absolute deadline; the presented token becomes
+/// superseded by it.
+fn rotate(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    mut record: RefreshRecord,
+    grace_use: bool,
+) -> Result<RefreshToken, OAuthError> {
+    let lifetimes = &ctx.policy().lifetimes;
+    let now = ctx.now;
+    let rt = RefreshToken::new(token_value(ctx));
+    let reset = lifetimes.rotation_resets_absolute || ctx.state.flaw(Flaw::AbsoluteLifetimeReset);
+    let successor = RefreshRecord {
+        hash: rt.hash().0,
+        family: record.family.clone(),
+        client_id: record.client_id.clone(),
+        state: RefreshState::Active,
+        issued_at: now,
+        last_used_at: now,
+        absolute_expires_at: if reset {
+            lifetimes.refresh_absolute.map(|a| now.saturating_add(a))
+        } else {
+            record.absolute_expires_at
+        },
+        grace_uses: 0,
+    };
+    rec.put_refresh(&successor)?;
+    match &record.state {
+        RefreshState::Superseded {
+            at,
+            successor: lost,
+        } if grace_use => {
+            supersede_lost_successor(rec, now, lost, &successor.hash)?;
+            record.state = RefreshState::Superseded {
+                at: *at,
+                successor: successor.hash.clone(),
+            };
+            record.grace_uses += 1;
+        }
+        _ => {
+            record.state = RefreshState::Superseded {
+                at: now,
+                successor: successor.hash.clone(),
+            };
+        }
+    }
+    rec.put_refresh(&record)?;
+    Ok(rt)
+}
+
+/// A retry inside the grace window: the successor it replaces was never used, so it becomes
+/// superseded too (keeping one live token per family).
+fn supersede_lost_successor(
+    rec: &mut Records<'_>,
+    now: u64,
+    lost: &str,
+    replacement: &str,
+) -> Result<(), OAuthError> {
+    if let Some(mut prev) = rec.refresh(lost)?
+        && prev.state == RefreshState::Active
+    {
+        prev.state = RefreshState::Superseded {
+            at: now,
+            successor: replacement.to_owned(),
+        };
+        rec.put_refresh(&prev)?;
+    }
+    Ok(())
+}
+
+/// No rotation: the same token, its idle window slid forward.
+fn slide(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    mut record: RefreshRecord,
+) -> Result<(), OAuthError> {
+    record.last_used_at = ctx.now;
+    rec.put_refresh(&record)?;
+    Ok(())
+}
+
+/// Where the policy says so, the family's previous access token dies with this refresh.
+fn revoke_previous_access(
+    rec: &mut Records<'_>,
+    ctx: &Ctx<'_>,
+    family: &Family,
+) -> Result<(), OAuthError> {
+    if ctx.policy().previous_access_token_revoked_on_refresh
+        && let Some(prev) = &family.current_access
+        && let Some(mut at) = rec.access(prev)?
+    {
+        at.revoked = true;
+        rec.put_access(&at)?;
+    }
+    Ok(())
+}
+
+/// An ID token on refresh when the policy issues one and the scope has `openid` (OIDC Core
+/// §12.2).
+fn refreshed_id_token(
+    ctx: &Ctx<'_>,
+    family: &Family,
+    access_scope: &[String],
+) -> Result<Option<String>, OAuthError> {
+    if ctx.policy().oidc.id_token_on_refresh && access_scope.iter().any(|s| s == "openid") {
+        id_token(ctx, family, None)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Plan and apply in the caller's transaction.

@@ -1,28 +1,25 @@
 //! `POST /token` (RFC 6749 §3.2): parse, pick the grant, authenticate the client, check the DPoP
-//! proof, then run the grant in one store transaction.
+//! proof, then hand over to the grant's handler ([`grants::HANDLERS`]) and run the transaction it
+//! returns.
+
+pub mod grants;
 
 use super::{audiences, json, read_form, respond};
 use crate::client::{Client, GrantType};
-use crate::client_auth::{self, ClientIdentity};
+use crate::client_auth;
 use crate::dpop::{self, Proof};
-use crate::error::{ChallengeKind, OAuthError, OAuthErrorCode};
+use crate::error::{OAuthError, OAuthErrorCode};
 use crate::flaw::Flaw;
-use crate::grant::authorization_code::{CodeInput, authorization_code};
-use crate::grant::client_credentials::client_credentials;
-use crate::grant::device_code::device_code;
-use crate::grant::jwt_bearer::{JwtBearerInput, jwt_bearer};
-use crate::grant::password::{PasswordInput, password};
-use crate::grant::refresh_token::{self, Caller, RefreshInput};
-use crate::grant::token_exchange::{ExchangeInput, token_exchange};
+use crate::grant::refresh_token::{self, RefreshInput};
 use crate::grant::{Ctx, Issued};
 use crate::request::TokenRequest;
 use crate::state::AppState;
 use crate::store::{StoreError, run_async};
-use crate::token::{AuthorizationCode, DeviceCode, RefreshToken};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use grants::{GrantRequest, Work};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,154 +91,18 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     }?;
     let identity = client_auth::authenticate(state, &form, &audiences(state, "/token")).await?;
     let proof = check_dpop(state, &parts, &form).await?;
-    let jkt = proof.as_ref().map(|p| p.jkt.clone());
     let now = state.clock.now();
-    let params = &form.params;
-
-    let mut issued: Issued = match grant {
-        GrantType::RefreshToken => {
-            let caller = match identity {
-                ClientIdentity::Authenticated { client, .. } => Caller::Authenticated(client),
-                ClientIdentity::Public(client) => Caller::Public(client),
-                ClientIdentity::ClaimedOnly(client)
-                    if state.flaw(Flaw::ClientAuthSkippedOnRefresh) =>
-                {
-                    Caller::Authenticated(client)
-                }
-                ClientIdentity::ClaimedOnly(_) => {
-                    return Err(OAuthError::invalid_client(
-                        "client authentication required",
-                        ChallengeKind::Other,
-                    ));
-                }
-                ClientIdentity::Anonymous => Caller::Anonymous,
-            };
-            if let Caller::Authenticated(c) | Caller::Public(c) = &caller {
-                permitted(c, grant, proof.as_ref())?;
-            }
-            let token = match params.require("refresh_token") {
-                Ok(t) => t,
-                Err(_)
-                    if params.contains("refresh_token")
-                        && state.flaw(Flaw::EmptyParameterNotOmitted) =>
-                {
-                    ""
-                }
-                Err(_) if state.flaw(Flaw::MissingParameterMisreported) => {
-                    return Err(OAuthError::invalid_grant("no refresh token"));
-                }
-                Err(e) => return Err(e),
-            };
-            let scope = match params.get("scope") {
-                None if params.contains("scope") && state.flaw(Flaw::EmptyParameterNotOmitted) => {
-                    Some(String::new())
-                }
-                s => s.map(str::to_owned),
-            };
-            let input = RefreshInput {
-                token: RefreshToken::new(token),
-                scope,
-                caller,
-                dpop_jkt: jkt,
-            };
-            if state.flaw(Flaw::NonAtomicRotation) {
-                non_atomic_refresh(state, now, input).await?
-            } else {
-                in_tx(state, now, move |r, ctx| {
-                    refresh_token::refresh(r, ctx, &input)
-                })
-                .await?
-            }
-        }
-        GrantType::AuthorizationCode => {
-            let client = identity.require(state)?;
-            permitted(&client, grant, proof.as_ref())?;
-            let input = CodeInput {
-                code: AuthorizationCode::new(params.require("code")?),
-                redirect_uri: params.get("redirect_uri").map(str::to_owned),
-                code_verifier: params.get("code_verifier").map(str::to_owned),
-                dpop_jkt: jkt,
-            };
-            in_tx(state, now, move |r, ctx| {
-                authorization_code(r, ctx, &client, &input)
-            })
-            .await?
-        }
-        GrantType::Password => {
-            let client = identity.require(state)?;
-            permitted(&client, grant, proof.as_ref())?;
-            let input = PasswordInput {
-                username: params.require("username")?.to_owned(),
-                password: params.require("password")?.to_owned(),
-                scope: params.get("scope").map(str::to_owned),
-                dpop_jkt: jkt,
-            };
-            in_tx(state, now, move |r, ctx| password(r, ctx, &client, &input)).await?
-        }
-        GrantType::ClientCredentials => {
-            let client = match identity {
-                // The `public-client-credentials` flaw serves a public client as if it were
-                // confidential and registered for the grant.
-                ClientIdentity::Public(client) if state.flaw(Flaw::PublicClientCredentials) => {
-                    client
-                }
-                ClientIdentity::Public(_) => {
-                    return Err(OAuthError::unauthorized_client(
-                        "client_credentials is for confidential clients",
-                    ));
-                }
-                other => {
-                    let client = other.require_confidential(state)?;
-                    permitted(&client, grant, proof.as_ref())?;
-                    client
-                }
-            };
-            let scope = params.get("scope").map(str::to_owned);
-            in_tx(state, now, move |r, ctx| {
-                client_credentials(r, ctx, &client, scope.as_deref(), jkt)
-            })
-            .await?
-        }
-        GrantType::DeviceCode => {
-            let client = identity.require(state)?;
-            permitted(&client, grant, proof.as_ref())?;
-            let code = DeviceCode::new(params.require("device_code")?);
-            in_tx(state, now, move |r, ctx| {
-                device_code(r, ctx, &client, &code, jkt)
-            })
-            .await?
-        }
-        GrantType::JwtBearer => {
-            let client = identity.require(state)?;
-            permitted(&client, grant, proof.as_ref())?;
-            let input = JwtBearerInput {
-                assertion: params.require("assertion")?.to_owned(),
-                scope: params.get("scope").map(str::to_owned),
-                dpop_jkt: jkt,
-            };
-            // Signature and claims are checked outside the transaction; only jti bookkeeping and
-            // issuance run inside it.
-            let verified = crate::grant::jwt_bearer::verify(state, &input)?;
-            in_tx(state, now, move |r, ctx| {
-                jwt_bearer(r, ctx, &client, &input, &verified)
-            })
-            .await?
-        }
-        GrantType::TokenExchange => {
-            let client = identity.require(state)?;
-            permitted(&client, grant, proof.as_ref())?;
-            let input = ExchangeInput {
-                subject_token: params.require("subject_token")?.to_owned(),
-                subject_token_type: params.require("subject_token_type")?.to_owned(),
-                requested_token_type: params.get("requested_token_type").map(str::to_owned),
-                scope: params.get("scope").map(str::to_owned),
-                dpop_jkt: jkt,
-            };
-            in_tx(state, now, move |r, ctx| {
-                token_exchange(r, ctx, &client, &input)
-            })
-            .await?
-        }
+    let handler = grants::handler(grant).ok_or_else(unsupported)?;
+    let work = handler(GrantRequest {
+        state,
+        grant,
+        params: &form.params,
+        identity,
+        proof,
+    })?;
+    let mut issued = match work {
+        Work::Transaction(f) => in_tx(state, now, f).await?,
+        Work::NonAtomicRefresh(input) => non_atomic_refresh(state, now, input).await?,
     };
 
     // The `wrong-expires-in` flaw announces twice the real access-token lifetime.
@@ -284,7 +145,11 @@ const KNOWN_PARAMETERS: &[&str] = &[
 ];
 
 /// The client may use this grant, and brings a proof if it registered for DPoP-bound tokens.
-fn permitted(client: &Client, grant: GrantType, proof: Option<&Proof>) -> Result<(), OAuthError> {
+pub(crate) fn permitted(
+    client: &Client,
+    grant: GrantType,
+    proof: Option<&Proof>,
+) -> Result<(), OAuthError> {
     if !client.allows(grant) {
         return Err(OAuthError::unauthorized_client(
             "grant type not allowed for this client",
