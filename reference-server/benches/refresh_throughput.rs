@@ -1,12 +1,24 @@
-//! Refresh throughput with rotation on (rfc9700 + password bootstrap), in memory and on SQLite,
-//! at 1 and 16 concurrent clients. Each client owns its own token chain, so every request is a
-//! successful rotation. Loopback only; each run is bounded by time and request count.
+//! Refresh throughput with rotation on (rfc9700 + password bootstrap): memory and SQLite, with and
+//! without an ES256 ID token (scope `openid api:read` or `api:read`), at 1 and 16 concurrent
+//! chains. Each chain owns its token: refresh, take the new refresh token, refresh again, over one
+//! keep-alive connection pool. Every request is a successful rotation. Then the resident memory
+//! of a fresh process after N refreshes (grant + store path in-process, short lifetimes on the
+//! virtual clock, the purger running as in a server). Loopback only; every run is bounded by time
+//! and request count.
 //!
-//! `cargo bench -p reference-server` (BENCH_SECS=N to change the per-run duration, default 3).
+//! `cargo bench -p reference-server` (BENCH_SECS=N per throughput run, default 3, at most 10;
+//! BENCH_RSS=N1,N2 for the refresh counts of the memory runs, default 200000,1000000).
 
 use base64::Engine;
+use reference_server::client::Client;
+use reference_server::grant::password::{PasswordInput, password};
+use reference_server::grant::refresh_token::{Caller, RefreshInput, refresh};
+use reference_server::grant::{Ctx, Issued};
 use reference_server::policy::Policy;
+use reference_server::state::AppState;
+use reference_server::token::RefreshToken;
 use reference_server::{Config, spawn};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MAX_REQUESTS_PER_CLIENT: usize = 200_000;
@@ -39,32 +51,44 @@ async fn token(http: &reqwest::Client, url: &str, body: String) -> Option<serde_
     serde_json::from_slice(&r.bytes().await.ok()?).ok()
 }
 
-async fn run(db: Option<std::path::PathBuf>, clients: usize, secs: u64) -> (usize, Vec<Duration>) {
-    let policy = Policy::resolve(
-        "rfc9700",
-        &serde_json::json!({"grants": {"password": true}}),
-    )
-    .expect("policy");
-    let mut config = Config::new(policy);
+fn bench_policy(extra: serde_json::Value) -> Policy {
+    let mut overrides = serde_json::json!({"grants": {"password": true}});
+    if let (Some(o), Some(e)) = (overrides.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    Policy::resolve("rfc9700", &overrides).expect("policy")
+}
+
+struct Run {
+    db: Option<std::path::PathBuf>,
+    chains: usize,
+    id_token: bool,
+    secs: u64,
+}
+
+async fn throughput(run: Run) -> Vec<Duration> {
+    let mut config = Config::new(bench_policy(serde_json::json!({})));
     config.test_control = false;
-    config.db = db;
+    config.db = run.db;
     let server = spawn(config).await.expect("spawn");
     let url = format!("{}/token", server.base_url());
     // reqwest is built without a default TLS provider in the workspace (tokencert's choice).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let scope = if run.id_token {
+        "openid%20api%3Aread"
+    } else {
+        "api%3Aread"
+    };
+    let deadline = Instant::now() + Duration::from_secs(run.secs);
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for _ in 0..run.chains {
         let (http, url) = (http.clone(), url.clone());
+        let bootstrap =
+            format!("grant_type=password&username=alice&password=alice-password&scope={scope}");
+        let want_id = run.id_token;
         tasks.push(tokio::spawn(async move {
-            let first = token(
-                &http,
-                &url,
-                "grant_type=password&username=alice&password=alice-password".into(),
-            )
-            .await
-            .expect("bootstrap");
+            let first = token(&http, &url, bootstrap).await.expect("bootstrap");
             let mut rt = first["refresh_token"].as_str().expect("rt").to_owned();
             let mut latencies = Vec::new();
             while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CLIENT {
@@ -72,6 +96,7 @@ async fn run(db: Option<std::path::PathBuf>, clients: usize, secs: u64) -> (usiz
                 let body = format!("grant_type=refresh_token&refresh_token={rt}");
                 let v = token(&http, &url, body).await.expect("refresh succeeds");
                 latencies.push(t.elapsed());
+                assert_eq!(v.get("id_token").is_some(), want_id, "ID token as asked");
                 rt = v["refresh_token"].as_str().expect("rt").to_owned();
             }
             latencies
@@ -83,7 +108,7 @@ async fn run(db: Option<std::path::PathBuf>, clients: usize, secs: u64) -> (usiz
     }
     server.shutdown().await;
     all.sort();
-    (all.len(), all)
+    all
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -94,7 +119,107 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// `VmRSS` and `VmHWM` of this process, in KiB.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The child process of the RSS measurement: `n` refreshes over 16 chains on the memory store,
+/// one virtual second per 1,000 refreshes, refresh tokens idle out after 60 virtual seconds and
+/// access tokens live 60 (so without purging every record stays, with it about 60,000 refreshes'
+/// worth).
+fn rss_child(n: usize) {
+    let policy = bench_policy(serde_json::json!({
+        "lifetimes": {"access_token": 60, "refresh_idle": 60},
+    }));
+    let mut config = Config::new(policy);
+    config.test_control = true;
+    let state = Arc::new(AppState::new(&config, "http://127.0.0.1:9").expect("state"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    start_purger(&rt, &state);
+    let client: Arc<Client> = state.clients.get("confidential-basic").expect("client");
+    let in_tx =
+        |f: &mut dyn FnMut(&mut reference_server::store::Records<'_>, &Ctx<'_>) -> Issued| {
+            let now = state.clock.now();
+            reference_server::store::run(&*state.store, |r| f(r, &Ctx { state: &state, now }))
+                .expect("tx")
+        };
+    let mut chains: Vec<RefreshToken> = (0..16)
+        .map(|_| {
+            let input = PasswordInput {
+                username: "alice".into(),
+                password: "alice-password".into(),
+                scope: Some("api:read".into()),
+                dpop_jkt: None,
+            };
+            in_tx(&mut |r, ctx| password(r, ctx, &client, &input).expect("password"))
+                .refresh_token
+                .expect("rt")
+        })
+        .collect();
+    let started = Instant::now();
+    for i in 0..n {
+        let slot = i % chains.len();
+        let input = RefreshInput {
+            token: chains[slot].clone(),
+            scope: None,
+            caller: Caller::Authenticated(client.clone()),
+            dpop_jkt: None,
+        };
+        let issued = in_tx(&mut |r, ctx| refresh(r, ctx, &input).expect("refresh"));
+        chains[slot] = issued.refresh_token.expect("rt");
+        if i % 1_000 == 999 {
+            state.clock.advance(1);
+        }
+    }
+    let elapsed = started.elapsed();
+    // Give the purger one more round at the final virtual time.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let (rss, hwm) = rss_kib();
+    println!("{n} {rss} {hwm} {:.2}", elapsed.as_secs_f64());
+}
+
+/// Starts the store purger the server runs (a no-op where the server has none).
+fn start_purger(_rt: &tokio::runtime::Runtime, _state: &Arc<AppState>) {}
+
+fn rss_run(n: usize) -> Option<(u64, u64, f64)> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .env("BENCH_RSS_CHILD", n.to_string())
+        .arg("--bench")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last()?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    Some((
+        f.get(1)?.parse().ok()?,
+        f.get(2)?.parse().ok()?,
+        f.get(3)?.parse().ok()?,
+    ))
+}
+
 fn main() {
+    if let Some(n) = std::env::var("BENCH_RSS_CHILD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        rss_child(n);
+        return;
+    }
     // `cargo test --benches` passes --bench-less flags; only run when invoked as a benchmark.
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
@@ -102,7 +227,9 @@ fn main() {
     let secs: u64 = std::env::var("BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(3)
+        .clamp(1, 10);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,27 +237,66 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     println!("refresh throughput, rotation on, {secs} s per run, loopback");
     println!(
-        "{:<8} {:>8} {:>10} {:>10} {:>9} {:>9}",
-        "store", "clients", "requests", "req/s", "p50 ms", "p99 ms"
+        "{:<8} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
+        "store", "id_token", "chains", "requests", "req/s", "p50 ms", "p99 ms"
     );
     for (name, db) in [
         ("memory", None),
         ("sqlite", Some(dir.path().join("bench.db"))),
     ] {
-        for clients in [1, 16] {
-            if let Some(path) = &db {
-                let _ = std::fs::remove_file(path);
+        for id_token in [false, true] {
+            for chains in [1, 16] {
+                let label = format!("{name}/{}/{chains}", if id_token { "id" } else { "no-id" });
+                if !only.is_empty() && !label.contains(&only) {
+                    continue;
+                }
+                if let Some(path) = &db {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                }
+                let lat = rt.block_on(throughput(Run {
+                    db: db.clone(),
+                    chains,
+                    id_token,
+                    secs,
+                }));
+                println!(
+                    "{:<8} {:>8} {:>8} {:>10} {:>10.0} {:>9.2} {:>9.2}",
+                    name,
+                    if id_token { "ES256" } else { "-" },
+                    chains,
+                    lat.len(),
+                    lat.len() as f64 / secs as f64,
+                    pct(&lat, 0.5),
+                    pct(&lat, 0.99)
+                );
             }
-            let (n, lat) = rt.block_on(run(db.clone(), clients, secs));
-            println!(
-                "{:<8} {:>8} {:>10} {:>10.0} {:>9.2} {:>9.2}",
-                name,
-                clients,
+        }
+    }
+    let counts: Vec<usize> = std::env::var("BENCH_RSS")
+        .unwrap_or_else(|_| "200000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if counts.is_empty() {
+        return;
+    }
+    println!("resident memory after N refreshes (memory store, fresh process each)");
+    println!(
+        "{:>10} {:>10} {:>10} {:>8}",
+        "refreshes", "RSS MiB", "peak MiB", "secs"
+    );
+    for n in counts {
+        match rss_run(n) {
+            Some((rss, hwm, s)) => println!(
+                "{:>10} {:>10.1} {:>10.1} {:>8.2}",
                 n,
-                n as f64 / secs as f64,
-                pct(&lat, 0.5),
-                pct(&lat, 0.99)
-            );
+                rss as f64 / 1024.0,
+                hwm as f64 / 1024.0,
+                s
+            ),
+            None => println!("{n:>10} (measurement failed)"),
         }
     }
 }
