@@ -6,6 +6,8 @@
 #   REPORT_DIR=/tmp/lab interop/run.sh   # where the reports go (default $INTEROP_STATE/reports)
 #   TOKENCERT=path/to/tokencert          # default target/release/tokencert (built if missing)
 #   TOKENCERT_ARGS="-f 'rotation.*'"     # extra arguments for `tokencert run`
+#   GLEWLWYD_JOBS=2                      # cells in flight against Glewlwyd (see glewlwyd/TRIAGE.md:
+#                                        # its SQLite backend answers 500 under more concurrency)
 #
 # Each profile's run writes junit.xml, report.json and report.html into REPORT_DIR/<profile>/,
 # and one summary line per profile goes to REPORT_DIR/summary.tsv. A conformance failure of a
@@ -25,9 +27,9 @@ tc="${TOKENCERT:-$root/target/release/tokencert}"
 summary="$reports/summary.tsv"
 [ -f "$summary" ] || printf 'profile\tpass\tfail\twarn\tinfo\tskip\terror\txfail\txpass\texit\tseconds\n' > "$summary"
 
-# run_profile SERVER PROFILE ENVFILE DEFAULT_PORT
+# run_profile SERVER PROFILE ENVFILE DEFAULT_PORT [EXTRA TOKENCERT ARGS]
 run_profile() {
-  local server="$1" profile="$2" envfile="$3" default_port="$4" name out rc start secs
+  local server="$1" profile="$2" envfile="$3" default_port="$4" extra="${5:-}" name out rc start secs
   name="$(basename "$profile" .yaml)"; name="$server${name#profile}"
   out="$reports/$name"
   rm -rf "$out"; mkdir -p "$out"
@@ -38,7 +40,7 @@ run_profile() {
   start=$(date +%s.%N)
   set +e
   # shellcheck disable=SC2086
-  eval "\"$tc\" run --target \"$out/profile.yaml\" --report-dir \"$out\" ${TOKENCERT_ARGS:-}" > "$out/console.txt" 2>&1
+  eval "\"$tc\" run --target \"$out/profile.yaml\" --report-dir \"$out\" $extra ${TOKENCERT_ARGS:-}" > "$out/console.txt" 2>&1
   rc=$?
   set -e
   secs=$(python3 -c "print(round($(date +%s.%N) - $start, 1))")
@@ -67,7 +69,7 @@ for server in "${servers[@]}"; do
     glewlwyd)
       env="$("$dir/start.sh")"
       for p in "$dir/profile.yaml" "$dir/profile-fixed.yaml" "$dir/profile-oneuse.yaml"; do
-        run_profile "$server" "$p" "$env" 18403 || { "$dir/stop.sh"; exit 1; }
+        run_profile "$server" "$p" "$env" 18403 "-j ${GLEWLWYD_JOBS:-2}" || { "$dir/stop.sh"; exit 1; }
       done
       "$dir/stop.sh" ;;
   esac

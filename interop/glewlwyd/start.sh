@@ -29,6 +29,10 @@ export TOKENCERT_USER=tokencert-alice TOKENCERT_USER_PASSWORD='$(random_secret)'
 export GLEWLWYD_ADMIN_PASSWORD='$(random_secret)'
 ENV
 . "$st/env"
+# the plugins sign ID and access tokens with RS256: a fresh 2048-bit key pair per start
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$st/oidc-key.pem" 2>/dev/null
+openssl pkey -in "$st/oidc-key.pem" -pubout -out "$st/oidc-pub.pem"
+export GLEWLWYD_KEY="$st/oidc-key.pem" GLEWLWYD_CERT="$st/oidc-pub.pem"
 nohup glewlwyd --config-file="$st/glewlwyd.conf" > "$st/server.out" 2>&1 &
 echo $! > "$st/pid"
 wait_http "http://127.0.0.1:$port/api/" 30 >&2

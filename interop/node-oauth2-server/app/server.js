@@ -131,15 +131,23 @@ function sendOAuth(res, response) {
   return res.json(response.body);
 }
 
+// The token endpoint, as the library's documentation wires it: on success the library has put
+// the token response into `response`; on an error, `err` is an OAuthError whose `code` is the
+// HTTP status and `name` the RFC 6749 error code. (Errors the library raises before its own
+// try block, e.g. a body that is not form-encoded, leave `response` untouched.)
 app.post('/token', async (req, res) => {
   const request = new Request(req);
   const response = new Response(res);
   try {
     await oauth.token(request, response);
-  } catch (e) {
-    // the library already put the error into `response`
+    sendOAuth(res, response);
+  } catch (err) {
+    res.set(response.headers);
+    if (!(err instanceof OAuth2Server.OAuthError)) {
+      return res.status(500).json({ error: 'server_error' });
+    }
+    res.status(err.code).json({ error: err.name, error_description: err.message });
   }
-  sendOAuth(res, response);
 });
 
 app.get('/login', (req, res) => {
