@@ -6,8 +6,8 @@
 #   REPORT_DIR=/tmp/lab interop/run.sh   # where the reports go (default $INTEROP_STATE/reports)
 #   TOKENCERT=path/to/tokencert          # default target/release/tokencert (built if missing)
 #   TOKENCERT_ARGS="-f 'rotation.*'"     # extra arguments for `tokencert run`
-#   GLEWLWYD_JOBS=2                      # cells in flight against Glewlwyd (see glewlwyd/TRIAGE.md:
-#                                        # its SQLite backend answers 500 under more concurrency)
+#   GLEWLWYD_JOBS=2 DJANGO_JOBS=2        # cells in flight against Glewlwyd / Django (both on SQLite,
+#                                        # which answers 500 under more concurrency: see the TRIAGE.md)
 #
 # Each profile's run writes junit.xml, report.json and report.html into REPORT_DIR/<profile>/,
 # and one summary line per profile goes to REPORT_DIR/summary.tsv. A conformance failure of a
@@ -64,7 +64,7 @@ for server in "${servers[@]}"; do
       done ;;
     django-oidc-provider)
       env="$("$dir/start.sh")"
-      run_profile "$server" "$dir/profile.yaml" "$env" 18402 || { "$dir/stop.sh"; exit 1; }
+      run_profile "$server" "$dir/profile.yaml" "$env" 18402 "-j ${DJANGO_JOBS:-2}" || { "$dir/stop.sh"; exit 1; }
       "$dir/stop.sh" ;;
     glewlwyd)
       env="$("$dir/start.sh")"

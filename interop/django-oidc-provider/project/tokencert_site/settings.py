@@ -42,7 +42,16 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": STATE_DIR / "db.sqlite3"}}
+# SQLite keeps the lab dependency-free; writers wait up to 20 s for the lock instead of failing
+# with "database is locked" at once (Django's documented remedy), so concurrent cells do not
+# turn into 500s that say nothing about the provider.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": STATE_DIR / "db.sqlite3",
+        "OPTIONS": {"timeout": 20},
+    }
+}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
 LOGIN_URL = "/accounts/login/"

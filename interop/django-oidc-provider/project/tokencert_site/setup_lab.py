@@ -7,6 +7,7 @@ from oidc_provider.models import Client, ResponseType, RSAKey
 
 CALLBACK = "http://127.0.0.1:9/callback"  # nothing listens: the login hook only reads it
 SCOPES = "openid profile email"
+LAB_CLIENTS = ["tokencert-conf", "tokencert-conf-2", "tokencert-post", "tokencert-public", "tokencert-public-2"]
 
 
 def client(client_id, client_type, secret="", scope=SCOPES):
@@ -29,9 +30,13 @@ def run():
     u.set_password(env["TOKENCERT_USER_PASSWORD"])
     u.email = "alice@tokencert.invalid"
     u.save()
-    # Introspection answers only clients whose scope lists `token_introspection`
-    # (oidc_provider/lib/endpoints/introspection.py); the lab's confidential client may.
-    client("tokencert-conf", "confidential", env["TOKENCERT_CONF_SECRET"], SCOPES + " token_introspection")
+    # Introspection answers only clients whose scope lists `token_introspection`, and, with
+    # OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE (default True), only about tokens whose audience
+    # (the client_id they were issued to) is also in that scope
+    # (oidc_provider/lib/endpoints/introspection.py). The lab's confidential client plays the
+    # resource server for every lab client.
+    audiences = " ".join(LAB_CLIENTS)
+    client("tokencert-conf", "confidential", env["TOKENCERT_CONF_SECRET"], f"{SCOPES} token_introspection {audiences}")
     client("tokencert-conf-2", "confidential", env["TOKENCERT_CONF2_SECRET"])
     client("tokencert-post", "confidential", env["TOKENCERT_POST_SECRET"])
     client("tokencert-public", "public")

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Reproduces the real findings of TRIAGE.md against a running lab django-oidc-provider
+# (./start.sh) and writes redacted curl transcripts into evidence/. One curl per request.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../lib/common.sh"
+. "$here/../lib/evidence.sh"
+. "$INTEROP_STATE/django-oidc-provider/env"
+B="http://127.0.0.1:$INTEROP_PORT/openid"
+out="$here/evidence"; mkdir -p "$out"
+hook="$here/../lib/login_form.py"
+conf=(-u "tokencert-conf:$TOKENCERT_CONF_SECRET")
+
+f="$out/invalid-client-basic-400.md"; : > "$f"
+echo "# A wrong client secret sent with HTTP Basic gets 400 without WWW-Authenticate (RFC 6749 §5.2: 401 + WWW-Authenticate)" >> "$f"; echo >> "$f"
+echo "Source: oidc_provider/views.py TokenView.post answers every TokenError with status=400." >> "$f"; echo >> "$f"
+ev "$f" "client_credentials with a wrong Basic secret" -- -u "tokencert-conf:wrong-secret" -d "grant_type=client_credentials&scope=openid" "$B/token"
+
+f="$out/public-client-credentials-grant.md"; : > "$f"
+echo "# A public client gets tokens with the client_credentials grant (RFC 6749 §4.4: confidential clients only)" >> "$f"; echo >> "$f"
+echo "Source: oidc_provider/lib/endpoints/token.py validate_params: the secret is checked only for client_type confidential; the client_credentials branch checks the client's scope only." >> "$f"; echo >> "$f"
+ev "$f" "client_credentials with client_id=tokencert-public and no secret" -- -d "grant_type=client_credentials&scope=openid&client_id=tokencert-public" "$B/token"
+
+f="$out/id-token-without-openid.md"; : > "$f"
+echo "# A code flow without the openid scope still returns an id_token (a signed JWT of an empty claim set)" >> "$f"; echo >> "$f"
+echo "Source: oidc_provider/lib/endpoints/token.py create_code_response_dic: id_token_dic = {} when not is_authentication, then \"id_token\": encode_id_token(id_token_dic, …) unconditionally (create_refresh_response_dic likewise)." >> "$f"; echo >> "$f"
+SCOPE="profile" CLIENT_AUTH="-u tokencert-conf:$TOKENCERT_CONF_SECRET" family tokencert-conf "$B/authorize" "$B/token" "$hook"
+python3 - "$FAMILY_JSON" >> "$f" <<'PY'
+import base64, json, sys
+d = json.loads(sys.argv[1])
+print("Token response of the code exchange (scope=profile), tokens redacted:\n")
+print("```json\n" + json.dumps({k: ("[REDACTED]" if k in ("access_token", "refresh_token", "id_token") else v) for k, v in d.items()}) + "\n```\n")
+parts = d.get("id_token", "").split(".")
+if len(parts) == 3:
+    pad = lambda s: s + "=" * (-len(s) % 4)
+    print("The id_token's decoded header and payload:\n")
+    print("```json\n" + base64.urlsafe_b64decode(pad(parts[0])).decode() + "\n" + base64.urlsafe_b64decode(pad(parts[1])).decode() + "\n```")
+PY
+
+f="$out/introspection-unauthenticated-200.md"; : > "$f"
+echo "# Introspection without client authentication answers 200 {\"active\": false} instead of 401 (RFC 7662 §2.1, §2.3)" >> "$f"; echo >> "$f"
+echo "Source: oidc_provider/views.py TokenIntrospectionView.post turns every TokenIntrospectionError, including missing credentials, into 200 {\"active\": false}." >> "$f"; echo >> "$f"
+ev "$f" "no credentials" -- -d "token=anything" "$B/introspect"
+
+f="$out/error-codes.md"; : > "$f"
+echo "# Missing parameters get invalid_grant / unsupported_grant_type instead of invalid_request (RFC 6749 §5.2)" >> "$f"; echo >> "$f"
+ev "$f" "refresh without refresh_token" -- "${conf[@]}" -d "grant_type=refresh_token" "$B/token"
+ev "$f" "no grant_type" -- "${conf[@]}" -d "refresh_token=x" "$B/token"
+
+f="$out/duplicate-parameters-accepted.md"; : > "$f"
+echo "# Repeated parameters are accepted, the last one wins (RFC 6749 §3.1, §3.2: parameters MUST NOT be included more than once)" >> "$f"; echo >> "$f"
+SCOPE="openid+profile" CLIENT_AUTH="-u tokencert-conf:$TOKENCERT_CONF_SECRET" family tokencert-conf "$B/authorize" "$B/token" "$hook"
+ev "$f" "grant_type twice" -- "${conf[@]}" -d "grant_type=password&grant_type=refresh_token&refresh_token=$RT" "$B/token"
+echo "evidence written to $out"
