@@ -841,24 +841,9 @@ impl<'a> Exec<'a> {
             self.model.fams[f].unknown = true;
             return Ok(None);
         }
-        let policy = self.model.policy.clone();
-        let fam_m = &mut self.model.fams[f];
-        fam_m.rts[i].state = RtState::Revoked;
-        match live {
-            Some(true) => {
-                // Revoking a live refresh token revokes the grant (RFC 7009 §2.1).
-                fam_m.revoked = true;
-                if policy.revocation.refresh_revokes_access_tokens {
-                    fam_m.ats_revoked = true;
-                } else {
-                    fam_m.unknown = true;
-                }
-                if self.revoked_by[f].is_none() {
-                    self.revoked_by[f] =
-                        Some(("a revoked refresh token never comes back", "RFC7009-2.1.a"));
-                }
-            }
-            _ => fam_m.unknown = true,
+        if self.model.apply_revoke_refresh(f, i, live) && self.revoked_by[f].is_none() {
+            self.revoked_by[f] =
+                Some(("a revoked refresh token never comes back", "RFC7009-2.1.a"));
         }
         Ok(None)
     }
@@ -885,17 +870,11 @@ impl<'a> Exec<'a> {
             role,
             token: at.var.clone(),
         });
-        let fam_m = &mut self.model.fams[f];
         if resp.status != 200 {
-            fam_m.unknown = true;
+            self.model.fams[f].unknown = true;
             return Ok(None);
         }
-        if let Some(a) = fam_m.ats.last_mut() {
-            a.revoked = true;
-        }
-        if self.model.policy.revocation.access_revokes_refresh_token {
-            self.model.fams[f].unknown = true;
-        }
+        self.model.apply_revoke_access(f);
         Ok(None)
     }
 
