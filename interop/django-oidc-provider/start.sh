@@ -13,6 +13,7 @@ umask 077
 cat > "$st/env" <<ENV
 export INTEROP_PORT=$port
 export TOKENCERT_CONF_SECRET='$(random_secret)' TOKENCERT_CONF2_SECRET='$(random_secret)' TOKENCERT_POST_SECRET='$(random_secret)'
+export TOKENCERT_SPECIAL_SECRET='p+ss%w:rd-$(random_secret)'
 export TOKENCERT_USER=tokencert-alice TOKENCERT_USER_PASSWORD='$(random_secret)'
 ENV
 . "$st/env"

@@ -116,6 +116,7 @@ def main():
         client("tokencert-conf", env["TOKENCERT_CONF_SECRET"]),
         client("tokencert-conf-2", env["TOKENCERT_CONF2_SECRET"]),
         client("tokencert-post", env["TOKENCERT_POST_SECRET"], method="client_secret_post"),
+        client("tokencert-special", env["TOKENCERT_SPECIAL_SECRET"]),   # + % : in the secret
         client("tokencert-no-refresh", env["TOKENCERT_NO_REFRESH_SECRET"], ("code", "password")),
         client("tokencert-public", None, ("code", "refresh_token")),
         client("tokencert-public-2", None, ("code", "refresh_token")),
@@ -130,7 +131,7 @@ def main():
     for c in clients:
         user.call("PUT", f"/auth/grant/{c['client_id']}", {"scope": " ".join(SCOPES)})
     admin.call("PUT", "/profile/password", {"old_password": "password", "password": env["GLEWLWYD_ADMIN_PASSWORD"]})
-    print("setup_lab.py: glewlwyd configured (user, 6 clients, plugins oidc-rolling, oidc-fixed, oidc-oneuse)")
+    print("setup_lab.py: glewlwyd configured (user, 7 clients, plugins oidc-rolling, oidc-fixed, oidc-oneuse)")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ printf 'database =\n{\n  type = "sqlite3"\n  path = "%s"\n};\n' "$st/glewlwyd.db
 cat > "$st/env" <<ENV
 export INTEROP_PORT=$port
 export TOKENCERT_CONF_SECRET='$(random_secret)' TOKENCERT_CONF2_SECRET='$(random_secret)' TOKENCERT_POST_SECRET='$(random_secret)'
-export TOKENCERT_NO_REFRESH_SECRET='$(random_secret)'
+export TOKENCERT_NO_REFRESH_SECRET='$(random_secret)' TOKENCERT_SPECIAL_SECRET='p+ss%w:rd-$(random_secret)'
 export TOKENCERT_USER=tokencert-alice TOKENCERT_USER_PASSWORD='$(random_secret)'
 export GLEWLWYD_ADMIN_PASSWORD='$(random_secret)'
 ENV

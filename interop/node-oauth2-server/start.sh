@@ -12,6 +12,8 @@ port="$(free_port "${PORT:-18401}")"
 umask 077
 conf="$(random_secret)" conf2="$(random_secret)" post="$(random_secret)" norefresh="$(random_secret)"
 short="$(random_secret)" pw="$(random_secret)"
+# RFC 6749 §2.3.1: Basic credentials are form-encoded first, so these characters must survive
+special="p+ss%w:rd-$(random_secret)"
 cb="http://127.0.0.1:9/callback"   # nothing listens: the login hook only reads the redirect
 cat > "$st/clients.json" <<JSON
 [
@@ -19,6 +21,7 @@ cat > "$st/clients.json" <<JSON
   {"id":"tokencert-conf-2","secret":"$conf2","grants":["authorization_code","refresh_token","password","client_credentials"],"redirectUris":["$cb"]},
   {"id":"tokencert-post","secret":"$post","grants":["authorization_code","refresh_token","password"],"redirectUris":["$cb"]},
   {"id":"tokencert-no-refresh","secret":"$norefresh","grants":["authorization_code","password"],"redirectUris":["$cb"]},
+  {"id":"tokencert-special","secret":"$special","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"]},
   {"id":"tokencert-public","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"]},
   {"id":"tokencert-public-2","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"]},
   {"id":"tokencert-short","secret":"$short","grants":["authorization_code","refresh_token","password"],"redirectUris":["$cb"],"accessTokenLifetime":5,"refreshTokenLifetime":15},
@@ -28,7 +31,7 @@ JSON
 cat > "$st/env" <<ENV
 export INTEROP_PORT=$port
 export TOKENCERT_CONF_SECRET='$conf' TOKENCERT_CONF2_SECRET='$conf2' TOKENCERT_POST_SECRET='$post'
-export TOKENCERT_NO_REFRESH_SECRET='$norefresh' TOKENCERT_SHORT_SECRET='$short'
+export TOKENCERT_NO_REFRESH_SECRET='$norefresh' TOKENCERT_SHORT_SECRET='$short' TOKENCERT_SPECIAL_SECRET='$special'
 export TOKENCERT_USER=tokencert-alice TOKENCERT_USER_PASSWORD='$pw'
 ENV
 cd "$here/app"

@@ -7,7 +7,7 @@ from oidc_provider.models import Client, ResponseType, RSAKey
 
 CALLBACK = "http://127.0.0.1:9/callback"  # nothing listens: the login hook only reads it
 SCOPES = "openid profile email"
-LAB_CLIENTS = ["tokencert-conf", "tokencert-conf-2", "tokencert-post", "tokencert-public", "tokencert-public-2"]
+LAB_CLIENTS = ["tokencert-conf", "tokencert-conf-2", "tokencert-post", "tokencert-special", "tokencert-public", "tokencert-public-2"]
 
 
 def client(client_id, client_type, secret="", scope=SCOPES):
@@ -39,6 +39,7 @@ def run():
     client("tokencert-conf", "confidential", env["TOKENCERT_CONF_SECRET"], f"{SCOPES} token_introspection {audiences}")
     client("tokencert-conf-2", "confidential", env["TOKENCERT_CONF2_SECRET"])
     client("tokencert-post", "confidential", env["TOKENCERT_POST_SECRET"])
+    client("tokencert-special", "confidential", env["TOKENCERT_SPECIAL_SECRET"])  # has + % : in its secret
     client("tokencert-public", "public")
     client("tokencert-public-2", "public")
     if not RSAKey.objects.exists():

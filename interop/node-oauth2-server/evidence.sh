@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Reproduces the real findings of TRIAGE.md against a running lab app (ROTATE=1 ./start.sh)
+# and writes redacted curl transcripts into evidence/. One curl per request.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../lib/common.sh"
+. "$here/../lib/evidence.sh"
+. "$INTEROP_STATE/node-oauth2-server/env"
+B="http://127.0.0.1:$INTEROP_PORT"
+out="$here/evidence"; mkdir -p "$out"
+hook="$here/../lib/login_form.py"
+SCOPE="read+write"
+conf=(-u "tokencert-conf:$TOKENCERT_CONF_SECRET")
+fam() { CLIENT_AUTH="-u tokencert-conf:$TOKENCERT_CONF_SECRET" family tokencert-conf "$B/authorize" "$B/token" "$hook"; }
+
+f="$out/error-responses-cacheable.md"; : > "$f"
+echo "# Error responses of the token endpoint carry no Cache-Control: no-store" >> "$f"; echo >> "$f"
+echo "Source: lib/handlers/token-handler.js (5.3.0) updateSuccessResponse sets Cache-Control: no-store and Pragma: no-cache; updateErrorResponse sets only the status and body." >> "$f"; echo >> "$f"
+ev "$f" "an unknown refresh token" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=unknown-token" "$B/token"
+
+fam
+f="$out/basic-and-other-client-id.md"; : > "$f"
+echo "# Basic credentials of one client plus another client's client_id in the body: served as the Basic client" >> "$f"; echo >> "$f"
+echo "Source: lib/handlers/token-handler.js getClientCredentials returns the Basic credentials and never compares body client_id." >> "$f"; echo >> "$f"
+ev "$f" "tokencert-conf's Basic credentials, client_id=tokencert-public in the form" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&client_id=tokencert-public" "$B/token"
+
+fam
+f="$out/two-authentication-methods.md"; : > "$f"
+echo "# Basic credentials and client_secret in the body at once are accepted (RFC 6749 §2.3: one method per request)" >> "$f"; echo >> "$f"
+ev "$f" "Basic plus client_id/client_secret of tokencert-conf-2 in the body" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&client_id=tokencert-conf-2&client_secret=$TOKENCERT_CONF2_SECRET" "$B/token"
+
+f="$out/no-refresh-client-gets-refresh-token.md"; : > "$f"
+echo "# A client whose grants exclude refresh_token still gets a refresh token from the code exchange" >> "$f"; echo >> "$f"
+echo "Source: lib/grant-types/authorization-code-grant-type.js saveToken generates a refresh token unconditionally; only the refresh grant itself checks client.grants (lib/handlers/token-handler.js handleGrantType)." >> "$f"; echo >> "$f"
+CLIENT_AUTH="-u tokencert-no-refresh:$TOKENCERT_NO_REFRESH_SECRET" family tokencert-no-refresh "$B/authorize" "$B/token" "$hook"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("Token response of tokencert-no-refresh (grants: authorization_code, password):\n\n```json\n" + json.dumps({k: ("[REDACTED]" if k.endswith("_token") else v) for k, v in d.items()}) + "\n```\n")' "$FAMILY_JSON" >> "$f"
+ev "$f" "…a refresh token it can never use" -- -u "tokencert-no-refresh:$TOKENCERT_NO_REFRESH_SECRET" -d "grant_type=refresh_token&refresh_token=$RT" "$B/token"
+
+fam
+f="$out/empty-scope-refused.md"; : > "$f"
+echo "# An empty scope parameter is refused instead of treated as omitted (RFC 6749 §3.1: parameters sent without a value MUST be treated as omitted)" >> "$f"; echo >> "$f"
+echo "Source: lib/utils/scope-util.js parseScope: '' is trimmed, fails nqschar, InvalidScopeError." >> "$f"; echo >> "$f"
+ev "$f" "refresh with scope=" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=" "$B/token"
+
+f="$out/duplicate-refresh-token.md"; : > "$f"
+echo "# A repeated refresh_token parameter gets invalid_grant, not invalid_request (RFC 6749 §3.2, §5.2)" >> "$f"; echo >> "$f"
+ev "$f" "refresh_token twice" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&refresh_token=$RT" "$B/token"
+
+f="$out/basic-special-characters.md"; : > "$f"
+echo "# Basic credentials are not form-decoded (RFC 6749 §2.3.1)" >> "$f"; echo >> "$f"
+echo "The client tokencert-special's secret contains + % :. RFC 6749 §2.3.1 has the client form-encode id and secret before Basic; the library passes the raw Basic password to model.getClient (basic-auth does not decode)." >> "$f"; echo >> "$f"
+enc="$(python3 -c 'import sys,urllib.parse as u; print(u.quote_plus(sys.argv[1]))' "$TOKENCERT_SPECIAL_SECRET")"
+ev "$f" "the secret form-encoded, as RFC 6749 §2.3.1 has the client send it: invalid_client" -- -u "tokencert-special:$enc" -d "grant_type=refresh_token&refresh_token=unknown" "$B/token"
+ev "$f" "the raw secret → past client authentication (invalid_grant for the unknown token)" -- -u "tokencert-special:$TOKENCERT_SPECIAL_SECRET" -d "grant_type=refresh_token&refresh_token=unknown" "$B/token"
+echo "evidence written to $out"
