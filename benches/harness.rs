@@ -98,7 +98,12 @@ async fn bench_overhead() {
         .await;
     let n = 300;
     // Bare client: the same POST, n times.
-    let http = HttpClient::new(Duration::from_secs(5), false).expect("client");
+    let http = HttpClient::new(
+        Duration::from_secs(5),
+        false,
+        tokencert::http::BodyLimit::DEFAULT,
+    )
+    .expect("client");
     let req = PreparedRequest {
         method: "POST".into(),
         url: url::Url::parse(&format!("{}/token", server.uri())).expect("url"),

@@ -136,9 +136,12 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     };
     let started = Instant::now();
     let mut summary = FuzzSummary::default();
-    let fresh =
-        crate::http::client::HttpClient::unpooled(opts.latency_bound * 4, ctx.target.insecure)
-            .unwrap_or_else(|_| ctx.http.clone());
+    let fresh = crate::http::client::HttpClient::unpooled(
+        opts.latency_bound * 4,
+        ctx.target.insecure,
+        ctx.target.max_response,
+    )
+    .unwrap_or_else(|_| ctx.http.clone());
     let mut found: BTreeMap<String, Finding> = BTreeMap::new();
     let mut last_progress = Instant::now();
     let spacing = if opts.rate == 0 {

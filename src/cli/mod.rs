@@ -87,6 +87,10 @@ struct PropArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     insecure: bool,
+    /// Largest response body read from --target (the embedded server's per-case answers are trusted), e.g. `4MiB`, `512KiB` or a byte count; a
+    /// larger or endless body is an error for that request, never read whole.
+    #[arg(long, value_name = "SIZE", default_value_t = crate::http::BodyLimit::DEFAULT)]
+    max_response_bytes: crate::http::BodyLimit,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +129,10 @@ struct FuzzArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     insecure: bool,
+    /// Largest response body read from the target, e.g. `4MiB`, `512KiB` or a byte count; a
+    /// larger or endless body is an error for that request, never read whole.
+    #[arg(long, value_name = "SIZE", default_value_t = crate::http::BodyLimit::DEFAULT)]
+    max_response_bytes: crate::http::BodyLimit,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,9 +155,13 @@ struct RunArgs {
     /// Accept invalid TLS certificates (never for a real certification run).
     #[arg(long)]
     insecure: bool,
-    /// Per-request timeout, e.g. `10s`.
+    /// Per-request timeout, e.g. `10s`, from connecting to the last byte of the body.
     #[arg(long)]
     timeout: Option<humantime::Duration>,
+    /// Largest response body read from the target, e.g. `4MiB`, `512KiB` or a byte count; a
+    /// larger or endless body is an error for that request, never read whole.
+    #[arg(long, value_name = "SIZE", default_value_t = crate::http::BodyLimit::DEFAULT)]
+    max_response_bytes: crate::http::BodyLimit,
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -466,6 +478,7 @@ async fn fuzz(a: FuzzArgs) -> u8 {
     if a.insecure {
         target.insecure = true;
     }
+    target.max_response = a.max_response_bytes;
     if let Err(code) = refuse_remote(
         &target,
         a.allow_remote,
@@ -587,7 +600,8 @@ async fn run(a: RunArgs) -> u8 {
     run_against(a, target).await
 }
 
-async fn run_against(a: RunArgs, target: Target) -> u8 {
+async fn run_against(a: RunArgs, mut target: Target) -> u8 {
+    target.max_response = a.max_response_bytes;
     let (cat, diags) = scenario::load_paths(&a.specs, &LoadOptions::default());
     if diags
         .iter()
@@ -691,6 +705,7 @@ async fn prop(a: PropArgs) -> u8 {
             if a.insecure {
                 target.insecure = true;
             }
+            target.max_response = a.max_response_bytes;
             if let Err(code) = refuse_remote(
                 &target,
                 a.allow_remote,

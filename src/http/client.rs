@@ -1,7 +1,11 @@
 //! The harness's HTTP client: reqwest with redirects never followed (a redirect is an answer to
-//! assert on, not to chase), no proxy, per-request timeouts and verified TLS unless `--insecure`.
+//! assert on, not to chase), no proxy, verified TLS unless `--insecure`, and every response
+//! bounded: a deadline per request that covers the whole body, and a body size limit. Races and
+//! raw requests go through it too, so they share its TLS mode and limits.
 
-use super::{HttpResponse, PreparedRequest};
+use super::race::race;
+use super::raw::{RawOptions, send_raw};
+use super::{BodyLimit, HttpResponse, PreparedRequest};
 use base64::Engine as _;
 use std::time::{Duration, Instant};
 
@@ -11,8 +15,10 @@ pub struct HttpClient {
     inner: reqwest::Client,
     /// Accept any TLS certificate.
     pub insecure: bool,
-    /// Default per-request timeout.
+    /// Default per-request timeout, from connecting to the last body byte.
     pub timeout: Duration,
+    /// Largest response body read.
+    pub max_body: BodyLimit,
 }
 
 /// Installs rustls's ring provider once per process (reqwest is built without a default one).
@@ -21,23 +27,35 @@ pub fn install_crypto_provider() {
 }
 
 impl HttpClient {
-    /// A client with the given default timeout.
-    pub fn new(timeout: Duration, insecure: bool) -> Result<HttpClient, String> {
-        Self::build(timeout, insecure, 32)
+    /// A client with the given default timeout and body limit.
+    pub fn new(
+        timeout: Duration,
+        insecure: bool,
+        max_body: BodyLimit,
+    ) -> Result<HttpClient, String> {
+        Self::build(timeout, insecure, max_body, 32)
     }
 
     /// A client that opens a new connection for every request (no keep-alive pool): used to
     /// retry a request whose pooled connection the server had just closed.
-    pub fn unpooled(timeout: Duration, insecure: bool) -> Result<HttpClient, String> {
-        Self::build(timeout, insecure, 0)
+    pub fn unpooled(
+        timeout: Duration,
+        insecure: bool,
+        max_body: BodyLimit,
+    ) -> Result<HttpClient, String> {
+        Self::build(timeout, insecure, max_body, 0)
     }
 
-    fn build(timeout: Duration, insecure: bool, idle: usize) -> Result<HttpClient, String> {
+    fn build(
+        timeout: Duration,
+        insecure: bool,
+        max_body: BodyLimit,
+        idle: usize,
+    ) -> Result<HttpClient, String> {
         install_crypto_provider();
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .danger_accept_invalid_certs(insecure)
             .pool_max_idle_per_host(idle)
@@ -47,15 +65,55 @@ impl HttpClient {
             inner,
             insecure,
             timeout,
+            max_body,
         })
     }
 
-    /// Sends one request; transport failures are `Err` with a readable reason.
+    /// Sends one request; transport failures, a body over the limit and a response not complete
+    /// within `timeout` (default: the client's) are `Err` with a readable reason.
     pub async fn send(
         &self,
         req: &PreparedRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse, String> {
+        let timeout = timeout.unwrap_or(self.timeout);
+        // One deadline from connecting to the last body byte, whatever the server drips.
+        match tokio::time::timeout(timeout, self.exchange(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "timed out: no complete response within {}",
+                humantime::format_duration(timeout)
+            )),
+        }
+    }
+
+    /// Races `requests` (see [`race`]) with the client's TLS mode and body limit.
+    pub async fn race(
+        &self,
+        requests: Vec<PreparedRequest>,
+        timeout: Duration,
+    ) -> Vec<Result<HttpResponse, String>> {
+        race(requests, self.raw_options(timeout)).await
+    }
+
+    /// Sends one request over the raw HTTP/1.1 client (see [`send_raw`]).
+    pub async fn send_raw(
+        &self,
+        req: &PreparedRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, String> {
+        send_raw(req, self.raw_options(timeout)).await
+    }
+
+    fn raw_options(&self, timeout: Duration) -> RawOptions {
+        RawOptions {
+            timeout,
+            insecure: self.insecure,
+            max_body: self.max_body,
+        }
+    }
+
+    async fn exchange(&self, req: &PreparedRequest) -> Result<HttpResponse, String> {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
         let mut b = self.inner.request(method, req.url.clone());
@@ -65,11 +123,8 @@ impl HttpClient {
         if !req.body.is_empty() {
             b = b.body(req.body.clone());
         }
-        if let Some(t) = timeout {
-            b = b.timeout(t);
-        }
         let start = Instant::now();
-        let resp = b.send().await.map_err(describe)?;
+        let mut resp = b.send().await.map_err(describe)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -81,7 +136,22 @@ impl HttpClient {
                 )
             })
             .collect();
-        let body = resp.bytes().await.map_err(describe)?.to_vec();
+        // Known too long: refuse without reading any of it.
+        if let Some(len) = resp.content_length()
+            && self.max_body.exceeded_by(len)
+        {
+            return Err(format!(
+                "{} (Content-Length {len})",
+                self.max_body.exceeded()
+            ));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(describe)? {
+            if self.max_body.exceeded_by((body.len() + chunk.len()) as u64) {
+                return Err(self.max_body.exceeded());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(HttpResponse {
             status,
             headers,

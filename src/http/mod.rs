@@ -1,13 +1,17 @@
 //! HTTP for the harness: prepared requests, the reqwest client, client authentication, JWT
-//! assertions and DPoP proofs, PKCE, the raw HTTP/1.1 client and last-byte-synchronised races.
+//! assertions and DPoP proofs, PKCE, the raw HTTP/1.1 client, last-byte-synchronised races, and
+//! the limits on what is read from a target.
 
 pub mod client;
 pub mod jwt;
+pub mod limit;
 pub mod pkce;
 pub mod race;
 pub mod raw;
 
 use std::time::Duration;
+
+pub use limit::BodyLimit;
 
 /// A request ready to send: everything already rendered and authenticated.
 #[derive(Debug, Clone)]

@@ -11,12 +11,11 @@
 //! the wire.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Barrier;
 use tokio::time::{Instant, timeout_at};
 
-use super::raw::{self, TIMED_OUT_SENDING};
+use super::raw::{self, RawOptions, TIMED_OUT_SENDING};
 use super::{HttpResponse, PreparedRequest};
 
 /// Most requests in one race; each holds a socket and a task, and more adds nothing to a race.
@@ -25,14 +24,13 @@ pub const MAX_RACE: usize = 64;
 /// Runs `requests` as one race and returns their outcomes in input order.
 ///
 /// Each request gets its own connection (TLS for `https`, accepting any certificate when
-/// `insecure`); all are written except for their final byte, then the final bytes are released
-/// together. `timeout` bounds each request from the start of the race to the end of its
-/// response; `duration` in each response is measured from its final byte. More than
+/// `opts.insecure`); all are written except for their final byte, then the final bytes are
+/// released together. `opts.timeout` bounds each request from the start of the race to the end
+/// of its response; `duration` in each response is measured from its final byte. More than
 /// [`MAX_RACE`] requests is refused (every entry is an error).
 pub async fn race(
     requests: Vec<PreparedRequest>,
-    timeout: Duration,
-    insecure: bool,
+    opts: RawOptions,
 ) -> Vec<Result<HttpResponse, String>> {
     if requests.len() > MAX_RACE {
         let msg = format!(
@@ -44,13 +42,13 @@ pub async fn race(
     if requests.is_empty() {
         return Vec::new();
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + opts.timeout;
     let barrier = Arc::new(Barrier::new(requests.len()));
     let handles: Vec<_> = requests
         .into_iter()
         .map(|req| {
             let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move { run_one(&req, &barrier, deadline, insecure).await })
+            tokio::spawn(async move { run_one(&req, &barrier, deadline, opts).await })
         })
         .collect();
     let mut out = Vec::with_capacity(handles.len());
@@ -68,9 +66,9 @@ async fn run_one(
     req: &PreparedRequest,
     barrier: &Barrier,
     deadline: Instant,
-    insecure: bool,
+    opts: RawOptions,
 ) -> Result<HttpResponse, String> {
-    let primed = match timeout_at(deadline, raw::prime(req, insecure)).await {
+    let primed = match timeout_at(deadline, raw::prime(req, opts)).await {
         Ok(r) => r,
         Err(_) => Err(TIMED_OUT_SENDING.to_string()),
     };
@@ -89,9 +87,10 @@ async fn run_one(
 mod tests {
     use super::*;
     use crate::http::raw::send_raw;
-    use crate::http::raw::tests::{one_shot, read_more, req};
+    use crate::http::raw::tests::{one_shot, opts, read_more, req};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
     use tokio::io::AsyncWriteExt as _;
     use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -251,7 +250,7 @@ mod tests {
         let server = tokio::spawn(judged_server(listener, N));
         let results = tokio::time::timeout(
             Duration::from_secs(60),
-            race(racing_requests(addr, N, 3), Duration::from_secs(30), false),
+            race(racing_requests(addr, N, 3), opts(Duration::from_secs(30))),
         )
         .await
         .unwrap();
@@ -293,7 +292,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(judged_server(listener, N));
         let sends = racing_requests(addr, N, 0).into_iter().map(|r| {
-            tokio::spawn(async move { send_raw(&r, Duration::from_secs(30), false).await })
+            tokio::spawn(async move { send_raw(&r, opts(Duration::from_secs(30))).await })
         });
         let handles: Vec<_> = sends.collect();
         for h in handles {
@@ -314,8 +313,7 @@ mod tests {
                 req(&format!("http://{good}/"), &[], b"x"),
                 req("ftp://example/", &[], b"x"),
             ],
-            Duration::from_secs(10),
-            false,
+            opts(Duration::from_secs(10)),
         )
         .await;
         assert!(results[0].as_ref().unwrap_err().contains("connecting"));
@@ -327,7 +325,7 @@ mod tests {
     #[tokio::test]
     async fn oversized_race_is_refused() {
         let reqs = vec![req("http://127.0.0.1:9/", &[], b""); MAX_RACE + 1];
-        let results = race(reqs, Duration::from_secs(1), false).await;
+        let results = race(reqs, opts(Duration::from_secs(1))).await;
         assert_eq!(results.len(), MAX_RACE + 1);
         assert!(
             results
@@ -335,7 +333,7 @@ mod tests {
                 .all(|r| r.as_ref().unwrap_err().contains("limited"))
         );
         assert!(
-            race(Vec::new(), Duration::from_secs(1), false)
+            race(Vec::new(), opts(Duration::from_secs(1)))
                 .await
                 .is_empty()
         );

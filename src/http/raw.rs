@@ -11,19 +11,25 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 use tokio::time::{Instant, timeout_at};
 
-use super::{HttpResponse, PreparedRequest};
+use super::{BodyLimit, HttpResponse, PreparedRequest};
 use connect::{Conn, connect};
 
+/// How the raw client sends and reads.
+#[derive(Debug, Clone, Copy)]
+pub struct RawOptions {
+    /// Covers connecting, sending and reading the whole response.
+    pub timeout: Duration,
+    /// Accept any TLS certificate.
+    pub insecure: bool,
+    /// Largest response body read.
+    pub max_body: BodyLimit,
+}
+
 /// Sends one request over the hand-written HTTP/1.1 path. Useful for deliberately malformed
-/// requests: see [`serialize_request`] for exactly what goes on the wire. `timeout` covers
-/// connecting, sending and reading the whole response.
-pub async fn send_raw(
-    req: &PreparedRequest,
-    timeout: Duration,
-    insecure: bool,
-) -> Result<HttpResponse, String> {
-    let deadline = Instant::now() + timeout;
-    let primed = match timeout_at(deadline, prime(req, insecure)).await {
+/// requests: see [`serialize_request`] for exactly what goes on the wire.
+pub async fn send_raw(req: &PreparedRequest, opts: RawOptions) -> Result<HttpResponse, String> {
+    let deadline = Instant::now() + opts.timeout;
+    let primed = match timeout_at(deadline, prime(req, opts)).await {
         Ok(r) => r?,
         Err(_) => return Err(TIMED_OUT_SENDING.to_string()),
     };
@@ -82,14 +88,15 @@ pub(super) struct Primed {
     last: u8,
     /// The request was HEAD: no body follows whatever the response headers say.
     head: bool,
+    max_body: BodyLimit,
 }
 
 /// Connects and writes everything of `req` but the final byte.
-pub(super) async fn prime(req: &PreparedRequest, insecure: bool) -> Result<Primed, String> {
+pub(super) async fn prime(req: &PreparedRequest, opts: RawOptions) -> Result<Primed, String> {
     let mut wire = serialize_request(req);
     // Never empty: the request line alone is several bytes.
     let last = wire.pop().ok_or("empty request")?;
-    let mut conn = connect(&req.url, insecure).await?;
+    let mut conn = connect(&req.url, opts.insecure).await?;
     conn.write_all(&wire)
         .await
         .map_err(|e| format!("sending request: {e}"))?;
@@ -102,6 +109,7 @@ pub(super) async fn prime(req: &PreparedRequest, insecure: bool) -> Result<Prime
         conn,
         last,
         head: req.method.eq_ignore_ascii_case("HEAD"),
+        max_body: opts.max_body,
     })
 }
 
@@ -125,7 +133,8 @@ impl Primed {
             .await
             .map_err(|e| format!("sending final byte: {e}"))?;
         let start = Instant::now();
-        let (status, headers, body) = response::read_response(&mut self.conn, self.head).await?;
+        let (status, headers, body) =
+            response::read_response(&mut self.conn, self.head, self.max_body).await?;
         Ok(HttpResponse {
             status,
             headers,
@@ -151,6 +160,15 @@ pub(super) mod tests {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             body: body.to_vec(),
+        }
+    }
+
+    /// Default options with the given timeout.
+    pub(crate) fn opts(timeout: Duration) -> RawOptions {
+        RawOptions {
+            timeout,
+            insecure: false,
+            max_body: BodyLimit::DEFAULT,
         }
     }
 
@@ -214,7 +232,7 @@ pub(super) mod tests {
             ],
             b"a=b",
         );
-        let resp = send_raw(&r, Duration::from_secs(10), false).await.unwrap();
+        let resp = send_raw(&r, opts(Duration::from_secs(10))).await.unwrap();
         assert_eq!(resp.status, 201);
         assert_eq!(resp.body, b"ok");
         assert_eq!(resp.header_values("X-A"), ["1", "2"]);
@@ -265,7 +283,7 @@ pub(super) mod tests {
             drop(conn);
         });
         let r = req(&format!("http://{addr}/"), &[], b"");
-        let err = send_raw(&r, Duration::from_millis(300), false)
+        let err = send_raw(&r, opts(Duration::from_millis(300)))
             .await
             .unwrap_err();
         assert!(err.contains("timed out"), "{err}");

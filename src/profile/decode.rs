@@ -212,6 +212,7 @@ impl ProfileDecoder<'_> {
             test_clock: None,
             insecure: false,
             timeout: Duration::from_secs(10),
+            max_response: crate::http::BodyLimit::DEFAULT,
             flaws: Vec::new(),
         };
         let join = |p: &mut Self, v: &Node, what: &str| p.url(v, what, base_for_join.as_ref());

@@ -120,6 +120,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
         },
         insecure: false,
         timeout: Duration::from_secs(10),
+        max_response: crate::http::BodyLimit::DEFAULT,
         flaws: d.flaws.iter().map(|f| f.name().to_owned()).collect(),
     })
 }

@@ -139,8 +139,10 @@ pub struct Target {
     pub test_clock: Option<url::Url>,
     /// Accept invalid TLS certificates.
     pub insecure: bool,
-    /// Per-request timeout.
+    /// Per-request timeout, from connecting to the last body byte.
     pub timeout: Duration,
+    /// Largest response body (and bootstrap hook output) read from the target.
+    pub max_response: crate::http::BodyLimit,
     /// Flaws switched on (embedded reference server only).
     pub flaws: Vec<String>,
 }

@@ -707,8 +707,7 @@ impl<'a> Exec<'a> {
             second = Some(lo2);
         }
         self.log.requests += 2;
-        let out =
-            crate::http::race::race(reqs, self.ctx.target.timeout, self.ctx.target.insecure).await;
+        let out = self.ctx.http.race(reqs, self.ctx.target.timeout).await;
         let mut wins: Vec<Value> = Vec::new();
         for r in &out {
             match r {

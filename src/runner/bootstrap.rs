@@ -1,6 +1,7 @@
 //! Getting a fresh token family from the target without a person.
 
 use super::execute::ScenarioRun;
+use super::hook::run_hook;
 use super::prepare::now;
 use crate::http::client::form_body;
 use crate::http::jwt::{self, SigningKey};
@@ -223,7 +224,14 @@ impl ScenarioRun<'_> {
                 .append_pair("dpop_jkt", &key.thumbprint());
         }
         let location = match command {
-            Some(cmd) => run_hook(cmd, &[("TOKENCERT_AUTHORIZE_URL", url.as_str())]).await?,
+            Some(cmd) => {
+                run_hook(
+                    cmd,
+                    &[("TOKENCERT_AUTHORIZE_URL", url.as_str())],
+                    self.ctx.target.max_response,
+                )
+                .await?
+            }
             None => {
                 let req = PreparedRequest {
                     method: "GET".into(),
@@ -361,6 +369,7 @@ impl ScenarioRun<'_> {
                         ("TOKENCERT_USER_CODE", &user_code),
                         ("TOKENCERT_VERIFICATION_URI", &verification_uri),
                     ],
+                    self.ctx.target.max_response,
                 )
                 .await?;
             }
@@ -394,25 +403,4 @@ fn lit(s: &str) -> Tpl {
         loc: crate::yaml::Loc::default(),
         raw: s.to_owned(),
     }
-}
-
-/// Runs an operator hook through `sh -c`, bounded to two minutes; returns its trimmed stdout.
-async fn run_hook(cmd: &str, env: &[(&str, &str)]) -> Result<String, String> {
-    let mut c = tokio::process::Command::new("sh");
-    c.arg("-c").arg(cmd).kill_on_drop(true);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(120), c.output())
-        .await
-        .map_err(|_| format!("hook `{cmd}` timed out after 120 s"))?
-        .map_err(|e| format!("hook `{cmd}` could not start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "hook `{cmd}` exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

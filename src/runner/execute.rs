@@ -4,7 +4,7 @@ use super::predicate::{self, show_observed};
 use super::{Cell, RunContext};
 use crate::diagnostic::Diagnostic;
 use crate::http::jwt::DpopKey;
-use crate::http::{HttpResponse, PreparedRequest};
+use crate::http::{BodyLimit, HttpResponse, PreparedRequest};
 use crate::report::{
     Exchange, Finding, HttpRequestRecord, HttpResponseRecord, Outcome, Phase, StepOutcome,
     StepResult,
@@ -360,11 +360,12 @@ impl<'a> ScenarioRun<'a> {
                     .and_then(|q| q.timeout)
                     .unwrap_or(self.ctx.target.timeout);
                 let started = Instant::now();
-                let outcomes =
-                    crate::http::race::race(prepared.clone(), timeout, self.ctx.target.insecure)
-                        .await;
+                let outcomes = self.ctx.http.race(prepared.clone(), timeout).await;
                 let elapsed = started.elapsed();
                 let mut responses: Vec<Option<HttpResponse>> = Vec::new();
+                // A body over the harness's own limit says nothing about the target's token
+                // logic: the race cannot be judged, unlike a request that got no answer.
+                let mut over_limit = None;
                 for (req, out) in prepared.iter().zip(outcomes) {
                     match out {
                         Ok(resp) => {
@@ -375,10 +376,16 @@ impl<'a> ScenarioRun<'a> {
                             responses.push(Some(resp));
                         }
                         Err(e) => {
+                            if over_limit.is_none() && BodyLimit::is_exceeded(&e) {
+                                over_limit = Some(e.clone());
+                            }
                             record.exchanges.push(exchange(req, None, Some(e), elapsed));
                             responses.push(None);
                         }
                     }
+                }
+                if let Some(e) = over_limit {
+                    return Err(e);
                 }
                 let before = self.findings.len();
                 self.judge_race(step, id, &responses)?;

@@ -7,6 +7,7 @@
 
 mod bootstrap;
 mod execute;
+mod hook;
 pub mod predicate;
 mod prepare;
 
@@ -101,7 +102,8 @@ impl RunContext {
         mut target: Target,
         run_id: String,
     ) -> Result<RunContext, RunError> {
-        let http = HttpClient::new(target.timeout, target.insecure).map_err(RunError::Setup)?;
+        let http = HttpClient::new(target.timeout, target.insecure, target.max_response)
+            .map_err(RunError::Setup)?;
         if let Some(url) = target.discovery.clone() {
             discover(&http, &mut target, &url).await?;
         }

@@ -4,8 +4,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
-/// Largest response body accepted; token endpoint answers are tiny, so more means trouble.
-const MAX_BODY: usize = 1 << 20;
+use crate::http::BodyLimit;
+
 /// Largest status line + headers accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Longest chunk-size or trailer line accepted.
@@ -81,10 +81,12 @@ impl<R: AsyncRead + Unpin> Reader<'_, R> {
 pub(super) type Headers = Vec<(String, String)>;
 
 /// Reads one HTTP/1.x response: `(status, headers, body)`. `head` means the request was HEAD
-/// (no body follows whatever the headers say).
+/// (no body follows whatever the headers say); a body over `limit` is an error, found without
+/// reading more than `limit` bytes of it.
 pub(super) async fn read_response<R: AsyncRead + Unpin>(
     io: &mut R,
     head: bool,
+    limit: BodyLimit,
 ) -> Result<(u16, Headers, Vec<u8>), String> {
     let mut r = Reader {
         io,
@@ -112,22 +114,20 @@ pub(super) async fn read_response<R: AsyncRead + Unpin>(
         // the body runs to the end of the connection. Content-Length is ignored either way.
         let last_coding = te.rsplit(',').next().unwrap_or_default().trim();
         if last_coding.eq_ignore_ascii_case("chunked") {
-            read_chunked(&mut r).await?
+            read_chunked(&mut r, limit).await?
         } else {
-            read_to_close(&mut r).await?
+            read_to_close(&mut r, limit).await?
         }
     } else if let Some(len) = content_length(&headers)? {
-        if len > MAX_BODY as u64 {
-            return Err(format!(
-                "Content-Length {len} exceeds the {MAX_BODY}-byte cap"
-            ));
+        if limit.exceeded_by(len) {
+            return Err(format!("{} (Content-Length {len})", limit.exceeded()));
         }
         let len = len as usize;
         r.need(len, "before the end of the Content-Length body")
             .await?;
         r.pending()[..len].to_vec()
     } else {
-        read_to_close(&mut r).await?
+        read_to_close(&mut r, limit).await?
     };
     Ok((status, headers, body))
 }
@@ -233,9 +233,12 @@ fn content_length(headers: &Headers) -> Result<Option<u64>, String> {
     Ok(found)
 }
 
-async fn read_chunked<R: AsyncRead + Unpin>(r: &mut Reader<'_, R>) -> Result<Vec<u8>, String> {
+async fn read_chunked<R: AsyncRead + Unpin>(
+    r: &mut Reader<'_, R>,
+    limit: BodyLimit,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    // Every non-final chunk adds at least one byte, so this ends within MAX_BODY iterations.
+    // Every non-final chunk adds at least one byte, so this ends within `limit` iterations.
     loop {
         let line = r.line("inside a chunk-size line").await?;
         let line = String::from_utf8_lossy(&line);
@@ -247,8 +250,8 @@ async fn read_chunked<R: AsyncRead + Unpin>(r: &mut Reader<'_, R>) -> Result<Vec
         if size == 0 {
             break;
         }
-        if size > MAX_BODY - body.len() {
-            return Err(format!("chunked body exceeds the {MAX_BODY}-byte cap"));
+        if size > limit.bytes() - body.len() {
+            return Err(limit.exceeded());
         }
         r.need(size, "inside a chunk").await?;
         body.extend_from_slice(&r.pending()[..size]);
@@ -266,14 +269,17 @@ async fn read_chunked<R: AsyncRead + Unpin>(r: &mut Reader<'_, R>) -> Result<Vec
     Err(format!("more than {MAX_TRAILERS} trailer fields"))
 }
 
-async fn read_to_close<R: AsyncRead + Unpin>(r: &mut Reader<'_, R>) -> Result<Vec<u8>, String> {
+async fn read_to_close<R: AsyncRead + Unpin>(
+    r: &mut Reader<'_, R>,
+    limit: BodyLimit,
+) -> Result<Vec<u8>, String> {
     // The buffer only grows here (nothing is consumed), so the cap check bounds the loop.
-    while r.pending().len() <= MAX_BODY {
+    while r.pending().len() <= limit.bytes() {
         if !r.more().await? {
             return Ok(r.pending().to_vec());
         }
     }
-    Err(format!("response body exceeds the {MAX_BODY}-byte cap"))
+    Err(limit.exceeded())
 }
 
 /// Keeps error messages short when echoing server data.
@@ -285,8 +291,14 @@ fn truncate(s: &str) -> String {
 mod tests {
     use super::*;
 
+    const LIMIT: usize = 1 << 20;
+
+    fn limit() -> BodyLimit {
+        BodyLimit::new(LIMIT).unwrap()
+    }
+
     async fn parse(bytes: &[u8]) -> Result<(u16, Headers, Vec<u8>), String> {
-        read_response(&mut &bytes[..], false).await
+        read_response(&mut &bytes[..], false, limit()).await
     }
 
     #[tokio::test]
@@ -317,7 +329,7 @@ mod tests {
     #[tokio::test]
     async fn no_body_for_head_204_and_304() {
         let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
-        let (_, _, body) = read_response(&mut &bytes[..], true).await.unwrap();
+        let (_, _, body) = read_response(&mut &bytes[..], true, limit()).await.unwrap();
         assert!(body.is_empty());
         for code in ["204 No Content", "304 Not Modified"] {
             let resp = format!("HTTP/1.1 {code}\r\nContent-Length: 5\r\n\r\n");
@@ -349,7 +361,7 @@ mod tests {
             ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
-                "cap",
+                "response body exceeded 1 MiB",
             ),
             (
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -365,7 +377,7 @@ mod tests {
             ),
             (
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n",
-                "cap",
+                "response body exceeded 1 MiB",
             ),
         ];
         for (bytes, want) in cases {
@@ -381,14 +393,27 @@ mod tests {
     #[tokio::test]
     async fn close_delimited_body_is_capped() {
         let mut bytes = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
-        bytes.extend(vec![b'x'; MAX_BODY]);
-        assert_eq!(parse(&bytes).await.unwrap().2.len(), MAX_BODY);
+        bytes.extend(vec![b'x'; LIMIT]);
+        assert_eq!(parse(&bytes).await.unwrap().2.len(), LIMIT);
         bytes.push(b'x');
-        assert!(parse(&bytes).await.unwrap_err().contains("cap"));
+        assert_eq!(
+            parse(&bytes).await.unwrap_err(),
+            "response body exceeded 1 MiB"
+        );
         let mut interim = Vec::new();
         for _ in 0..=MAX_INTERIM {
             interim.extend_from_slice(b"HTTP/1.1 103 Early Hints\r\n\r\n");
         }
         assert!(parse(&interim).await.unwrap_err().contains("interim"));
+    }
+
+    #[tokio::test]
+    async fn endless_body_stops_at_the_limit() {
+        let head = b"HTTP/1.1 200 OK\r\n\r\n";
+        let mut endless = (&head[..]).chain(tokio::io::repeat(b'x'));
+        let err = read_response(&mut endless, false, limit())
+            .await
+            .unwrap_err();
+        assert_eq!(err, "response body exceeded 1 MiB");
     }
 }
