@@ -3,12 +3,15 @@
 use crate::config::{Config, Description};
 use crate::error::ServerError;
 use crate::flaw::Flaw;
+use crate::limits::ConnectionLimits;
 use crate::policy::{PRESET_NAMES, Policy, PolicyError};
 use crate::server::spawn;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
 
 /// Run tokcert's reference OAuth 2.0 authorization server.
 #[derive(Debug, Clone, clap::Parser)]
@@ -37,6 +40,71 @@ pub struct ServeArgs {
     /// Enable test control: virtual clock (/test/clock), deterministic tokens.
     #[arg(long)]
     pub test_control: bool,
+    /// Time allowed for a request head to arrive (from the connection's first byte), and again
+    /// for its body (`500ms`, `10s`).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub header_read_timeout: DurationArg,
+    /// Time a keep-alive connection may sit idle between requests.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub idle_timeout: DurationArg,
+    /// Connections served at once; when full, the one waiting longest for a request is dropped.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+    /// Requests served on one connection before it is closed (`Connection: close`).
+    #[arg(long, value_name = "N",
+          default_value_t = ConnectionLimits::DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests_per_connection: u32,
+}
+
+impl ServeArgs {
+    /// The connection limits these flags ask for.
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: self.header_read_timeout.0,
+            idle_timeout: self.idle_timeout.0,
+            max_connections: self.max_connections,
+            max_requests_per_connection: self.max_requests_per_connection,
+        }
+    }
+}
+
+/// A non-zero duration on the command line: whole `ms` or `s` (a bare number is seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationArg(pub Duration);
+
+impl FromStr for DurationArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (digits, unit) = if let Some(d) = s.strip_suffix("ms") {
+            (d, Duration::from_millis(1))
+        } else if let Some(d) = s.strip_suffix('s') {
+            (d, Duration::from_secs(1))
+        } else {
+            (s, Duration::from_secs(1))
+        };
+        let n: u32 = digits
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration like 500ms or 10s"))?;
+        if n == 0 {
+            return Err("a duration must be greater than zero".into());
+        }
+        Ok(Self(unit * n))
+    }
+}
+
+impl std::fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.subsec_millis() == 0 {
+            write!(f, "{}s", self.0.as_secs())
+        } else {
+            write!(f, "{}ms", self.0.as_millis())
+        }
+    }
 }
 
 /// A policy from a preset name or a YAML file.
@@ -86,12 +154,14 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let limits = args.limits();
     let config = Config {
         policy,
         flaws: args.flaws,
         db: args.db,
         test_control: args.test_control,
         bind: args.bind,
+        limits,
     };
     if args.print_config {
         let clients = match crate::state::demo_registry() {
@@ -165,6 +235,37 @@ mod tests {
         .expect("write");
         let p = load_policy(f.to_str().expect("utf8")).expect("file");
         assert_eq!(p.grace.seconds, 5);
+    }
+
+    #[test]
+    fn limit_flags_default_to_the_library_defaults_and_parse_units() {
+        use clap::Parser;
+        let args = ServeArgs::try_parse_from(["reference-server"]).expect("defaults");
+        assert_eq!(args.limits(), ConnectionLimits::default());
+        let args = ServeArgs::try_parse_from([
+            "reference-server",
+            "--header-read-timeout",
+            "250ms",
+            "--idle-timeout",
+            "3",
+            "--max-connections",
+            "7",
+            "--max-requests-per-connection",
+            "2",
+        ])
+        .expect("flags");
+        let l = args.limits();
+        assert_eq!(l.header_read_timeout, Duration::from_millis(250));
+        assert_eq!(l.idle_timeout, Duration::from_secs(3));
+        assert_eq!((l.max_connections, l.max_requests_per_connection), (7, 2));
+        for bad in ["0s", "x", "-1s", "1.5s"] {
+            assert!(bad.parse::<DurationArg>().is_err(), "{bad}");
+        }
+        assert!(ServeArgs::try_parse_from(["reference-server", "--max-connections", "0"]).is_err());
+        assert_eq!(
+            DurationArg(Duration::from_millis(1500)).to_string(),
+            "1500ms"
+        );
     }
 
     #[test]

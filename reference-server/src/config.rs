@@ -4,6 +4,7 @@
 use crate::client::{AuthMethod, Client, GrantType, Registry};
 use crate::flaw::Flaw;
 use crate::keys;
+use crate::limits::ConnectionLimits;
 use crate::policy::Policy;
 use crate::token::ClientSecret;
 use serde::Serialize;
@@ -23,10 +24,13 @@ pub struct Config {
     pub test_control: bool,
     /// Where to listen (port 0 picks a free one).
     pub bind: SocketAddr,
+    /// Timeouts and connection limits against slow or hostile peers.
+    pub limits: ConnectionLimits,
 }
 
 impl Config {
-    /// In-process defaults: loopback on a free port, in memory, test control on, no flaws.
+    /// In-process defaults: loopback on a free port, in memory, test control on, no flaws, default
+    /// connection limits.
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
@@ -34,6 +38,7 @@ impl Config {
             db: None,
             test_control: true,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            limits: ConnectionLimits::default(),
         }
     }
 }

@@ -109,8 +109,7 @@ pub fn parse_token_request_with(
     options: ParseOptions,
 ) -> Result<TokenRequest, OAuthError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(OAuthError::invalid_request("request body too large")
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE));
+        return Err(body_too_large());
     }
     check_content_type(headers)?;
     let params = parse_form(body)?;
@@ -127,6 +126,24 @@ pub fn parse_token_request_with(
         params,
         basic,
         dpop,
+    })
+}
+
+/// A body over [`MAX_BODY_BYTES`]: 413 with `invalid_request`.
+pub fn body_too_large() -> OAuthError {
+    OAuthError::invalid_request("request body too large").with_status(StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+/// A body that could not be read: its chunked framing is broken, it ended before its
+/// `Content-Length`, or it did not arrive within the header-read timeout. Always 400
+/// `invalid_request`: the request is malformed, whatever its size.
+pub fn unreadable_body(err: &(dyn std::error::Error + 'static)) -> OAuthError {
+    let timed_out = std::iter::successors(Some(err), |e| e.source())
+        .any(|e| e.is::<crate::connection::body::BodyTimedOut>());
+    OAuthError::invalid_request(if timed_out {
+        "request body not received in time"
+    } else {
+        "malformed request body"
     })
 }
 

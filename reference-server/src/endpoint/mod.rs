@@ -10,7 +10,10 @@ pub mod token;
 
 use crate::error::OAuthError;
 use crate::flaw::Flaw;
-use crate::request::{MAX_BODY_BYTES, ParseOptions, TokenRequest, parse_token_request_with};
+use crate::request::{
+    MAX_BODY_BYTES, ParseOptions, TokenRequest, body_too_large, parse_token_request_with,
+    unreadable_body,
+};
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -83,13 +86,10 @@ pub(crate) async fn read_form(
             OAuthError::invalid_request("use POST").with_status(StatusCode::METHOD_NOT_ALLOWED)
         );
     }
-    // One byte over the limit is enough to know it is too big.
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES + 1)
-        .await
-        .map_err(|_| {
-            OAuthError::invalid_request("request body too large")
-                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-        })?;
+    if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(body_too_large());
+    }
+    let bytes = read_body(body).await?;
     parse_token_request_with(&parts.headers, &bytes, options).map_err(|e| {
         if state.flaw(Flaw::ServerErrorOnMalformedBody)
             && e.code != crate::error::OAuthErrorCode::InvalidClient
@@ -99,6 +99,31 @@ pub(crate) async fn read_form(
             e
         }
     })
+}
+
+/// The `Content-Length` the client declared (hyper has already refused conflicting ones).
+fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Reads the whole body, refusing it as soon as it passes [`MAX_BODY_BYTES`]; a body that breaks
+/// its framing, stops short or arrives too slowly is `invalid_request`, not a size problem.
+async fn read_body(mut body: Body) -> Result<Vec<u8>, OAuthError> {
+    use http_body_util::BodyExt;
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| unreadable_body(&e))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_BODY_BYTES {
+                return Err(body_too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf)
 }
 
 /// Adds the no-store headers (RFC 6749 §5.1) unless the `missing-no-store` flaw is on.
