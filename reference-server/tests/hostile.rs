@@ -269,7 +269,7 @@ async fn malformed_floods_get_oauth_json_and_never_a_5xx() {
                     return t;
                 }
                 let (shape, raw) = &corpus[(i % corpus.len() as u64) as usize];
-                let mut fail = |t: &mut FloodTally| *t.failing_shapes.entry(shape).or_default() += 1;
+                let fail = |t: &mut FloodTally| *t.failing_shapes.entry(shape).or_default() += 1;
                 let (mut c, mut buf) = match conn.take() {
                     Some(c) => c,
                     None => (TcpStream::connect(addr).await.expect("connect"), Vec::new()),
@@ -288,7 +288,10 @@ async fn malformed_floods_get_oauth_json_and_never_a_5xx() {
                 *t.by_status.entry(r.status).or_default() += 1;
                 let bad = [
                     (r.status >= 500, &mut t.server_errors),
-                    (r.status >= 400 && !r.is_oauth_error(), &mut t.not_oauth_json),
+                    (
+                        r.status >= 400 && !r.is_oauth_error(),
+                        &mut t.not_oauth_json,
+                    ),
                     (r.status >= 400 && !r.no_store, &mut t.no_store_missing),
                 ];
                 let mut failed = false;

@@ -86,11 +86,8 @@ pub(crate) async fn read_form(
             OAuthError::invalid_request("use POST").with_status(StatusCode::METHOD_NOT_ALLOWED)
         );
     }
-    if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(body_too_large());
-    }
-    let bytes = read_body(body).await?;
-    parse_token_request_with(&parts.headers, &bytes, options).map_err(|e| {
+    // An oversize body is a malformed one for the flaw below, as when the parser refused it.
+    let crash = |e: OAuthError| {
         if state.flaw(Flaw::ServerErrorOnMalformedBody)
             && e.code != crate::error::OAuthErrorCode::InvalidClient
         {
@@ -98,7 +95,24 @@ pub(crate) async fn read_form(
         } else {
             e
         }
-    })
+    };
+    if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(crash(body_too_large()));
+    }
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return Err(crash(body_too_large())),
+        Err(BodyError::Unreadable(e)) => return Err(e),
+    };
+    parse_token_request_with(&parts.headers, &bytes, options).map_err(crash)
+}
+
+/// Why [`read_body`] gave up.
+enum BodyError {
+    /// Past [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// Broken framing, cut short, or too slow.
+    Unreadable(OAuthError),
 }
 
 /// The `Content-Length` the client declared (hyper has already refused conflicting ones).
@@ -111,14 +125,14 @@ fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
 
 /// Reads the whole body, refusing it as soon as it passes [`MAX_BODY_BYTES`]; a body that breaks
 /// its framing, stops short or arrives too slowly is `invalid_request`, not a size problem.
-async fn read_body(mut body: Body) -> Result<Vec<u8>, OAuthError> {
+async fn read_body(mut body: Body) -> Result<Vec<u8>, BodyError> {
     use http_body_util::BodyExt;
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| unreadable_body(&e))?;
+        let frame = frame.map_err(|e| BodyError::Unreadable(unreadable_body(&e)))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > MAX_BODY_BYTES {
-                return Err(body_too_large());
+                return Err(BodyError::TooLarge);
             }
             buf.extend_from_slice(&data);
         }
