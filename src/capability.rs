@@ -2,13 +2,11 @@
 //!
 //! Capabilities come from three places: the target's policy (rotation, grace, reuse response…),
 //! what the target profile declares (endpoints, clients, a test clock), and explicit additions or
-//! removals in the profile. A scenario whose `requires` are not all present is skipped with the
+//! removals in the profile. The policy part is derived in `tokencert_policy::capability`; this
+//! module keeps the closed list of every name. A scenario whose `requires` are not all present is skipped with the
 //! missing capability named, never failed.
 
-use reference_server::policy::{
-    PkceRequiredFor, Policy, ReuseResponse, RotationMode, ScopeEscalation,
-};
-use std::collections::BTreeSet;
+pub use tokencert_policy::capability::from_policy;
 
 /// Every capability name with what it means.
 pub const CAPABILITIES: &[(&str, &str)] = &[
@@ -212,112 +210,14 @@ pub fn all_names() -> Vec<String> {
         .collect()
 }
 
-/// Capabilities implied by a policy.
-pub fn from_policy(p: &Policy) -> BTreeSet<String> {
-    let mut caps = BTreeSet::new();
-    let mut add = |c: &str, on: bool| {
-        if on {
-            caps.insert(c.to_owned());
-        }
-    };
-    add("grant.authorization_code", p.grants.authorization_code);
-    add("grant.password", p.grants.password);
-    add("grant.client_credentials", p.grants.client_credentials);
-    add("grant.refresh_token", p.grants.refresh_token);
-    add("grant.jwt_bearer", p.grants.jwt_bearer);
-    add("grant.device_code", p.grants.device_code);
-    add("grant.token_exchange", p.grants.token_exchange);
-    add("refresh.public_clients", p.refresh_tokens.public_clients);
-    add("refresh.rotation", p.rotation == RotationMode::Always);
-    add("refresh.rotation.public", p.rotation != RotationMode::Never);
-    add("refresh.no_rotation", p.rotation == RotationMode::Never);
-    add(
-        "refresh.grace",
-        p.grace.seconds > 0 && p.grace.max_reuses > 0,
-    );
-    add(
-        "refresh.reuse_detection",
-        p.rotation != RotationMode::Never && p.reuse != ReuseResponse::RejectOnly,
-    );
-    add(
-        "refresh.reuse_revokes_access_tokens",
-        p.rotation != RotationMode::Never && p.reuse == ReuseResponse::RevokeFamilyAndAccessTokens,
-    );
-    add("refresh.idle_timeout", p.lifetimes.refresh_idle.is_some());
-    add(
-        "refresh.absolute_lifetime",
-        p.lifetimes.refresh_absolute.is_some(),
-    );
-    add(
-        "refresh.rotation_resets_absolute",
-        p.lifetimes.rotation_resets_absolute,
-    );
-    add(
-        "refresh.offline_access_required",
-        p.oidc.offline_access_required,
-    );
-    add(
-        "scope.escalation_rejected",
-        p.scope.escalation == ScopeEscalation::Reject,
-    );
-    add(
-        "scope.escalation_dropped",
-        p.scope.escalation == ScopeEscalation::Drop,
-    );
-    add("scope.narrowing", p.scope.narrowing);
-    add("scope.always_echo", p.scope.always_echo);
-    for m in &p.clients.auth_methods {
-        add(&format!("client_auth.{m}"), true);
-    }
-    add(
-        "client_auth.enforce_registered_method",
-        p.clients.enforce_registered_method,
-    );
-    add(
-        "client_auth.invalid_client_401",
-        p.clients.invalid_client_status == 401,
-    );
-    add(
-        "client_auth.public_requires_client_id",
-        p.clients.public_requires_client_id,
-    );
-    add("pkce.required", p.pkce.required_for == PkceRequiredFor::All);
-    add(
-        "pkce.required_public",
-        p.pkce.required_for != PkceRequiredFor::None,
-    );
-    add("pkce.plain", p.pkce.plain_allowed);
-    add("dpop", p.dpop.supported);
-    add("dpop.nonce", p.dpop.supported && p.dpop.nonce_required);
-    add(
-        "dpop.bound_refresh_tokens",
-        p.dpop.supported && p.dpop.bind_public_refresh_tokens,
-    );
-    add(
-        "revocation.cascade_access_tokens",
-        p.revocation.refresh_revokes_access_tokens,
-    );
-    add(
-        "revocation.access_revokes_refresh",
-        p.revocation.access_revokes_refresh_token,
-    );
-    add("oidc.id_token_on_refresh", p.oidc.id_token_on_refresh);
-    add("headers.pragma", p.pragma_no_cache);
-    add("code.replay_revokes", p.code_replay_revokes);
-    add(
-        "refresh.previous_access_token_revoked",
-        p.previous_access_token_revoked_on_refresh,
-    );
-    caps
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokencert_policy::Policy;
 
     #[test]
     fn every_derived_capability_is_in_the_closed_list() {
-        for name in reference_server::policy::PRESET_NAMES {
+        for name in tokencert_policy::PRESET_NAMES {
             let p = Policy::preset(name).expect("preset");
             for c in from_policy(&p) {
                 assert!(is_known(&c), "{name} derives unknown capability {c}");

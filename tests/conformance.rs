@@ -10,13 +10,13 @@
 //! clock cannot expire another's tokens.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use reference_server::policy::{PRESET_NAMES, Policy};
 use reference_server::{Config, Flaw};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use tokencert::report::{Outcome, ScenarioResult};
 use tokencert::runner::{RunContext, RunOptions};
 use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert_policy::{PRESET_NAMES, Policy};
 
 /// Presets a flaw is tried under, in order, until the scenario fails: the common ones first,
 /// then every other preset (a flaw may only show where the policy lets the rule apply).

@@ -2,13 +2,13 @@
 //! each parsing or error-handling flaw found within a bounded run, with reproducers that
 //! `validate` accepts and that fail against the flawed server.
 
-use reference_server::policy::Policy;
 use reference_server::{Config, Flaw};
 use std::sync::Arc;
 use std::time::Duration;
 use tokencert::blackbox::{FuzzOptions, FuzzSummary};
 use tokencert::runner::{RunContext, RunOptions};
 use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert_policy::Policy;
 
 const MAX_REQUESTS: u64 = 1_500;
 

@@ -6,9 +6,9 @@
 //! lifetime-, scope-, revocation- or concurrency-related flaw must be found (and shrunk).
 
 use reference_server::Flaw;
-use reference_server::policy::Policy;
 use std::sync::LazyLock;
 use tokencert::prop::{PropOptions, PropSummary, Source, search};
+use tokencert_policy::Policy;
 
 static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -61,7 +61,7 @@ fn clean_server_random_policies_are_quiet() {
 
 #[test]
 fn clean_server_every_preset_is_quiet() {
-    for preset in reference_server::policy::PRESET_NAMES {
+    for preset in tokencert_policy::PRESET_NAMES {
         let policy = Policy::preset(preset).unwrap_or_else(|e| panic!("{e}"));
         quiet(
             Source::Embedded {

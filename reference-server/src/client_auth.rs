@@ -204,7 +204,7 @@ fn check_method_allowed(
     method: AuthMethod,
 ) -> Result<(), OAuthError> {
     let policy = &state.policy.clients;
-    if !policy.auth_methods.iter().any(|m| m == method.as_str()) {
+    if !policy.accepts(method) {
         return Err(OAuthError::invalid_client(
             "authentication method not supported",
             ChallengeKind::Other,

@@ -7,8 +7,8 @@
 mod console;
 
 use crate::profile::{PlaceholderEnv, ProcessEnv, Target, TargetError};
-use crate::report::{RunReport, TargetInfo, Tool};
-use crate::runner::{self, RunContext, RunOptions};
+use crate::report::{self, RunReport, TargetInfo, Tool};
+use crate::runner::{RunContext, RunOptions};
 use crate::scenario::{self, LoadOptions};
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal as _;
@@ -640,8 +640,8 @@ async fn run_against(a: RunArgs, mut target: Target) -> u8 {
     };
     let results = ctx.run(cells, &opts).await;
     printer.finish();
-    let summary = runner::summarize(&results);
-    let code = runner::exit_code(&summary);
+    let summary = report::summarize(&results);
+    let code = report::exit_code(&summary);
     let report = RunReport {
         schema_version: crate::report::SCHEMA_VERSION,
         tool: Tool {
@@ -659,7 +659,7 @@ async fn run_against(a: RunArgs, mut target: Target) -> u8 {
             capabilities: ctx.capabilities.iter().cloned().collect(),
         },
         summary: summary.clone(),
-        requirements: runner::requirement_summaries(&cat, &results),
+        requirements: report::requirement_summaries(&cat, &results),
         results,
         exit_code: code,
         flaw_matrix: None,

@@ -7,7 +7,7 @@ use crate::capability;
 use crate::diagnostic::{Diagnostic, hint_for};
 use crate::scenario::decode::{AUTH_METHODS, ENDPOINTS};
 use crate::yaml::{self, Dec, Kind, Loc, Node, Source};
-use reference_server::policy::Policy;
+use tokencert_policy::Policy;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -540,7 +540,7 @@ impl ProfileDecoder<'_> {
                     Ok(p) => Some(p),
                     Err(e) => {
                         self.dec.err(node.loc, e.to_string()).label =
-                            Some(hint_for(name, reference_server::policy::PRESET_NAMES));
+                            Some(hint_for(name, tokencert_policy::PRESET_NAMES));
                         None
                     }
                 };
@@ -562,11 +562,11 @@ impl ProfileDecoder<'_> {
         }
         match Policy::resolve(&preset, &overrides) {
             Ok(p) => Some(p),
-            Err(reference_server::policy::PolicyError::UnknownPreset { name, .. }) => {
+            Err(tokencert_policy::PolicyError::UnknownPreset { name, .. }) => {
                 let loc = preset_node.map_or(node.loc, |n| n.loc);
                 self.dec
                     .err(loc, format!("unknown policy preset `{name}`"))
-                    .label = Some(hint_for(&name, reference_server::policy::PRESET_NAMES));
+                    .label = Some(hint_for(&name, tokencert_policy::PRESET_NAMES));
                 None
             }
             Err(e) => {
@@ -574,7 +574,7 @@ impl ProfileDecoder<'_> {
                 let msg = e.to_string();
                 let loc = find_key_in(node, &msg).unwrap_or(node.loc);
                 self.dec.err(loc, msg).label = Some(
-                    "see the preset files in reference-server/presets/ for the policy's keys"
+                    "see the preset files in policy/presets/ for the policy's keys"
                         .into(),
                 );
                 None

@@ -63,7 +63,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
         let Some(c) = candidates
             .iter()
             .filter_map(|id| d.client(id))
-            .find(|c| allowed.contains(&c.auth_method))
+            .find(|c| allowed.iter().any(|m| m.as_str() == c.auth_method))
         else {
             continue;
         };

@@ -4,7 +4,7 @@
 use super::secret::{Redactor, Secret};
 use crate::capability;
 use crate::diagnostic::Diagnostic;
-use reference_server::policy::Policy;
+use tokencert_policy::Policy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -1180,7 +1180,7 @@ impl<'a> Exec<'a> {
     }
 
     /// The policy judged by.
-    pub fn policy(&self) -> &reference_server::policy::Policy {
+    pub fn policy(&self) -> &tokencert_policy::Policy {
         &self.model.policy
     }
 }

@@ -21,11 +21,11 @@ use ops::{Abilities, Kind, Op, PolicyKnobs};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 use reference_server::Flaw;
-use reference_server::policy::Policy;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokencert_policy::Policy;
 
 /// Where cases run.
 #[derive(Clone)]

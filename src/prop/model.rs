@@ -7,7 +7,7 @@
 //! dead, two winners of a race inside a grace window) the family is marked unknown and no longer
 //! judged, so a conformant server never yields a counterexample.
 
-use reference_server::policy::{Policy, ReuseResponse, ScopeEscalation};
+use tokencert_policy::{Policy, ReuseResponse, ScopeEscalation};
 
 /// Seconds of uncertainty about the server's clock.
 pub const TOLERANCE: u64 = 2;

@@ -6,8 +6,8 @@
 //! sub-list proptest tries while shrinking is still a meaningful case.
 
 use proptest::prelude::*;
-use reference_server::policy::{Policy, ReuseResponse, RotationMode, ScopeEscalation};
 use std::fmt;
+use tokencert_policy::{Policy, ReuseResponse, RotationMode, ScopeEscalation};
 
 /// Which client kind starts a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

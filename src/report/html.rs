@@ -13,18 +13,6 @@ use std::fmt::Write as _;
 use super::junit::{request_text, response_text};
 use super::{Finding, Outcome, RequirementSummary, RunReport, ScenarioResult, StepResult};
 
-/// Outcomes in display order.
-const ORDER: [Outcome; 8] = [
-    Outcome::Pass,
-    Outcome::Fail,
-    Outcome::Warn,
-    Outcome::Info,
-    Outcome::Skip,
-    Outcome::Error,
-    Outcome::Xfail,
-    Outcome::Xpass,
-];
-
 /// Renders the report as a self-contained HTML page.
 pub fn render(report: &RunReport) -> String {
     let mut o = String::with_capacity(16 * 1024);
@@ -160,17 +148,8 @@ fn summary(o: &mut String, r: &RunReport) {
         "<div class=\"card\"><span class=\"n\">{}</span> total</div>",
         s.total
     );
-    for outcome in ORDER {
-        let n = match outcome {
-            Outcome::Pass => s.pass,
-            Outcome::Fail => s.fail,
-            Outcome::Warn => s.warn,
-            Outcome::Info => s.info,
-            Outcome::Skip => s.skip,
-            Outcome::Error => s.error,
-            Outcome::Xfail => s.xfail,
-            Outcome::Xpass => s.xpass,
-        };
+    for outcome in Outcome::ALL.iter().copied() {
+        let n = s.count(outcome);
         let _ = writeln!(
             o,
             "<div class=\"card{}\"><span class=\"n\">{n}</span> {}</div>",
@@ -211,11 +190,11 @@ fn requirements(o: &mut String, r: &RunReport) {
     }
     o.push_str("<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th>Requirement</th>");
     o.push_str("<th>Level</th><th>Text</th>");
-    for outcome in ORDER {
+    for outcome in Outcome::ALL.iter().copied() {
         let _ = write!(o, "<th class=\"num\">{}</th>", outcome.label());
     }
     o.push_str("<th>Worst</th></tr></thead>\n");
-    let cols = 4 + ORDER.len();
+    let cols = 4 + Outcome::ALL.len();
     for (spec, reqs) in specs {
         let spec = if spec.is_empty() { "(no spec)" } else { spec };
         let _ = writeln!(
@@ -231,7 +210,7 @@ fn requirements(o: &mut String, r: &RunReport) {
                 level(&req.level),
                 esc(&req.text)
             );
-            for outcome in ORDER {
+            for outcome in Outcome::ALL.iter().copied() {
                 let n = count(req, outcome);
                 let shown = if n == 0 { String::new() } else { n.to_string() };
                 if outcome == req.outcome {
@@ -257,7 +236,7 @@ fn has_details(outcome: Outcome) -> bool {
 fn results(o: &mut String, r: &RunReport) {
     o.push_str("<section id=\"results\">\n<h2>Results</h2>\n");
     o.push_str("<div id=\"filter\" class=\"filter\" hidden>Show:");
-    for outcome in ORDER {
+    for outcome in Outcome::ALL.iter().copied() {
         let _ = write!(
             o,
             " <label><input type=\"checkbox\" value=\"{}\" checked> {}</label>",

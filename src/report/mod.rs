@@ -6,8 +6,12 @@
 pub mod html;
 pub mod json;
 pub mod junit;
+mod summary;
 
 use serde::{Deserialize, Serialize};
+
+pub use summary::{exit_code, requirement_summaries, summarize};
+pub use tokencert_policy::{Level, Outcome, Summary};
 
 /// Version of the `report.json` schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -63,67 +67,6 @@ pub struct TargetInfo {
     pub flaws: Vec<String>,
     /// The capabilities the run gated on.
     pub capabilities: Vec<String>,
-}
-
-/// Counts per outcome.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Summary {
-    /// All results.
-    pub total: usize,
-    /// Passed.
-    pub pass: usize,
-    /// MUST broken.
-    pub fail: usize,
-    /// SHOULD broken.
-    pub warn: usize,
-    /// MAY not met.
-    pub info: usize,
-    /// Not applicable.
-    pub skip: usize,
-    /// Could not run.
-    pub error: usize,
-    /// Known deviation, failed as expected.
-    pub xfail: usize,
-    /// Known deviation that passed (an error: update the profile).
-    pub xpass: usize,
-}
-
-/// What happened to one scenario x cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Every assertion held.
-    Pass,
-    /// Only MAY-level assertions failed.
-    Info,
-    /// A SHOULD-level assertion failed.
-    Warn,
-    /// Not applicable (capability missing, matrix cell undefined).
-    Skip,
-    /// A listed known deviation failed as expected.
-    Xfail,
-    /// A MUST-level assertion failed.
-    Fail,
-    /// A listed known deviation passed.
-    Xpass,
-    /// The run could not proceed (network, bootstrap, template).
-    Error,
-}
-
-impl Outcome {
-    /// Upper-case label for consoles and tables.
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Pass => "PASS",
-            Outcome::Fail => "FAIL",
-            Outcome::Warn => "WARN",
-            Outcome::Info => "INFO",
-            Outcome::Skip => "SKIP",
-            Outcome::Error => "ERROR",
-            Outcome::Xfail => "XFAIL",
-            Outcome::Xpass => "XPASS",
-        }
-    }
 }
 
 /// One scenario x matrix cell.

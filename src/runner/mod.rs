@@ -15,10 +15,10 @@ pub use prepare::ASSERTION_TYPE;
 
 use crate::http::client::HttpClient;
 use crate::profile::{Redactor, Target};
-use crate::report::{Outcome, RequirementRef, RequirementSummary, ScenarioResult, Summary};
+use crate::report::{Outcome, RequirementRef, ScenarioResult};
 use crate::scenario::{Action, Catalogue, Scenario, Step};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -439,88 +439,6 @@ async fn discover(http: &HttpClient, target: &mut Target, url: &url::Url) -> Res
     Ok(())
 }
 
-/// Counts outcomes.
-pub fn summarize(results: &[ScenarioResult]) -> Summary {
-    let mut s = Summary {
-        total: results.len(),
-        ..Summary::default()
-    };
-    for r in results {
-        match r.outcome {
-            Outcome::Pass => s.pass += 1,
-            Outcome::Fail => s.fail += 1,
-            Outcome::Warn => s.warn += 1,
-            Outcome::Info => s.info += 1,
-            Outcome::Skip => s.skip += 1,
-            Outcome::Error => s.error += 1,
-            Outcome::Xfail => s.xfail += 1,
-            Outcome::Xpass => s.xpass += 1,
-        }
-    }
-    s
-}
-
-/// Exit code per DESIGN.md: 4 conformance failure, 3 harness error or XPass, 0 otherwise.
-/// A failure outranks an error: CI wants the conformance signal first.
-pub fn exit_code(s: &Summary) -> i32 {
-    if s.fail > 0 {
-        4
-    } else if s.error > 0 || s.xpass > 0 {
-        3
-    } else {
-        0
-    }
-}
-
-/// Per-requirement roll-up with the worst outcome.
-pub fn requirement_summaries(
-    cat: &Catalogue,
-    results: &[ScenarioResult],
-) -> Vec<RequirementSummary> {
-    let mut by_id: BTreeMap<String, RequirementSummary> = BTreeMap::new();
-    for r in results {
-        for req in &r.requirements {
-            let entry = by_id.entry(req.id.clone()).or_insert_with(|| {
-                let row = cat.requirements.get(&req.id);
-                RequirementSummary {
-                    id: req.id.clone(),
-                    level: req.level.clone(),
-                    spec: row.map(|r| r.spec.clone()).unwrap_or_default(),
-                    text: row.map(|r| r.text.clone()).unwrap_or_default(),
-                    outcome: Outcome::Pass,
-                    counts: BTreeMap::new(),
-                }
-            });
-            // A finding names its own requirement; judge this requirement by those findings.
-            let own = if r.findings.iter().any(|f| f.requirement == req.id) {
-                r.outcome
-            } else if matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Info) {
-                Outcome::Pass
-            } else {
-                r.outcome
-            };
-            *entry.counts.entry(own.label().to_owned()).or_default() += 1;
-            if severity(own) > severity(entry.outcome) {
-                entry.outcome = own;
-            }
-        }
-    }
-    by_id.into_values().collect()
-}
-
-fn severity(o: Outcome) -> u8 {
-    match o {
-        Outcome::Skip => 0,
-        Outcome::Pass => 1,
-        Outcome::Xfail => 2,
-        Outcome::Info => 3,
-        Outcome::Warn => 4,
-        Outcome::Xpass => 5,
-        Outcome::Error => 6,
-        Outcome::Fail => 7,
-    }
-}
-
 impl RunContext {
     /// Registers every credential a response carries (token fields of a JSON body, a `code` in a
     /// Location header) with the redactor at once, so no later message can leak them.
@@ -600,22 +518,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn globs_and_exit_codes() {
+    fn globs() {
         assert!(glob("rotation.*", "rotation.old"));
         assert!(glob("*.old*", "rotation.old-token"));
         assert!(!glob("rotation.*", "grants.x"));
-        let mut s = Summary::default();
-        assert_eq!(exit_code(&s), 0);
-        s.xpass = 1;
-        assert_eq!(exit_code(&s), 3);
-        s.fail = 1;
-        assert_eq!(exit_code(&s), 4);
-        let s = Summary {
-            warn: 2,
-            skip: 1,
-            xfail: 1,
-            ..Summary::default()
-        };
-        assert_eq!(exit_code(&s), 0);
     }
 }

@@ -93,14 +93,8 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "metadata",
     "jwks",
 ];
-/// Client authentication methods the harness can apply.
-pub const AUTH_METHODS: &[&str] = &[
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-    "none",
-];
+/// Client authentication methods the harness can apply: every RFC 7591 name it knows.
+pub const AUTH_METHODS: &[&str] = tokencert_policy::AuthMethod::NAMES;
 
 impl Dec<'_> {
     /// A scalar as a template, with template syntax checked.
@@ -202,7 +196,7 @@ impl Dec<'_> {
         let l = Level::parse(&s);
         if l.is_none() {
             self.err(node.loc, format!("unknown level `{s}`")).label =
-                Some(hint_for(&s, &["MUST", "SHOULD", "MAY"]));
+                Some(hint_for(&s, Level::NAMES));
         }
         l
     }

@@ -2,46 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// How binding a requirement is, and so what breaking it means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Level {
-    /// MUST, SHALL, REQUIRED: breaking it is a Fail.
-    Must,
-    /// SHOULD, RECOMMENDED: breaking it is a Warn.
-    Should,
-    /// MAY, OPTIONAL: breaking it is Info.
-    May,
-}
-
-impl Level {
-    /// Parses `MUST`, `SHOULD`, `MAY` (and their synonyms), case-insensitively.
-    pub fn parse(s: &str) -> Option<Level> {
-        match s.to_ascii_uppercase().as_str() {
-            "MUST" | "MUST NOT" | "SHALL" | "SHALL NOT" | "REQUIRED" => Some(Level::Must),
-            "SHOULD" | "SHOULD NOT" | "RECOMMENDED" | "NOT RECOMMENDED" => Some(Level::Should),
-            "MAY" | "OPTIONAL" => Some(Level::May),
-            _ => None,
-        }
-    }
-
-    /// `MUST`, `SHOULD` or `MAY`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::May => "MAY",
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use tokencert_policy::Level;
 
 /// One catalogue entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
     let mut seen: BTreeMap<&str, String> = BTreeMap::new();
     // The policy's shape, for checking `{{ policy.… }}` paths (built once per process).
     static POLICY: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
-        reference_server::policy::Policy::preset("rfc9700")
+        tokencert_policy::Policy::preset("rfc9700")
             .ok()
             .and_then(|p| serde_json::to_value(p).ok())
             .unwrap_or_default()

@@ -2,7 +2,7 @@
 //! what the policy enables, so a harness can derive capabilities from it.
 
 use super::json;
-use crate::client::GrantType;
+use crate::client::{AuthMethod, GrantType};
 use crate::config::CLIENT_SCOPE;
 use crate::dpop::SUPPORTED_ALGS;
 use crate::flaw::Flaw;
@@ -29,10 +29,10 @@ pub fn document(state: &AppState) -> Value {
         .collect();
     let methods = &p.clients.auth_methods;
     let mut signing: Vec<&str> = Vec::new();
-    if methods.iter().any(|m| m == "client_secret_jwt") {
+    if p.clients.accepts(AuthMethod::ClientSecretJwt) {
         signing.extend(["HS256", "HS384", "HS512"]);
     }
-    if methods.iter().any(|m| m == "private_key_jwt") {
+    if p.clients.accepts(AuthMethod::PrivateKeyJwt) {
         signing.push("ES256");
     }
     if misreport {
@@ -94,7 +94,7 @@ pub fn document(state: &AppState) -> Value {
             json!(signing),
         );
     }
-    let non_public: Vec<&String> = methods.iter().filter(|m| *m != "none").collect();
+    let non_public: Vec<&AuthMethod> = methods.iter().filter(|m| **m != AuthMethod::None).collect();
     m.insert(
         "revocation_endpoint_auth_methods_supported".into(),
         json!(methods),
