@@ -42,7 +42,7 @@ mod tests {
 
     #[test]
     fn every_name_round_trips() {
-        crate::vocabulary::assert_round_trips(AuthMethod::ALL, AuthMethod::NAMES);
+        crate::vocabulary::assert_round_trips(&AuthMethod::ALL, &AuthMethod::NAMES);
         assert_eq!(AuthMethod::PrivateKeyJwt.as_str(), "private_key_jwt");
         assert!(AuthMethod::PrivateKeyJwt.is_assertion() && !AuthMethod::None.uses_secret());
     }

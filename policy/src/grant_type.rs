@@ -78,8 +78,8 @@ mod tests {
 
     #[test]
     fn every_name_round_trips() {
-        crate::vocabulary::assert_round_trips(GrantType::ALL, GrantType::NAMES);
-        for g in GrantType::ALL {
+        crate::vocabulary::assert_round_trips(&GrantType::ALL, &GrantType::NAMES);
+        for g in &GrantType::ALL {
             assert_eq!(GrantType::from_short_name(g.short_name()), Some(*g));
         }
         assert_eq!(

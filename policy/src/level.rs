@@ -56,8 +56,8 @@ mod tests {
 
     #[test]
     fn every_name_and_keyword_round_trips() {
-        crate::vocabulary::assert_round_trips(Level::ALL, Level::NAMES);
-        for l in Level::ALL {
+        crate::vocabulary::assert_round_trips(&Level::ALL, &Level::NAMES);
+        for l in &Level::ALL {
             assert_eq!(l.keywords()[0], l.as_str());
             for k in l.keywords() {
                 assert_eq!(Level::parse(k), Some(*l));

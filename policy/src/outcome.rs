@@ -102,8 +102,8 @@ mod tests {
 
     #[test]
     fn every_name_round_trips() {
-        crate::vocabulary::assert_round_trips(Outcome::ALL, Outcome::NAMES);
-        for o in Outcome::ALL {
+        crate::vocabulary::assert_round_trips(&Outcome::ALL, &Outcome::NAMES);
+        for o in &Outcome::ALL {
             assert_eq!(o.label(), o.as_str().to_ascii_uppercase());
         }
     }
@@ -112,7 +112,7 @@ mod tests {
     fn order_agrees_with_severity() {
         for (i, a) in Outcome::ALL.iter().enumerate() {
             assert_eq!(usize::from(a.severity()), i);
-            for b in Outcome::ALL {
+            for b in &Outcome::ALL {
                 assert_eq!(a.cmp(b), a.severity().cmp(&b.severity()), "{a} vs {b}");
             }
         }
@@ -124,12 +124,12 @@ mod tests {
     fn summary_counts_every_outcome_in_its_own_field() {
         let s = Summary::of(Outcome::ALL.iter().copied().chain([Outcome::Fail]));
         assert_eq!(s.total, Outcome::ALL.len() + 1);
-        for o in Outcome::ALL {
+        for o in &Outcome::ALL {
             let want = if *o == Outcome::Fail { 2 } else { 1 };
             assert_eq!(s.count(*o), want, "{o}");
         }
         let json = serde_json::to_value(&s).expect("serialize");
-        for o in Outcome::ALL {
+        for o in &Outcome::ALL {
             assert_eq!(json[o.as_str()], s.count(*o), "{o}");
         }
     }

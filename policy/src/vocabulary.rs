@@ -31,9 +31,10 @@ macro_rules! vocabulary {
 
         impl $name {
             /// Every value, in table order.
-            pub const ALL: &'static [$name] = &[ $( $name::$variant, )+ ];
+            pub const ALL: [$name; Self::COUNT] = [ $( $name::$variant, )+ ];
             /// Every wire name, in the order of `ALL`.
-            pub const NAMES: &'static [&'static str] = &[ $( $wire, )+ ];
+            pub const NAMES: [&'static str; Self::COUNT] = [ $( $wire, )+ ];
+            const COUNT: usize = [ $( stringify!($variant), )+ ].len();
 
             /// The wire name.
             pub const fn as_str(self) -> &'static str {
@@ -52,7 +53,7 @@ macro_rules! vocabulary {
                 Self::from_wire(name).ok_or_else(|| $crate::vocabulary::UnknownName {
                     what: $what,
                     name: name.to_owned(),
-                    known: Self::NAMES,
+                    known: &Self::NAMES,
                 })
             }
         }

@@ -7,10 +7,10 @@ use crate::capability;
 use crate::diagnostic::{Diagnostic, hint_for};
 use crate::scenario::decode::{AUTH_METHODS, ENDPOINTS};
 use crate::yaml::{self, Dec, Kind, Loc, Node, Source};
-use tokencert_policy::Policy;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use tokencert_policy::Policy;
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -573,10 +573,8 @@ impl ProfileDecoder<'_> {
                 // Point at the override key serde complained about when we can find it.
                 let msg = e.to_string();
                 let loc = find_key_in(node, &msg).unwrap_or(node.loc);
-                self.dec.err(loc, msg).label = Some(
-                    "see the preset files in policy/presets/ for the policy's keys"
-                        .into(),
-                );
+                self.dec.err(loc, msg).label =
+                    Some("see the preset files in policy/presets/ for the policy's keys".into());
                 None
             }
         }

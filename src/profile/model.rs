@@ -4,9 +4,9 @@
 use super::secret::{Redactor, Secret};
 use crate::capability;
 use crate::diagnostic::Diagnostic;
-use tokencert_policy::Policy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use tokencert_policy::Policy;
 
 /// A client of the target, under a role name scenarios use (`confidential`, `public`…).
 #[derive(Debug, Clone)]

@@ -148,7 +148,7 @@ fn summary(o: &mut String, r: &RunReport) {
         "<div class=\"card\"><span class=\"n\">{}</span> total</div>",
         s.total
     );
-    for outcome in Outcome::ALL.iter().copied() {
+    for outcome in Outcome::ALL {
         let n = s.count(outcome);
         let _ = writeln!(
             o,
@@ -190,7 +190,7 @@ fn requirements(o: &mut String, r: &RunReport) {
     }
     o.push_str("<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th>Requirement</th>");
     o.push_str("<th>Level</th><th>Text</th>");
-    for outcome in Outcome::ALL.iter().copied() {
+    for outcome in Outcome::ALL {
         let _ = write!(o, "<th class=\"num\">{}</th>", outcome.label());
     }
     o.push_str("<th>Worst</th></tr></thead>\n");
@@ -210,7 +210,7 @@ fn requirements(o: &mut String, r: &RunReport) {
                 level(&req.level),
                 esc(&req.text)
             );
-            for outcome in Outcome::ALL.iter().copied() {
+            for outcome in Outcome::ALL {
                 let n = count(req, outcome);
                 let shown = if n == 0 { String::new() } else { n.to_string() };
                 if outcome == req.outcome {
@@ -236,7 +236,7 @@ fn has_details(outcome: Outcome) -> bool {
 fn results(o: &mut String, r: &RunReport) {
     o.push_str("<section id=\"results\">\n<h2>Results</h2>\n");
     o.push_str("<div id=\"filter\" class=\"filter\" hidden>Show:");
-    for outcome in Outcome::ALL.iter().copied() {
+    for outcome in Outcome::ALL {
         let _ = write!(
             o,
             " <label><input type=\"checkbox\" value=\"{}\" checked> {}</label>",

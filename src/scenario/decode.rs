@@ -94,7 +94,7 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "jwks",
 ];
 /// Client authentication methods the harness can apply: every RFC 7591 name it knows.
-pub const AUTH_METHODS: &[&str] = tokencert_policy::AuthMethod::NAMES;
+pub const AUTH_METHODS: &[&str] = &tokencert_policy::AuthMethod::NAMES;
 
 impl Dec<'_> {
     /// A scalar as a template, with template syntax checked.
@@ -196,7 +196,7 @@ impl Dec<'_> {
         let l = Level::parse(&s);
         if l.is_none() {
             self.err(node.loc, format!("unknown level `{s}`")).label =
-                Some(hint_for(&s, Level::NAMES));
+                Some(hint_for(&s, &Level::NAMES));
         }
         l
     }
