@@ -42,14 +42,16 @@ TEMPLATES = [
         },
     }
 ]
-# SQLite keeps the lab dependency-free; writers wait up to 20 s for the lock instead of failing
-# with "database is locked" at once (Django's documented remedy), so concurrent cells do not
-# turn into 500s that say nothing about the provider.
+# SQLite keeps the lab dependency-free. Its default deferred transactions fail at once with
+# "database is locked" when two requests upgrade a read to a write (the token endpoint reads the
+# refresh token, then writes); Django's documented remedy is IMMEDIATE transactions plus a busy
+# timeout, so concurrent cells wait instead of turning into 500s that say nothing about the
+# provider.
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": STATE_DIR / "db.sqlite3",
-        "OPTIONS": {"timeout": 20},
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
