@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 use tokencert_policy::Policy;
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "name",
     "base_url",
     "discovery",
@@ -27,7 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "deviations",
     "target",
 ];
-const CLIENT_KEYS: &[&str] = &[
+pub(crate) const CLIENT_KEYS: &[&str] = &[
     "id",
     "secret",
     "auth_method",
@@ -36,7 +36,7 @@ const CLIENT_KEYS: &[&str] = &[
     "redirect_uri",
     "scope",
 ];
-const BOOTSTRAP_KEYS: &[&str] = &[
+pub(crate) const BOOTSTRAP_KEYS: &[&str] = &[
     "grant",
     "scope",
     "username",
@@ -50,6 +50,10 @@ const BOOTSTRAP_KEYS: &[&str] = &[
     "assertion_audience",
     "refresh_token",
 ];
+pub(crate) const SECRET_KEYS: &[&str] = &["env", "file"];
+pub(crate) const CAPABILITY_KEYS: &[&str] = &["add", "remove"];
+pub(crate) const APPROVE_KEYS: &[&str] = &["url", "method", "form"];
+pub(crate) const DEVIATION_KEYS: &[&str] = &["scenario", "cell", "reason"];
 const GRANTS: &[&str] = &[
     "password",
     "authorization_code",
@@ -110,7 +114,7 @@ impl ProfileDecoder<'_> {
         match &node.kind {
             Kind::Str(s) => Some(Secret::new(s.clone())),
             Kind::Map(_) => {
-                let entries = self.dec.map(node, what, &["env", "file"])?;
+                let entries = self.dec.map(node, what, SECRET_KEYS)?;
                 let (k, v) = entries.first()?;
                 let name = self.dec.string(v, &k.name)?;
                 match k.name.as_str() {
@@ -256,7 +260,7 @@ impl ProfileDecoder<'_> {
                     }
                 }
                 "capabilities" => {
-                    if let Some(cs) = self.dec.map(v, "capabilities", &["add", "remove"]) {
+                    if let Some(cs) = self.dec.map(v, "capabilities", CAPABILITY_KEYS) {
                         for (ck, cv) in cs {
                             let gates = self.dec.gates(cv, &ck.name);
                             for g in &gates {
@@ -492,7 +496,7 @@ impl ProfileDecoder<'_> {
     }
 
     fn approve(&mut self, node: &Node, base: Option<&url::Url>) -> Option<ApproveHook> {
-        let entries = self.dec.map(node, "approve", &["url", "method", "form"])?;
+        let entries = self.dec.map(node, "approve", APPROVE_KEYS)?;
         let mut hook = ApproveHook {
             url: String::new(),
             method: "POST".into(),
@@ -589,10 +593,7 @@ impl ProfileDecoder<'_> {
             return;
         };
         for item in items {
-            let Some(entries) = self
-                .dec
-                .map(item, "deviations[]", &["scenario", "cell", "reason"])
-            else {
+            let Some(entries) = self.dec.map(item, "deviations[]", DEVIATION_KEYS) else {
                 continue;
             };
             let get = |k: &str| {

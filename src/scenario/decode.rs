@@ -20,7 +20,7 @@ pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "catches",
 ];
 pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps"];
-const STEP_KEYS: &[&str] = &[
+pub(crate) const STEP_KEYS: &[&str] = &[
     "id",
     "name",
     "request",
@@ -36,8 +36,8 @@ const STEP_KEYS: &[&str] = &[
     "retry",
     "idempotent",
 ];
-const ACTIONS: &[&str] = &["request", "bootstrap", "wait", "race", "include"];
-const REQUEST_KEYS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &["request", "bootstrap", "wait", "race", "include"];
+pub(crate) const REQUEST_KEYS: &[&str] = &[
     "method",
     "endpoint",
     "url",
@@ -49,7 +49,7 @@ const REQUEST_KEYS: &[&str] = &[
     "dpop",
     "timeout",
 ];
-const CLIENT_AUTH_KEYS: &[&str] = &[
+pub(crate) const CLIENT_AUTH_KEYS: &[&str] = &[
     "client",
     "method",
     "client_id",
@@ -57,10 +57,10 @@ const CLIENT_AUTH_KEYS: &[&str] = &[
     "claims",
     "header",
 ];
-const DPOP_KEYS: &[&str] = &["key", "claims", "header"];
-const BOOTSTRAP_KEYS: &[&str] = &["client", "scope", "grant", "dpop", "params"];
-const RACE_KEYS: &[&str] = &["count", "request", "requests"];
-const EXPECT_KEYS: &[&str] = &[
+pub(crate) const DPOP_KEYS: &[&str] = &["key", "claims", "header"];
+pub(crate) const BOOTSTRAP_KEYS: &[&str] = &["client", "scope", "grant", "dpop", "params"];
+pub(crate) const RACE_KEYS: &[&str] = &["count", "request", "requests"];
+pub(crate) const EXPECT_KEYS: &[&str] = &[
     "status",
     "headers",
     "json",
@@ -70,8 +70,8 @@ const EXPECT_KEYS: &[&str] = &[
     "each_success",
     "each_failure",
 ];
-const CHECK_META: &[&str] = &["requirement", "level", "message"];
-const CAPTURE_KEYS: &[&str] = &[
+pub(crate) const CHECK_META: &[&str] = &["requirement", "level", "message"];
+pub(crate) const CAPTURE_KEYS: &[&str] = &[
     "json",
     "header",
     "status",
@@ -82,7 +82,8 @@ const CAPTURE_KEYS: &[&str] = &[
     "secret",
     "from",
 ];
-const RETRY_KEYS: &[&str] = &["attempts", "interval"];
+pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "interval"];
+pub(crate) const REQUIREMENT_KEYS: &[&str] = &["id", "level"];
 /// Endpoint names a request may use (resolved through the target profile).
 pub(crate) const ENDPOINTS: &[&str] = &[
     "token",
@@ -214,7 +215,7 @@ impl Dec<'_> {
                         .label = Some(format!("write `{{ id: {id}, level: MUST }}`"));
                 }
                 Kind::Map(_) => {
-                    let Some(entries) = self.map(item, "requirements[]", &["id", "level"]) else {
+                    let Some(entries) = self.map(item, "requirements[]", REQUIREMENT_KEYS) else {
                         continue;
                     };
                     let mut id = None;

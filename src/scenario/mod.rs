@@ -4,6 +4,8 @@
 
 pub mod coverage;
 pub(crate) mod decode;
+#[cfg(test)]
+mod documented;
 pub mod load;
 pub mod requirements;
 mod validate;
