@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::junit::{request_text, response_text};
-use super::{Finding, Outcome, RequirementSummary, RunReport, ScenarioResult, StepResult};
+use super::{Finding, Level, Outcome, RequirementSummary, RunReport, ScenarioResult, StepResult};
 
 /// Renders the report as a self-contained HTML page.
 pub fn render(report: &RunReport) -> String {
@@ -207,7 +207,7 @@ fn requirements(o: &mut String, r: &RunReport) {
                 o,
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td>",
                 esc(&req.id),
-                level(&req.level),
+                level(req.level),
                 esc(&req.text)
             );
             for outcome in Outcome::ALL {
@@ -267,7 +267,7 @@ fn results(o: &mut String, r: &RunReport) {
                 format!(
                     "<span class=\"req\"><code>{}</code> {}</span>",
                     esc(&q.id),
-                    level(&q.level)
+                    level(q.level)
                 )
             })
             .collect();
@@ -435,9 +435,9 @@ fn finding(o: &mut String, f: &Finding) {
     let _ = writeln!(
         o,
         "<div class=\"finding lvl-{}\">\n<div class=\"fh\"><code>{}</code> {}{}</div>",
-        lower(&f.level),
+        lower(f.level.as_str()),
         esc(&f.requirement),
-        level(&f.level),
+        level(f.level),
         if f.requirement_text.is_empty() {
             String::new()
         } else {
@@ -578,11 +578,11 @@ fn badge_text(outcome: Outcome, text: &str) -> String {
     )
 }
 
-fn level(level: &str) -> String {
+fn level(level: Level) -> String {
     format!(
         "<span class=\"lvl lvl-{}\">{}</span>",
-        lower(level),
-        esc(level)
+        lower(level.as_str()),
+        esc(level.as_str())
     )
 }
 

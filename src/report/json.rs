@@ -37,10 +37,10 @@ pub(crate) mod fixture {
 
     use crate::report::*;
 
-    fn req(id: &str, level: &str) -> RequirementRef {
+    fn req(id: &str, level: Level) -> RequirementRef {
         RequirementRef {
             id: id.into(),
-            level: level.into(),
+            level,
         }
     }
 
@@ -81,10 +81,10 @@ pub(crate) mod fixture {
         }
     }
 
-    fn finding(requirement: &str, level: &str, step: &str, observed: &str) -> Finding {
+    fn finding(requirement: &str, level: Level, step: &str, observed: &str) -> Finding {
         Finding {
             requirement: requirement.into(),
-            level: level.into(),
+            level,
             requirement_text: format!("{requirement} says <so> & so"),
             step: step.into(),
             subject: "status".into(),
@@ -104,7 +104,7 @@ pub(crate) mod fixture {
             file: format!("specs/{scenario}.yaml"),
             outcome,
             reason: None,
-            requirements: vec![req("RFC6749-6-refresh", "MUST")],
+            requirements: vec![req("RFC6749-6-refresh", Level::Must)],
             duration_ms: 250,
             steps: vec![step(
                 "refresh",
@@ -122,7 +122,7 @@ pub(crate) mod fixture {
 
         let mut fail = result("refresh-rotation", "client=public", Outcome::Fail);
         fail.requirements
-            .push(req("RFC9700-4.14-rotation", "SHOULD"));
+            .push(req("RFC9700-4.14-rotation", Level::Should));
         fail.steps = vec![
             step("bootstrap", StepOutcome::Pass, vec![exchange(200, "{}")]),
             step(
@@ -134,20 +134,25 @@ pub(crate) mod fixture {
         fail.findings = vec![
             finding(
                 "RFC6749-6-refresh",
-                "MUST",
+                Level::Must,
                 "refresh",
                 "<html> & \"quotes\" 'x'",
             ),
-            finding("RFC9700-4.14-rotation", "SHOULD", "refresh", "400"),
+            finding("RFC9700-4.14-rotation", Level::Should, "refresh", "400"),
         ];
 
         let mut warn = result("rotation-should", "", Outcome::Warn);
-        warn.requirements = vec![req("RFC9700-4.14-rotation", "SHOULD")];
-        warn.findings = vec![finding("RFC9700-4.14-rotation", "SHOULD", "refresh", "201")];
+        warn.requirements = vec![req("RFC9700-4.14-rotation", Level::Should)];
+        warn.findings = vec![finding(
+            "RFC9700-4.14-rotation",
+            Level::Should,
+            "refresh",
+            "201",
+        )];
 
         let mut info = result("scope-may", "", Outcome::Info);
-        info.requirements = vec![req("RFC6749-6-scope", "MAY")];
-        let mut f = finding("RFC6749-6-scope", "MAY", "refresh", "scope omitted");
+        info.requirements = vec![req("RFC6749-6-scope", Level::May)];
+        let mut f = finding("RFC6749-6-scope", Level::May, "refresh", "scope omitted");
         f.exchange = None;
         info.findings = vec![f];
 
@@ -157,7 +162,7 @@ pub(crate) mod fixture {
 
         let mut xfail = result("reuse-detect", "", Outcome::Xfail);
         xfail.reason = Some("known deviation: PROJ-1 <open>".into());
-        xfail.findings = vec![finding("RFC6749-6-refresh", "MUST", "refresh", "200")];
+        xfail.findings = vec![finding("RFC6749-6-refresh", Level::Must, "refresh", "200")];
 
         let mut xpass = result("old-bug", "", Outcome::Xpass);
         xpass.reason = Some("PROJ-2".into());
@@ -183,7 +188,7 @@ pub(crate) mod fixture {
         let requirements = vec![
             RequirementSummary {
                 id: "RFC6749-6-refresh".into(),
-                level: "MUST".into(),
+                level: Level::Must,
                 spec: "RFC 6749".into(),
                 text: "Refresh <tokens> & \"grants\"".into(),
                 outcome: Outcome::Error,
@@ -191,7 +196,7 @@ pub(crate) mod fixture {
             },
             RequirementSummary {
                 id: "RFC6749-6-scope".into(),
-                level: "MAY".into(),
+                level: Level::May,
                 spec: "RFC 6749".into(),
                 text: "Scope may be omitted".into(),
                 outcome: Outcome::Info,
@@ -199,7 +204,7 @@ pub(crate) mod fixture {
             },
             RequirementSummary {
                 id: "RFC9700-4.14-rotation".into(),
-                level: "SHOULD".into(),
+                level: Level::Should,
                 spec: "RFC 9700".into(),
                 text: "Rotate refresh tokens".into(),
                 outcome: Outcome::Fail,

@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Exchange, Finding, Outcome, RunReport, ScenarioResult};
+use super::{Exchange, Finding, Level, Outcome, RunReport, ScenarioResult};
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &RunReport) -> String {
@@ -125,7 +125,12 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
         property(out, 8, "cell", &r.cell);
     }
     for req in &r.requirements {
-        property(out, 8, &format!("requirement:{}", req.id), &req.level);
+        property(
+            out,
+            8,
+            &format!("requirement:{}", req.id),
+            req.level.as_str(),
+        );
     }
     out.push_str("      </properties>\n");
 
@@ -147,7 +152,7 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
             let headline = r
                 .findings
                 .iter()
-                .find(|f| f.level.eq_ignore_ascii_case("MUST"))
+                .find(|f| f.level == Level::Must)
                 .or(r.findings.first());
             let message = match headline {
                 Some(f) => {

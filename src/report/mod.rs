@@ -112,7 +112,7 @@ pub struct RequirementRef {
     /// Catalogue id.
     pub id: String,
     /// MUST, SHOULD or MAY.
-    pub level: String,
+    pub level: Level,
 }
 
 /// Where a step sits.
@@ -170,7 +170,7 @@ pub struct Finding {
     /// Requirement id.
     pub requirement: String,
     /// MUST, SHOULD or MAY.
-    pub level: String,
+    pub level: Level,
     /// The catalogue's paraphrase of the requirement.
     #[serde(default)]
     pub requirement_text: String,
@@ -237,7 +237,7 @@ pub struct RequirementSummary {
     /// Catalogue id.
     pub id: String,
     /// Level as enforced.
-    pub level: String,
+    pub level: Level,
     /// Spec name.
     pub spec: String,
     /// Paraphrase.

@@ -34,7 +34,7 @@ pub fn requirement_summaries(
                 let row = cat.requirements.get(&req.id);
                 RequirementSummary {
                     id: req.id.clone(),
-                    level: req.level.clone(),
+                    level: req.level,
                     spec: row.map(|r| r.spec.clone()).unwrap_or_default(),
                     text: row.map(|r| r.text.clone()).unwrap_or_default(),
                     outcome: Outcome::Pass,

@@ -202,18 +202,9 @@ impl<'a> ScenarioRun<'a> {
         if self.errored {
             return Outcome::Error;
         }
-        let worst =
-            self.findings
-                .iter()
-                .map(|f| f.level.as_str())
-                .fold(None, |acc: Option<Level>, l| {
-                    let l = Level::parse(l).unwrap_or(Level::Must);
-                    Some(acc.map_or(l, |a| a.min(l)))
-                });
-        match worst {
-            Some(Level::Must) => Outcome::Fail,
-            Some(Level::Should) => Outcome::Warn,
-            Some(Level::May) => Outcome::Info,
+        // Levels are ordered strictest first.
+        match self.findings.iter().map(|f| f.level).min() {
+            Some(strictest) => strictest.outcome_when_broken(),
             None if !self.ran_any => Outcome::Skip,
             None => Outcome::Pass,
         }
@@ -272,7 +263,7 @@ impl<'a> ScenarioRun<'a> {
                     Flow::Continue
                 } else {
                     record.outcome = StepOutcome::Fail;
-                    if new.iter().any(|f| f.level == "MUST") {
+                    if new.iter().any(|f| f.level == Level::Must) {
                         Flow::StopFailed
                     } else {
                         Flow::Continue
@@ -313,7 +304,10 @@ impl<'a> ScenarioRun<'a> {
                         }
                         continue;
                     }
-                    if self.findings[before..].iter().any(|f| f.level == "MUST") {
+                    if self.findings[before..]
+                        .iter()
+                        .any(|f| f.level == Level::Must)
+                    {
                         // The answer was already wrong; a capture from it would only add noise.
                         return Ok(());
                     }
@@ -334,7 +328,10 @@ impl<'a> ScenarioRun<'a> {
                 }
                 let before = self.findings.len();
                 self.judge(step, id, &resp, record.exchanges.len().saturating_sub(1))?;
-                if self.findings[before..].iter().any(|f| f.level == "MUST") {
+                if self.findings[before..]
+                    .iter()
+                    .any(|f| f.level == Level::Must)
+                {
                     return Ok(());
                 }
                 self.capture(&step.captures, &[&resp])
@@ -389,7 +386,10 @@ impl<'a> ScenarioRun<'a> {
                 }
                 let before = self.findings.len();
                 self.judge_race(step, id, &responses)?;
-                if self.findings[before..].iter().any(|f| f.level == "MUST") {
+                if self.findings[before..]
+                    .iter()
+                    .any(|f| f.level == Level::Must)
+                {
                     return Ok(());
                 }
                 let ok: Vec<&HttpResponse> = responses.iter().flatten().collect();
@@ -657,7 +657,7 @@ impl<'a> ScenarioRun<'a> {
             }
             self.findings.push(Finding {
                 requirement: req_id.clone(),
-                level: level.to_string(),
+                level,
                 requirement_text: req_text.clone(),
                 step: step.to_owned(),
                 subject: subject.to_owned(),

@@ -231,7 +231,7 @@ impl RunContext {
                 .iter()
                 .map(|r| RequirementRef {
                     id: r.id.clone(),
-                    level: r.level.to_string(),
+                    level: r.level,
                 })
                 .collect(),
             duration_ms: 0,
