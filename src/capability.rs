@@ -1,9 +1,10 @@
 //! The closed list of target capabilities that scenarios gate on (`requires:`, `unless:`, `when:`).
 //!
 //! Capabilities come from three places: the target's policy (rotation, grace, reuse response…),
-//! what the target profile declares (endpoints, clients, a test clock), and explicit additions or
-//! removals in the profile. The policy part is derived in `tokencert_policy::capability`; this
-//! module keeps the closed list of every name. A scenario whose `requires` are not all present is skipped with the
+//! what the target profile declares (endpoints, clients, a test clock, its scope vocabulary and
+//! test user), and explicit additions or removals in the profile. The policy part is derived in
+//! `tokencert_policy::capability`; this module keeps the closed list of every name. A scenario
+//! whose `requires` are not all present is skipped with the
 //! missing capability named, never failed.
 
 pub use tokencert_policy::capability::from_policy;
@@ -168,6 +169,38 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
         "a refresh revokes the previous access token",
     ),
     ("test.clock", "a virtual clock the harness can advance"),
+    (
+        "endpoint.device_approve",
+        "a test endpoint approving (or, with action=deny, denying) a device user code as the test user",
+    ),
+    (
+        "endpoint.jwt_bearer_assertion",
+        "a test endpoint minting an RFC 7523 grant assertion for `sub` from an issuer the server trusts",
+    ),
+    (
+        "scopes.narrower",
+        "the profile's `scopes.narrower`: a strict subset of the granted scope (declared or derived)",
+    ),
+    (
+        "scopes.outside",
+        "the profile declares `scopes.outside`: valid scope beyond the granted scope",
+    ),
+    (
+        "scopes.offline",
+        "the profile's `scopes.offline`: the scope a refresh token needs (declared, or offline_access in the granted scope)",
+    ),
+    (
+        "scopes.openid",
+        "the profile's `scopes.openid`: openid applies (declared, or in the granted scope)",
+    ),
+    (
+        "test_user",
+        "the profile's `test_user` (declared, or the bootstrap's user)",
+    ),
+    (
+        "test_user.password",
+        "the profile's `test_user.password` (declared, or the password bootstrap's)",
+    ),
 ];
 
 /// Client roles a scenario can name (keys of the target profile's `clients:`).
@@ -192,6 +225,16 @@ pub const CLIENT_ROLES: &[(&str, &str)] = &[
     ("dpop", "a public client that uses DPoP"),
     ("no_refresh", "a client not allowed the refresh_token grant"),
 ];
+
+/// How a skip names a missing capability: the profile key to declare for the vocabulary ones
+/// (`scopes.outside (declare it in the target profile)`), the bare name otherwise.
+pub fn describe_missing(name: &str) -> String {
+    if name.starts_with("scopes.") || name.starts_with("test_user") {
+        format!("{name} (declare it in the target profile)")
+    } else {
+        name.to_owned()
+    }
+}
 
 /// Whether `name` is a known capability (including `client.<role>`).
 pub fn is_known(name: &str) -> bool {

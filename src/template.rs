@@ -6,7 +6,8 @@
 //! number); anything else renders to a string.
 //!
 //! Namespaces: `target`, `client` (the matrix cell's client), `clients`, `matrix`, `policy`,
-//! `run`, `dpop`; bare names are scenario `vars` and captures.
+//! `run`, `dpop`, `scopes` (the target's scope vocabulary), `test_user`; bare names are scenario
+//! `vars` and captures.
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -15,7 +16,15 @@ use std::fmt;
 
 /// The reserved namespaces (a bare name must not shadow one).
 pub const NAMESPACES: &[&str] = &[
-    "target", "client", "clients", "matrix", "policy", "run", "dpop",
+    "target",
+    "client",
+    "clients",
+    "matrix",
+    "policy",
+    "run",
+    "dpop",
+    "scopes",
+    "test_user",
 ];
 
 /// Built-in functions.
@@ -34,6 +43,7 @@ pub const FILTERS: &[&str] = &[
     "default",
     "len",
     "replace_char",
+    "reverse_words",
 ];
 
 /// A parsed template.
@@ -484,6 +494,14 @@ fn filter(name: &str, args: &[Value], v: Value) -> Result<Value, RenderError> {
             }
             Value::String(chars.into_iter().collect())
         }
+        // Scope is a set of words in any order (RFC 6749 §3.3): reversing tests exactly that.
+        "reverse_words" => Value::String(
+            text()
+                .split_whitespace()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         "upper" => Value::String(text().to_uppercase()),
         "lower" => Value::String(text().to_lowercase()),
         "urlencode" => Value::String(form_urlencoded::byte_serialize(text().as_bytes()).collect()),

@@ -3,6 +3,7 @@
 use super::env::Env;
 use super::model::*;
 use super::secret::Secret;
+use super::vocabulary::{SCOPE_KEYS, ScopeVocabulary, TestUser};
 use crate::capability;
 use crate::diagnostic::{Diagnostic, hint_for};
 use crate::scenario::decode::{AUTH_METHODS, ENDPOINTS};
@@ -25,6 +26,8 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "policy",
     "capabilities",
     "deviations",
+    "scopes",
+    "test_user",
     "target",
 ];
 pub(crate) const CLIENT_KEYS: &[&str] = &[
@@ -209,6 +212,8 @@ impl ProfileDecoder<'_> {
                 token: Secret::new(""),
             },
             scope: String::new(),
+            scopes: ScopeVocabulary::default(),
+            test_user: None,
             policy: Policy::preset("rfc6749").ok()?,
             add_capabilities: Vec::new(),
             remove_capabilities: Vec::new(),
@@ -221,6 +226,7 @@ impl ProfileDecoder<'_> {
         };
         let join = |p: &mut Self, v: &Node, what: &str| p.url(v, what, base_for_join.as_ref());
         let mut saw_bootstrap = false;
+        let mut scope_locs: Vec<(String, Loc)> = Vec::new();
         for (k, v) in entries {
             match k.name.as_str() {
                 "name" | "target" => t.name = self.dec.string(v, "name").unwrap_or_default(),
@@ -283,8 +289,28 @@ impl ProfileDecoder<'_> {
                     }
                 }
                 "deviations" => self.deviations(v, &mut t),
+                "scopes" => {
+                    scope_locs.push((String::new(), k.loc));
+                    self.scopes(v, &mut t, &mut scope_locs);
+                }
+                "test_user" => self.test_user(v, &mut t),
                 _ => {}
             }
+        }
+        // Checked after the loop: the granted scope defaults to the bootstrap scope.
+        for problem in t.scopes.problems(&t.scope) {
+            let loc = scope_locs
+                .iter()
+                .find(|(key, _)| key == problem.key)
+                .or_else(|| scope_locs.first())
+                .map_or(node.loc, |(_, l)| *l);
+            self.dec.err(loc, problem.message).label = Some(match problem.key {
+                "narrower" => "name some, not all, of the granted scope's words".into(),
+                "outside" => {
+                    "name scope the client may get but the bootstrap is not granted".into()
+                }
+                _ => "see the `scopes:` section in specs/README.md".into(),
+            });
         }
         if !saw_bootstrap {
             self.dec.err(node.loc, "a target profile needs `bootstrap`").label = Some(
@@ -394,6 +420,52 @@ impl ProfileDecoder<'_> {
                     .label = Some("add `private_key: { file: key.pem }` (PKCS#8 PEM)".into());
             }
             t.clients.insert(k.name.clone(), c);
+        }
+    }
+
+    fn scopes(&mut self, node: &Node, t: &mut Target, locs: &mut Vec<(String, Loc)>) {
+        let Some(entries) = self.dec.map(node, "scopes", SCOPE_KEYS) else {
+            return;
+        };
+        for (k, v) in entries {
+            locs.push((k.name.clone(), v.loc));
+            let what = format!("scopes.{}", k.name);
+            let s = &mut t.scopes;
+            match k.name.as_str() {
+                "granted" => s.granted = self.dec.string(v, &what),
+                "narrower" => s.narrower = self.dec.string(v, &what),
+                "outside" => s.outside = self.dec.string(v, &what),
+                "unknown" => s.unknown = self.dec.string(v, &what),
+                "offline" => s.offline = self.dec.string(v, &what),
+                "openid" => s.openid = self.dec.boolean(v, &what),
+                _ => {}
+            }
+        }
+    }
+
+    fn test_user(&mut self, node: &Node, t: &mut Target) {
+        let Some(entries) = self.dec.map(node, "test_user", &["username", "password"]) else {
+            return;
+        };
+        let mut user = TestUser {
+            username: String::new(),
+            password: None,
+        };
+        let mut has_name = false;
+        for (k, v) in entries {
+            match k.name.as_str() {
+                "username" => {
+                    has_name = true;
+                    user.username = self.dec.string(v, "test_user.username").unwrap_or_default();
+                }
+                "password" => user.password = self.secret(v, "test_user.password"),
+                _ => {}
+            }
+        }
+        if has_name {
+            t.test_user = Some(user);
+        } else {
+            self.dec.err(node.loc, "`test_user` needs `username`");
         }
     }
 
@@ -711,6 +783,58 @@ deviations:
             &MapEnv(BTreeMap::new()),
         );
         assert!(matches!(e, Err(TargetError::MissingSecret(m)) if m.contains("C1_SECRET")));
+    }
+
+    #[test]
+    fn the_scope_vocabulary_and_test_user_load_and_gate() {
+        let text = format!(
+            "{PROFILE}scopes: {{ narrower: openid, outside: write }}\ntest_user: {{ username: u1, password: {{ env: ALICE_PW }} }}\n"
+        );
+        let t = Target::parse(Source::new("t.yaml", text), Path::new("."), &env())
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        let v = t.scopes_value();
+        assert_eq!(v["granted"], "openid offline_access");
+        assert_eq!(
+            (&v["narrower"], &v["outside"]),
+            (&"openid".into(), &"write".into())
+        );
+        let caps = t.capabilities();
+        for c in [
+            "scopes.narrower",
+            "scopes.outside",
+            "scopes.offline",
+            "scopes.openid",
+        ] {
+            assert!(caps.contains(c), "{c}");
+        }
+        assert!(caps.contains("test_user.password"));
+        assert_eq!(t.test_user_value().expect("user")["username"], "u1");
+        // Without `scopes:`, nothing outside the grant is known: those scenarios skip.
+        let t = Target::parse(Source::new("t.yaml", PROFILE), Path::new("."), &env())
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        assert!(!t.capabilities().contains("scopes.outside"));
+        assert_eq!(t.test_user_value().expect("user")["username"], "alice");
+    }
+
+    #[test]
+    fn an_inconsistent_vocabulary_is_reported_at_its_key() {
+        let text =
+            format!("{PROFILE}scopes:\n  narrower: openid offline_access\n  outside: openid x\n");
+        let Err(TargetError::Invalid(d)) =
+            Target::parse(Source::new("t.yaml", text), Path::new("."), &env())
+        else {
+            panic!("expected errors")
+        };
+        let at: Vec<String> = d.iter().map(|d| d.location()).collect();
+        assert_eq!(at, ["t.yaml:12:13", "t.yaml:13:12"], "{d:?}");
+        assert!(
+            d[0].message.contains("not a strict subset"),
+            "{}",
+            d[0].message
+        );
+        assert!(d[1].message.contains("`openid`"), "{}", d[1].message);
     }
 
     #[test]

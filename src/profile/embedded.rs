@@ -1,6 +1,7 @@
 //! The embedded target: tokencert's own reference server, started in process on a free loopback
 //! port, described to the harness by the server's own [`Description`].
 
+use super::vocabulary::{OFFLINE_ACCESS, OPENID, ScopeVocabulary, TestUser};
 use super::{Bootstrap, ClientConfig, Secret, Target};
 use reference_server::{Description, Flaw, Running};
 use std::collections::BTreeMap;
@@ -54,8 +55,14 @@ pub fn target(running: &Running) -> Result<Target, String> {
         ("device_authorization", &e.device_authorization),
         ("jwks", &e.jwks),
         ("metadata", &e.metadata),
+        ("device_approve", &e.device_approve),
     ] {
         endpoints.insert(name.to_owned(), url(value)?);
+    }
+    if d.test_control {
+        // Test control also mints RFC 7523 grant assertions signed by the trusted demo issuer.
+        let minter = format!("{}/test/jwt-bearer-assertion", d.issuer);
+        endpoints.insert("jwt_bearer_assertion".to_owned(), url(&minter)?);
     }
     let mut clients = BTreeMap::new();
     let allowed = &d.policy.clients.auth_methods;
@@ -78,7 +85,8 @@ pub fn target(running: &Running) -> Result<Target, String> {
                 private_key: c.private_key_pem.clone().map(Secret::new),
                 assertion_audience: "token_endpoint".into(),
                 redirect_uri: c.redirect_uris.first().cloned(),
-                scope: Some(c.scope.clone()),
+                // Every demo client asks for the granted scope (below), so scenarios know it.
+                scope: None,
             },
         );
     }
@@ -97,10 +105,16 @@ pub fn target(running: &Running) -> Result<Target, String> {
             command: None,
         }
     };
-    let scope = clients
-        .get("confidential")
-        .and_then(|c| c.scope.clone())
-        .unwrap_or_else(|| "openid offline_access".into());
+    let confidential = d
+        .client(
+            &clients
+                .get("confidential")
+                .map(|c| c.id.clone())
+                .unwrap_or_default(),
+        )
+        .ok_or("the reference server describes no client for the `confidential` role")?;
+    let scopes = vocabulary(&confidential.scope, &confidential.default_scope);
+    let scope = scopes.granted.clone().unwrap_or_default();
     Ok(Target {
         name: format!("reference-server ({})", d.policy.name),
         base_url: url(&running.base_url())?,
@@ -110,6 +124,11 @@ pub fn target(running: &Running) -> Result<Target, String> {
         clients,
         bootstrap,
         scope,
+        scopes,
+        test_user: Some(TestUser {
+            username: user.username.clone(),
+            password: Some(Secret::new(user.password.clone())),
+        }),
         policy: d.policy.clone(),
         add_capabilities: Vec::new(),
         remove_capabilities: Vec::new(),
@@ -123,4 +142,56 @@ pub fn target(running: &Running) -> Result<Target, String> {
         max_response: crate::http::BodyLimit::DEFAULT,
         flaws: d.flaws.iter().map(|f| f.name().to_owned()).collect(),
     })
+}
+
+/// The vocabulary of a demo client, from what the server lets it ask for (`allowed`) and what it
+/// grants when asked for nothing (`default`): the first allowed word the default lacks (other than
+/// openid and offline_access) stays outside the grant, for escalation; the grant is the rest, so it
+/// differs from the default scope; the narrower scope is the default scope within the grant.
+fn vocabulary(allowed: &str, default: &str) -> ScopeVocabulary {
+    let default: Vec<&str> = default.split_whitespace().collect();
+    let allowed: Vec<&str> = allowed.split_whitespace().collect();
+    let outside = allowed
+        .iter()
+        .find(|w| !default.contains(w) && **w != OPENID && **w != OFFLINE_ACCESS)
+        .copied();
+    let granted: Vec<&str> = allowed
+        .iter()
+        .copied()
+        .filter(|w| Some(*w) != outside)
+        .collect();
+    let narrower: Vec<&str> = default
+        .iter()
+        .copied()
+        .filter(|w| granted.contains(w))
+        .collect();
+    let strict = !narrower.is_empty() && narrower.len() < granted.len();
+    ScopeVocabulary {
+        granted: Some(granted.join(" ")),
+        narrower: strict.then(|| narrower.join(" ")),
+        outside: outside.map(str::to_owned),
+        unknown: None,
+        offline: None,
+        openid: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vocabulary_keeps_one_allowed_word_outside_the_grant() {
+        let v = vocabulary(
+            "openid profile email offline_access a b",
+            "openid profile a",
+        );
+        assert_eq!(
+            v.granted.as_deref(),
+            Some("openid profile offline_access a b")
+        );
+        assert_eq!(v.narrower.as_deref(), Some("openid profile a"));
+        assert_eq!(v.outside.as_deref(), Some("email"));
+        assert!(v.problems("").is_empty());
+    }
 }

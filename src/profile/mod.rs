@@ -9,7 +9,9 @@ pub mod embedded;
 pub mod env;
 pub mod model;
 pub mod secret;
+pub mod vocabulary;
 
 pub use env::{Env, PlaceholderEnv, ProcessEnv};
 pub use model::*;
 pub use secret::{Redactor, Secret};
+pub use vocabulary::{ScopeVocabulary, Scopes, TestUser};

@@ -2,6 +2,7 @@
 //! known deviations, and what scenarios see of it (capabilities and template values).
 
 use super::secret::{Redactor, Secret};
+use super::vocabulary::{OFFLINE_ACCESS, ScopeVocabulary, Scopes, TestUser};
 use crate::capability;
 use crate::diagnostic::Diagnostic;
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,6 +128,10 @@ pub struct Target {
     pub bootstrap: Bootstrap,
     /// Default bootstrap scope.
     pub scope: String,
+    /// The scope vocabulary scenarios use (`scopes:`).
+    pub scopes: ScopeVocabulary,
+    /// The test user as declared (`test_user:`); else derived from the bootstrap grant.
+    pub test_user: Option<TestUser>,
     /// The policy the scenarios judge by.
     pub policy: Policy,
     /// Capabilities added by hand.
@@ -173,6 +178,50 @@ impl Target {
             Bootstrap::RefreshToken { token } => r.add("bootstrap.refresh_token", token.expose()),
             Bootstrap::AuthorizationCode { .. } | Bootstrap::DeviceCode { .. } => {}
         }
+        if let Some(p) = self.test_user.as_ref().and_then(|u| u.password.as_ref()) {
+            r.add("test_user.password", p.expose());
+        }
+    }
+
+    /// The scope vocabulary with its defaults applied.
+    pub fn scopes(&self) -> Scopes {
+        self.scopes.resolve(&self.scope)
+    }
+
+    /// The test user: declared, else the password grant's user, the authorization request's
+    /// `login_hint` or the JWT bearer grant's subject.
+    pub fn test_user(&self) -> Option<TestUser> {
+        if let Some(u) = &self.test_user {
+            return Some(u.clone());
+        }
+        match &self.bootstrap {
+            Bootstrap::Password { username, password } => Some(TestUser {
+                username: username.clone(),
+                password: Some(password.clone()),
+            }),
+            Bootstrap::AuthorizationCode { params, .. } => params
+                .iter()
+                .find(|(k, _)| k == "login_hint")
+                .map(|(_, v)| TestUser {
+                    username: v.clone(),
+                    password: None,
+                }),
+            Bootstrap::JwtBearer { subject, .. } => Some(TestUser {
+                username: subject.clone(),
+                password: None,
+            }),
+            Bootstrap::DeviceCode { .. } | Bootstrap::RefreshToken { .. } => None,
+        }
+    }
+
+    /// The `scopes` template namespace.
+    pub fn scopes_value(&self) -> serde_json::Value {
+        self.scopes().template_value()
+    }
+
+    /// The `test_user` template namespace (absent without a test user).
+    pub fn test_user_value(&self) -> Option<serde_json::Value> {
+        self.test_user().map(|u| u.template_value())
     }
 
     /// The capabilities scenarios are gated on.
@@ -195,10 +244,16 @@ impl Target {
             "jwt_bearer" => p.refresh_tokens.jwt_bearer,
             _ => true,
         };
-        let offline_ok = !p.oidc.offline_access_required
-            || self.scope.split_whitespace().any(|s| s == "offline_access");
+        let scopes = self.scopes();
+        let offline = scopes.offline.as_deref().unwrap_or(OFFLINE_ACCESS);
+        let offline_ok =
+            !p.oidc.offline_access_required || self.scope.split_whitespace().any(|s| s == offline);
         if p.grants.refresh_token && grant_issues && offline_ok {
             caps.insert("refresh.issued".into());
+        }
+        caps.extend(scopes.capabilities().into_iter().map(str::to_owned));
+        if let Some(u) = self.test_user() {
+            caps.extend(u.capabilities().into_iter().map(str::to_owned));
         }
         caps.extend(self.add_capabilities.iter().cloned());
         for r in &self.remove_capabilities {

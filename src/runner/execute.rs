@@ -48,6 +48,8 @@ impl Scope for ScenarioRun<'_> {
             "target" => Some(self.ctx.target_json().clone()),
             "clients" => Some(self.ctx.clients_json.clone()),
             "policy" => Some(self.ctx.policy_json.clone()),
+            "scopes" => Some(self.ctx.target.scopes_value()),
+            "test_user" => self.ctx.target.test_user_value(),
             "run" => Some(serde_json::json!({ "id": self.ctx.run_id })),
             "matrix" => Some(Value::Object(
                 self.cell

@@ -280,11 +280,12 @@ impl RunContext {
 
     /// Why a cell is skipped, if it is.
     fn gate(&self, s: &Scenario, cell: &Cell) -> Option<String> {
-        let missing: Vec<&str> = s
+        let missing: Vec<String> = s
             .requires
             .iter()
             .map(|g| g.name.as_str())
             .filter(|c| !self.capabilities.contains(*c))
+            .map(crate::capability::describe_missing)
             .collect();
         if !missing.is_empty() {
             return Some(format!("target lacks {}", missing.join(", ")));

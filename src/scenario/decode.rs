@@ -93,6 +93,8 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "device_authorization",
     "metadata",
     "jwks",
+    "device_approve",
+    "jwt_bearer_assertion",
 ];
 /// Client authentication methods the harness can apply: every RFC 7591 name it knows.
 pub const AUTH_METHODS: &[&str] = &tokencert_policy::AuthMethod::NAMES;

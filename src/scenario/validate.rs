@@ -451,6 +451,19 @@ impl Validator<'_> {
                         Some(hint_for(e, super::decode::ENDPOINTS));
                 }
             }
+            Some(ns @ ("scopes" | "test_user")) => {
+                let fields = if ns == "scopes" {
+                    crate::profile::vocabulary::SCOPE_FIELDS
+                } else {
+                    crate::profile::vocabulary::TEST_USER_FIELDS
+                };
+                if let Some(f) = path.get(1)
+                    && !fields.contains(&f.as_str())
+                {
+                    self.error(at, format!("`{ns}` has no field `{f}`")).label =
+                        Some(hint_for(f, fields));
+                }
+            }
             Some("client") => {
                 const FIELDS: &[&str] = &["role", "id", "auth_method", "public", "redirect_uri"];
                 if let Some(f) = path.get(1)
