@@ -18,9 +18,10 @@ import sys
 def line(c):
     name = c["scenario"] + (f"[{c['cell']}]" if c["cell"] else "")
     why = c.get("reason") or ""
-    if not why and c.get("findings"):
+    if c.get("findings"):
         f = c["findings"][0]
-        why = " | ".join(str(f.get(k)) for k in ("step", "expected", "observed") if f.get(k) is not None)
+        first = " | ".join(str(f.get(k)) for k in ("step", "expected", "observed") if f.get(k) is not None)
+        why = f"{why} :: {first}" if why else first
     return name, f"{c['outcome']} {name} {why}"
 
 
