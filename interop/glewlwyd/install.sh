@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs Glewlwyd from Debian (pinned to bookworm's 2.7.5) and the sqlite3 CLI. Idempotent.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/../lib/common.sh"
+ensure_cmd curl curl python3 python3
 want="2.7.5-3+deb12u1"
 have="$(dpkg-query -W -f='${Version}' glewlwyd 2>/dev/null || true)"
 if [ "$have" = "$want" ] && command -v sqlite3 >/dev/null && command -v openssl >/dev/null; then

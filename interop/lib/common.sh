@@ -4,6 +4,20 @@
 INTEROP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 INTEROP_STATE="${INTEROP_STATE:-/tmp/tokencert-interop}"
 
+# Installs the Debian packages named (only those whose command is missing): the scripts need
+# curl and python3 even on a minimal Debian. `ensure_cmd CMD PACKAGE` pairs.
+ensure_cmd() {
+  local missing=()
+  while [ $# -ge 2 ]; do
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+    shift 2
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
 state_dir() { mkdir -p "$INTEROP_STATE/$1" && chmod 700 "$INTEROP_STATE/$1" && echo "$INTEROP_STATE/$1"; }
 
 # A TCP port on 127.0.0.1 that nothing listens on: $1 if it is free, else one the kernel picks.
