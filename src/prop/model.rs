@@ -480,7 +480,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reference_server::policy::RotationMode;
+    use tokencert_policy::RotationMode;
 
     const SCOPE: &[&str] = &["openid", "api:read"];
 

@@ -141,7 +141,7 @@ fn every_policy_key_and_preset_is_documented() {
         }
     }
     let text = section("## Policy");
-    let base = reference_server::policy::Policy::preset("base").expect("base preset");
+    let base = tokencert_policy::Policy::preset("base").expect("base preset");
     let mut paths = Vec::new();
     leaves(
         &serde_json::to_value(&base).expect("serialises"),
@@ -172,7 +172,7 @@ fn every_policy_key_and_preset_is_documented() {
     if !text.contains("`preset`") {
         missing.push("preset (the key naming the preset)".into());
     }
-    for preset in reference_server::policy::PRESET_NAMES {
+    for preset in tokencert_policy::PRESET_NAMES {
         if !text.contains(&format!("| `{preset}` |")) {
             missing.push(format!("preset {preset}"));
         }
@@ -198,7 +198,7 @@ fn section_stops_at_the_next_heading_and_ignores_code() {
 #[test]
 fn reference_server_readme_lists_every_preset() {
     const SERVER_README: &str = include_str!("../../reference-server/README.md");
-    let missing: Vec<&str> = reference_server::policy::PRESET_NAMES
+    let missing: Vec<&str> = tokencert_policy::PRESET_NAMES
         .iter()
         .chain(&["base"])
         .copied()
