@@ -11,6 +11,7 @@ pub mod blackbox;
 pub mod capability;
 pub mod cli;
 pub mod diagnostic;
+pub mod embedded;
 pub mod fuzz_entry;
 pub mod http;
 pub mod profile;

@@ -319,6 +319,7 @@ fn validation_errors_match_snapshots() {
 
 /// Without `--target`, the embedded reference server is the target: the catalogue passes against
 /// it, and fails (exit 4) when a flaw the catalogue covers is switched on.
+#[cfg(feature = "embedded-server")]
 #[test]
 fn embedded_reference_server_is_the_default_target() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -353,4 +354,39 @@ fn embedded_reference_server_is_the_default_target() {
     }
     let (code, _, _) = tokencert(root, &["run", "--flaw", "no-such-flaw"]);
     assert_eq!(code, 1);
+}
+
+/// A build without the embedded server says so for everything that needs one (exit 1), and
+/// still runs against a target profile.
+#[cfg(not(feature = "embedded-server"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let d = out.path();
+    for args in [
+        &["run", "--specs", "specs"][..],
+        &["run", "--policy", "rfc9700"],
+        &["run", "--flaw", "missing-no-store"],
+        &["serve", "--policy", "rfc9700"],
+        &["fuzz", "--max-requests", "1"],
+        &["prop", "--cases", "1"],
+    ] {
+        let (code, _, err) = tokencert(d, args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("built without the embedded reference server"),
+            "{args:?}: {err}"
+        );
+    }
+    let s = server().await;
+    write(
+        d,
+        &[
+            ("target.yaml", &target_yaml(&s.uri(), "")),
+            ("specs/ok.yaml", GOOD),
+        ],
+    );
+    let (code, _, err) = tokencert_async(d, &["run", "--target", "target.yaml"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("PASS  ok.scenario"), "{err}");
 }

@@ -6,6 +6,7 @@
 
 mod console;
 
+use crate::embedded::{Flaw, Running};
 use crate::profile::{PlaceholderEnv, ProcessEnv, Target, TargetError};
 use crate::report::{self, RunReport, TargetInfo, Tool};
 use crate::runner::{RunContext, RunOptions};
@@ -44,7 +45,7 @@ enum Command {
     /// List scenarios with their requirements and capability gates.
     List(ListArgs),
     /// Run the bundled reference authorization server.
-    Serve(reference_server::ServeArgs),
+    Serve(crate::embedded::ServeArgs),
     /// Per spec and level, how many testable requirements the scenarios reference; the rest listed.
     Coverage(ValidateArgs),
     /// Grammar-aware black-box fuzzing of a live token endpoint; findings become scenario YAML.
@@ -70,7 +71,7 @@ struct PropArgs {
     out: PathBuf,
     /// Switch on a deliberate flaw in the embedded reference server (repeatable; without --target).
     #[arg(long = "flaw", value_name = "NAME")]
-    flaws: Vec<reference_server::Flaw>,
+    flaws: Vec<Flaw>,
     /// Policy of the embedded reference server (preset or file). Without it, a random policy
     /// within the presets' space per case.
     #[arg(long)]
@@ -122,7 +123,7 @@ struct FuzzArgs {
     policy: Option<String>,
     /// Switch on a deliberate flaw in the embedded reference server (repeatable; without --target).
     #[arg(long = "flaw", value_name = "NAME")]
-    flaws: Vec<reference_server::Flaw>,
+    flaws: Vec<Flaw>,
     /// Allow a target that is not on a loopback address.
     #[arg(long)]
     allow_remote: bool,
@@ -174,12 +175,13 @@ struct RunArgs {
     policy: Option<String>,
     /// Switch on a deliberate flaw in the embedded reference server (repeatable); without --target.
     #[arg(long = "flaw", value_name = "NAME")]
-    flaws: Vec<reference_server::Flaw>,
+    flaws: Vec<Flaw>,
 }
 
+#[cfg(feature = "embedded-server")]
 /// The embedded server's policy: the one asked for, else the preset where every given flaw is
 /// observable (some need the password grant, a grace window…), else rfc9700.
-fn embedded_policy(asked: Option<&str>, flaws: &[reference_server::Flaw]) -> String {
+fn embedded_policy(asked: Option<&str>, flaws: &[Flaw]) -> String {
     if let Some(p) = asked {
         return p.to_owned();
     }
@@ -234,7 +236,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => rt.block_on(run(a)),
         Command::Validate(a) => validate(&a.paths),
         Command::List(a) => list(&a),
-        Command::Serve(a) => return rt.block_on(reference_server::serve(a)),
+        Command::Serve(a) => return serve(&rt, a),
         Command::Coverage(a) => coverage(&a.paths),
         Command::Fuzz(a) => rt.block_on(fuzz(a)),
         Command::Prop(a) => rt.block_on(prop(a)),
@@ -409,12 +411,22 @@ fn load_target(path: &Path) -> Result<Target, u8> {
     }
 }
 
+/// `tokencert serve`: the bundled reference server in the foreground.
+#[cfg(feature = "embedded-server")]
+fn serve(rt: &tokio::runtime::Runtime, a: crate::embedded::ServeArgs) -> ExitCode {
+    rt.block_on(reference_server::serve(a))
+}
+
+#[cfg(not(feature = "embedded-server"))]
+fn serve(_: &tokio::runtime::Runtime, _: crate::embedded::ServeArgs) -> ExitCode {
+    eprintln!("error: tokencert serve: {}", crate::embedded::ABSENT);
+    ExitCode::from(EXIT_USAGE)
+}
+
 /// Starts the embedded reference server; `Err` is the exit code. Keep the `Running` alive for
 /// as long as the target is used.
-async fn start_embedded(
-    policy: Option<&str>,
-    flaws: &[reference_server::Flaw],
-) -> Result<(reference_server::Running, Target), u8> {
+#[cfg(feature = "embedded-server")]
+async fn start_embedded(policy: Option<&str>, flaws: &[Flaw]) -> Result<(Running, Target), u8> {
     let policy = embedded_policy(policy, flaws);
     let running = crate::profile::embedded::start(&policy, flaws)
         .await
@@ -437,6 +449,13 @@ async fn start_embedded(
         }
     );
     Ok((running, target))
+}
+
+/// Without the embedded server, every run that needs one is a usage error.
+#[cfg(not(feature = "embedded-server"))]
+async fn start_embedded(_: Option<&str>, _: &[Flaw]) -> Result<(Running, Target), u8> {
+    eprintln!("error: {}", crate::embedded::ABSENT);
+    Err(EXIT_USAGE)
 }
 
 /// Refuses a target whose token endpoint is not on loopback unless `allowed`: load and fuzz
@@ -723,6 +742,12 @@ async fn prop(a: PropArgs) -> u8 {
                 }
             }
         }
+        #[cfg(not(feature = "embedded-server"))]
+        None => {
+            eprintln!("error: {}", crate::embedded::ABSENT);
+            return EXIT_USAGE;
+        }
+        #[cfg(feature = "embedded-server")]
         None => {
             let policy = match &a.policy {
                 Some(p) => match reference_server::cli::load_policy(p) {

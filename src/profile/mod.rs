@@ -5,6 +5,7 @@
 //! through the target.
 
 pub mod decode;
+#[cfg(feature = "embedded-server")]
 pub mod embedded;
 pub mod env;
 pub mod model;

@@ -15,12 +15,12 @@ pub mod model;
 pub mod ops;
 pub mod write;
 
+use crate::embedded::Flaw;
 use crate::runner::RunContext;
 use exec::{Exec, Restarter, Step, Violation};
 use ops::{Abilities, Kind, Op, PolicyKnobs};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
-use reference_server::Flaw;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -134,11 +134,29 @@ struct Session {
     restart: Option<EmbeddedRestart>,
 }
 
+#[cfg(feature = "embedded-server")]
 struct EmbeddedRestart {
     running: Option<reference_server::Running>,
     config: reference_server::Config,
 }
 
+/// Without the embedded server no session has one to restart.
+#[cfg(not(feature = "embedded-server"))]
+struct EmbeddedRestart {
+    running: Option<crate::embedded::Running>,
+}
+
+#[cfg(not(feature = "embedded-server"))]
+impl Restarter for EmbeddedRestart {
+    fn restart(
+        &mut self,
+        _: u64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<RunContext>, String>> + Send + '_>> {
+        Box::pin(async { Err(crate::embedded::ABSENT.to_owned()) })
+    }
+}
+
+#[cfg(feature = "embedded-server")]
 impl Drop for EmbeddedRestart {
     fn drop(&mut self) {
         if let Some(db) = &self.config.db {
@@ -152,6 +170,7 @@ impl Drop for EmbeddedRestart {
     }
 }
 
+#[cfg(feature = "embedded-server")]
 async fn context(running: &reference_server::Running) -> Result<Arc<RunContext>, String> {
     let target = crate::profile::embedded::target(running)?;
     let ctx = RunContext::new(
@@ -164,6 +183,7 @@ async fn context(running: &reference_server::Running) -> Result<Arc<RunContext>,
     Ok(Arc::new(ctx))
 }
 
+#[cfg(feature = "embedded-server")]
 impl Restarter for EmbeddedRestart {
     fn restart(
         &mut self,
@@ -204,6 +224,12 @@ async fn session(source: &Source, knobs: Option<&PolicyKnobs>) -> Result<Session
             ctx: Arc::clone(ctx),
             restart: None,
         }),
+        #[cfg(not(feature = "embedded-server"))]
+        Source::Embedded { .. } => {
+            let _ = knobs;
+            Err(crate::embedded::ABSENT.to_owned())
+        }
+        #[cfg(feature = "embedded-server")]
         Source::Embedded {
             flaws,
             policy,
