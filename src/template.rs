@@ -225,6 +225,33 @@ impl Template {
         Ok(Value::String(out))
     }
 
+    /// Renders to bytes: each literal part through `literal`, each expression as its text.
+    pub fn render_bytes<E>(
+        &self,
+        scope: &dyn Scope,
+        literal: impl Fn(&str) -> Result<Vec<u8>, E>,
+    ) -> Result<Result<Vec<u8>, E>, RenderError> {
+        let mut out = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(s) => match literal(s) {
+                    Ok(b) => out.extend(b),
+                    Err(e) => return Ok(Err(e)),
+                },
+                Part::Expr(e) => out.extend(value_to_text(&eval(e, scope)?).into_bytes()),
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// The literal text between the expressions.
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Lit(s) => Some(s.as_str()),
+            Part::Expr(_) => None,
+        })
+    }
+
     /// Renders to text.
     pub fn render_string(&self, scope: &dyn Scope) -> Result<String, RenderError> {
         Ok(value_to_text(&self.render(scope)?))

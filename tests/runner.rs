@@ -642,3 +642,38 @@ steps:
     assert_eq!(outcome_of(&results, "retry.exhausted"), Outcome::Fail);
     assert_eq!(results[0].steps[0].exchanges.len(), 2);
 }
+
+/// `body_raw` sends exactly the bytes it spells: `%XX` escapes (any byte, invalid UTF-8
+/// included) in the literal text, templates inserted as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_raw_sends_exact_bytes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let s = "id: body.raw
+title: raw body
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+vars: { v: 'a%b' }
+steps:
+  - request:
+      endpoint: token
+      headers: { content-type: application/x-www-form-urlencoded }
+      body_raw: 'x=%FF%FE%00%25{{ v }}&y=caf\u{e9}'
+    expect: { status: 200 }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    write(dir.path(), &[("target.yaml", &target), ("specs/a.yaml", s)]);
+    let results = run_dir(dir.path()).await;
+    assert_eq!(outcome_of(&results, "body.raw"), Outcome::Pass);
+    let got = server.received_requests().await.expect("recording");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, b"x=\xff\xfe\x00%a%b&y=caf\xc3\xa9");
+
+    // A `%` that is not an escape is a validation error, not a surprise on the wire.
+    let bad = s.replace("%FF%FE", "%FG");
+    let err = tokencert::scenario::load::scenario_from_str("bad.yaml", &bad).expect_err("invalid");
+    assert!(err[0].message.contains("body_raw"), "{}", err[0].render());
+}

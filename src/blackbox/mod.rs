@@ -309,6 +309,7 @@ pub fn write_reproducers(
     let mut files = Vec::new();
     for (i, f) in summary.findings.iter_mut().enumerate() {
         if let Some(text) = write::scenario(f, opts.seed, target_name, i + 1) {
+            let text = text.map_err(std::io::Error::other)?;
             let path = opts
                 .out
                 .join(format!("fuzz-{}-{:02}.yaml", f.oracle.slug(), i + 1));

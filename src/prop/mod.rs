@@ -455,7 +455,8 @@ pub fn write_reproducer(
         flaws,
         seed,
         policy_file.as_ref().map(|(p, _)| p.as_path()),
-    );
+    )
+    .map_err(std::io::Error::other)?;
     std::fs::write(&path, text)?;
     files.push(path);
     if let Some((p, text)) = policy_file {

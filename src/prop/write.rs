@@ -4,13 +4,14 @@
 use super::Finding;
 use super::exec::{Step, Violation};
 use super::ops::PolicyKnobs;
+use crate::scenario::emit::{
+    ActionDoc, CaptureDoc, CheckDoc, ClientAuthDoc, ExpectDoc, RaceDoc, RequestDoc, RequirementDoc,
+    ScenarioDoc, StatusDoc, StepDoc,
+};
+use serde_json::Value;
+use serde_saphyr::FlowMap;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-
-/// YAML double-quoted scalar (JSON string syntax is valid YAML).
-fn q(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
-}
 
 /// Policy capabilities a case's outcome depends on: present ones become `requires`, absent
 /// ones `unless`.
@@ -106,7 +107,43 @@ pub fn policy_file(k: &PolicyKnobs) -> String {
 }
 
 fn tpl(var: &str) -> String {
-    q(&format!("{{{{ {var} }}}}"))
+    format!("{{{{ {var} }}}}")
+}
+
+/// A refresh grant with `token`, sent by `role`.
+fn refresh_request(role: &str, token: &str, scope: Option<&str>) -> RequestDoc {
+    let mut form = vec![
+        ("grant_type".to_owned(), "refresh_token".to_owned()),
+        ("refresh_token".to_owned(), tpl(token)),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope".into(), s.to_owned()));
+    }
+    RequestDoc {
+        endpoint: "token".into(),
+        client_auth: Some(ClientAuthDoc::Role(role.to_owned())),
+        form,
+        ..RequestDoc::default()
+    }
+}
+
+/// Captures of the refresh and access tokens into the named variables (those given).
+fn token_captures(
+    rt: Option<&String>,
+    at: Option<&String>,
+    from: Option<&str>,
+    defined: &mut BTreeSet<String>,
+) -> Vec<(String, FlowMap<CaptureDoc>)> {
+    let mut out = Vec::new();
+    for (c, field) in [(rt, "$.refresh_token"), (at, "$.access_token")] {
+        if let Some(c) = c {
+            let mut cap = CaptureDoc::secret_json(field);
+            cap.0.from = from.map(str::to_owned);
+            out.push((c.clone(), cap));
+            defined.insert(c.clone());
+        }
+    }
+    out
 }
 
 /// The scenario text.
@@ -116,7 +153,7 @@ pub fn scenario(
     flaws: &[String],
     seed: u64,
     policy_file: Option<&std::path::Path>,
-) -> String {
+) -> Result<String, String> {
     let caps = crate::capability::from_policy(&f.policy);
     let mut requires: Vec<String> = vec!["grant.refresh_token".into(), "refresh.issued".into()];
     let mut unless: Vec<String> = Vec::new();
@@ -129,25 +166,20 @@ pub fn scenario(
     }
     let mut reqs: Vec<&'static str> = vec![f.violation.requirement];
     let mut defined: BTreeSet<String> = BTreeSet::new();
-    let mut setup = String::new();
-    let mut steps = String::new();
+    let mut setup: Vec<StepDoc> = Vec::new();
+    let mut steps: Vec<StepDoc> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
-    let mut first_bootstrap = true;
     for (n, st) in f.steps.iter().enumerate() {
         let id = format!("s{n}");
-        let mut y = String::new();
         match st {
             Step::Bootstrap { role, rt, at } => {
-                let _ = writeln!(y, "  - id: {id}\n    bootstrap: {role}\n    capture:");
-                let _ = writeln!(y, "      {rt}: {{ json: $.refresh_token, secret: true }}");
-                let _ = writeln!(y, "      {at}: {{ json: $.access_token, secret: true }}");
-                defined.insert(rt.clone());
-                defined.insert(at.clone());
+                let mut step = StepDoc::new(Some(id), ActionDoc::Bootstrap(Some(role.clone())));
+                step.capture = token_captures(Some(rt), Some(at), None, &mut defined);
                 push_role(&mut requires, role);
-                if first_bootstrap {
-                    first_bootstrap = false;
-                    setup.push_str(&y);
-                    continue;
+                if setup.is_empty() {
+                    setup.push(step);
+                } else {
+                    steps.push(step);
                 }
             }
             Step::Refresh {
@@ -165,44 +197,27 @@ pub fn scenario(
                     continue;
                 }
                 push_role(&mut requires, role);
-                let _ = writeln!(y, "  - id: {id}\n    request:\n      endpoint: token");
-                let _ = writeln!(y, "      client_auth: {role}");
-                let mut form = format!(
-                    "{{ grant_type: refresh_token, refresh_token: {}",
-                    tpl(token)
-                );
-                if let Some(s) = scope {
-                    let _ = write!(form, ", scope: {}", q(s));
-                }
-                form.push_str(" }");
-                let _ = writeln!(y, "      form: {form}");
-                let mut expect = String::new();
-                let meta = |req: &str, msg: &str| {
-                    if msg.is_empty() {
-                        format!(", requirement: {req}")
-                    } else {
-                        format!(", requirement: {req}, message: {}", q(msg))
-                    }
-                };
+                let mut expect = ExpectDoc::default();
                 match accept {
                     Some(true) => {
-                        let _ = writeln!(
-                            expect,
-                            "      status: {{ equals: 200{} }}",
-                            meta(requirement, message)
-                        );
+                        expect.status = StatusDoc::check(|c| {
+                            c.equals = Some(200.into());
+                            c.judge(requirement, message);
+                        });
                     }
                     Some(false) => {
-                        let _ = writeln!(
-                            expect,
-                            "      status: {{ gte: 400, lt: 500{} }}",
-                            meta(requirement, message)
-                        );
-                        let _ = writeln!(
-                            expect,
-                            "      json:\n        $.access_token: {{ absent: true{} }}",
-                            meta(requirement, "")
-                        );
+                        expect.status = StatusDoc::check(|c| {
+                            c.gte = Some(400);
+                            c.lt = Some(500);
+                            c.judge(requirement, message);
+                        });
+                        expect.json.push((
+                            "$.access_token".into(),
+                            CheckDoc::flow(|c| {
+                                c.absent = Some(true);
+                                c.judge(requirement, "");
+                            }),
+                        ));
                     }
                     None => {}
                 }
@@ -210,41 +225,44 @@ pub fn scenario(
                     && let Some(w) = scope_within
                 {
                     requires.push("scope.always_echo".into());
-                    let pred = if scope.is_none() {
-                        "same_words"
-                    } else {
-                        "words_subset_of"
-                    };
                     let req = if scope.is_none() {
                         "RFC6749-6.h"
                     } else {
                         "RFC6749-6.b"
                     };
                     reqs.push(req);
-                    let _ = writeln!(
-                        expect,
-                        "      json:\n        $.scope: {{ {pred}: {}{} }}",
-                        q(w),
-                        meta(req, if *requirement == req { message } else { "" })
+                    let msg = if *requirement == req { message } else { "" };
+                    expect.json.push((
+                        "$.scope".into(),
+                        CheckDoc::flow(|c| {
+                            if scope.is_none() {
+                                c.same_words = Some(w.clone());
+                            } else {
+                                c.words_subset_of = Some(w.clone());
+                            }
+                            c.judge(req, msg);
+                        }),
+                    ));
+                }
+                let mut step = StepDoc::new(
+                    Some(id),
+                    ActionDoc::Request(refresh_request(role, token, scope.as_deref())),
+                );
+                if expect.status.is_some() || !expect.json.is_empty() {
+                    step.expect = Some(expect);
+                }
+                if *accept == Some(true) {
+                    step.capture = token_captures(
+                        capture_rt.as_ref(),
+                        capture_at.as_ref(),
+                        None,
+                        &mut defined,
                     );
-                }
-                if !expect.is_empty() {
-                    let _ = writeln!(y, "    expect:");
-                    y.push_str(&expect);
-                }
-                if *accept == Some(true) && (capture_rt.is_some() || capture_at.is_some()) {
-                    let _ = writeln!(y, "    capture:");
-                    for (c, field) in [(capture_rt, "refresh_token"), (capture_at, "access_token")]
-                    {
-                        if let Some(c) = c {
-                            let _ = writeln!(y, "      {c}: {{ json: $.{field}, secret: true }}");
-                            defined.insert(c.clone());
-                        }
-                    }
                 }
                 if !message.is_empty() {
                     reqs.push(requirement);
                 }
+                steps.push(step);
             }
             Step::Race {
                 role,
@@ -256,59 +274,69 @@ pub fn scenario(
                 if !defined.contains(token) {
                     continue;
                 }
-                let _ = writeln!(y, "  - id: {id}\n    race:\n      count: 2\n      request:");
-                let _ = writeln!(
-                    y,
-                    "        {{ endpoint: token, client_auth: {role}, form: {{ grant_type: refresh_token, refresh_token: {} }} }}",
-                    tpl(token)
+                let mut step = StepDoc::new(
+                    Some(id),
+                    ActionDoc::Race(RaceDoc {
+                        count: 2,
+                        request: refresh_request(role, token, None),
+                    }),
                 );
                 if let Some(s) = successes {
-                    let _ = writeln!(
-                        y,
-                        "    expect:\n      successes: {{ equals: {s}, requirement: RFC9700-4.14.2.d, message: \"two concurrent refreshes of one token: one-time use must hold\" }}\n      server_errors: 0"
-                    );
+                    step.expect = Some(ExpectDoc {
+                        successes: Some(CheckDoc::flow(|c| {
+                            c.equals = Some((*s).into());
+                            c.judge(
+                                "RFC9700-4.14.2.d",
+                                "two concurrent refreshes of one token: one-time use must hold",
+                            );
+                        })),
+                        server_errors: Some(0),
+                        ..ExpectDoc::default()
+                    });
                     reqs.push("RFC9700-4.14.2.d");
-                    if *s == 1 && (capture_rt.is_some() || capture_at.is_some()) {
-                        let _ = writeln!(y, "    capture:");
-                        for (c, field) in
-                            [(capture_rt, "refresh_token"), (capture_at, "access_token")]
-                        {
-                            if let Some(c) = c {
-                                let _ = writeln!(
-                                    y,
-                                    "      {c}: {{ json: $.{field}, from: success, secret: true }}"
-                                );
-                                defined.insert(c.clone());
-                            }
-                        }
+                    if *s == 1 {
+                        step.capture = token_captures(
+                            capture_rt.as_ref(),
+                            capture_at.as_ref(),
+                            Some("success"),
+                            &mut defined,
+                        );
                     }
                 }
+                steps.push(step);
             }
             Step::Revoke { role, token } => {
                 if !defined.contains(token) {
                     continue;
                 }
                 requires.push("endpoint.revocation".into());
-                let _ = writeln!(
-                    y,
-                    "  - id: {id}\n    request: {{ endpoint: revocation, client_auth: {role}, form: {{ token: {} }} }}\n    expect: {{ status: 200 }}",
-                    tpl(token)
+                let mut step = StepDoc::new(
+                    Some(id),
+                    ActionDoc::Request(RequestDoc {
+                        endpoint: "revocation".into(),
+                        client_auth: Some(ClientAuthDoc::Role(role.clone())),
+                        form: vec![("token".into(), tpl(token))],
+                        ..RequestDoc::default()
+                    }),
                 );
+                step.expect = Some(ExpectDoc {
+                    status: StatusDoc::check(|c| c.equals = Some(200.into())),
+                    ..ExpectDoc::default()
+                });
+                steps.push(step);
             }
             Step::Wait(terms) => {
                 for (k, t) in terms.iter().enumerate() {
-                    let v = if t.starts_with("{{") { q(t) } else { t.clone() };
-                    let _ = writeln!(y, "  - id: {id}-{k}\n    wait: {v}");
+                    let v = t
+                        .parse::<u64>()
+                        .map_or_else(|_| Value::String(t.clone()), Value::from);
+                    steps.push(StepDoc::new(Some(format!("{id}-{k}")), ActionDoc::Wait(v)));
                 }
             }
             Step::Restart => {
                 notes.push(format!(
                     "step {id} restarted the server on its durable store: restart it by hand at that point"
                 ));
-                let _ = writeln!(
-                    y,
-                    "  # {id}: the server restarts here (on its durable store)"
-                );
             }
             Step::Introspect {
                 token,
@@ -324,85 +352,85 @@ pub fn scenario(
                 requires.push("client.confidential".into());
                 reqs.push(requirement);
                 reqs.push("RFC7662-2.2.a");
-                let _ = writeln!(
-                    y,
-                    "  - id: {id}\n    idempotent: true\n    request: {{ endpoint: introspection, client_auth: confidential, form: {{ token: {} }} }}\n    expect:\n      status: 200\n      json:",
-                    tpl(token)
-                );
+                let mut expect = ExpectDoc {
+                    status: StatusDoc::check(|c| c.equals = Some(200.into())),
+                    ..ExpectDoc::default()
+                };
                 if let Some(a) = active {
-                    let _ = writeln!(
-                        y,
-                        "        $.active: {{ equals: {a}, requirement: {requirement}, message: {} }}",
-                        q(message)
-                    );
+                    expect.json.push((
+                        "$.active".into(),
+                        CheckDoc::flow(|c| {
+                            c.equals = Some((*a).into());
+                            c.judge(requirement, message);
+                        }),
+                    ));
                 }
                 if let Some(s) = scope {
-                    let _ = writeln!(
-                        y,
-                        "        $.scope: {{ same_words: {}, requirement: {requirement}, message: {} }}",
-                        q(s),
-                        q(message)
-                    );
+                    expect.json.push((
+                        "$.scope".into(),
+                        CheckDoc::flow(|c| {
+                            c.same_words = Some(s.clone());
+                            c.judge(requirement, message);
+                        }),
+                    ));
                 }
+                let mut step = StepDoc::new(
+                    Some(id),
+                    ActionDoc::Request(RequestDoc {
+                        endpoint: "introspection".into(),
+                        client_auth: Some(ClientAuthDoc::Role("confidential".into())),
+                        form: vec![("token".into(), tpl(token))],
+                        ..RequestDoc::default()
+                    }),
+                );
+                step.idempotent = true;
+                step.expect = Some(expect);
+                steps.push(step);
             }
         }
-        steps.push_str(&y);
     }
     requires.sort();
     requires.dedup();
     unless.retain(|u| !requires.contains(u));
     let mut seen = BTreeSet::new();
     reqs.retain(|r| seen.insert(*r));
-    let mut y = String::new();
-    let _ = writeln!(
-        y,
-        "# Shrunk counterexample found by `tokencert prop --seed {seed}` against {target}{}.",
+    let mut comments = vec![format!(
+        "Shrunk counterexample found by `tokencert prop --seed {seed}` against {target}{}.",
         if flaws.is_empty() {
             String::new()
         } else {
             format!(" (flaws: {})", flaws.join(", "))
         }
-    );
-    let _ = writeln!(y, "# Judged by policy {}.", f.policy.name);
+    )];
+    comments.push(format!("Judged by policy {}.", f.policy.name));
     if let Some(p) = policy_file {
-        let _ = writeln!(
-            y,
-            "# The policy was generated: replay with `tokencert run --specs THIS_FILE --policy {}{}`.",
+        comments.push(format!(
+            "The policy was generated: replay with `tokencert run --specs THIS_FILE --policy {}{}`.",
             p.display(),
             flaws
                 .iter()
                 .map(|f| format!(" --flaw {f}"))
                 .collect::<String>()
-        );
+        ));
     }
-    for line in f.describe().lines() {
-        let _ = writeln!(y, "#   {line}");
-    }
-    for n in &notes {
-        let _ = writeln!(y, "# NOTE: {n}");
-    }
-    let _ = writeln!(y, "title: {}", q(&format!("prop: {}", f.violation.message)));
-    y.push_str("requirements:\n");
-    for r in &reqs {
-        let _ = writeln!(y, "  - {{ id: {r}, level: MUST }}");
-    }
-    y.push_str("tags: [prop]\n");
-    let _ = writeln!(y, "requires: [{}]", requires.join(", "));
-    if !unless.is_empty() {
-        let _ = writeln!(y, "unless: [{}]", unless.join(", "));
-    }
-    if !flaws.is_empty() {
-        let _ = writeln!(y, "catches: [{}]", flaws.join(", "));
-    }
-    y.push_str("setup:\n");
-    y.push_str(&setup);
-    y.push_str("steps:\n");
+    comments.extend(f.describe().lines().map(|l| format!("  {l}")));
+    comments.extend(notes.iter().map(|n| format!("NOTE: {n}")));
     if steps.is_empty() {
-        y.push_str("  - wait: 0\n");
-    } else {
-        y.push_str(&steps);
+        steps.push(StepDoc::new(None, ActionDoc::Wait(0.into())));
     }
-    y
+    let doc = ScenarioDoc {
+        comments,
+        title: format!("prop: {}", f.violation.message),
+        requirements: reqs.iter().map(|r| RequirementDoc::must(r)).collect(),
+        tags: vec!["prop".into()],
+        requires,
+        unless,
+        catches: flaws.to_vec(),
+        setup,
+        steps,
+        ..ScenarioDoc::default()
+    };
+    doc.to_yaml()
 }
 
 fn push_role(requires: &mut Vec<String>, role: &str) {

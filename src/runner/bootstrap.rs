@@ -165,6 +165,7 @@ impl ScenarioRun<'_> {
             query: Vec::new(),
             form: form.into_iter().map(|(k, v)| (k, vec![lit(&v)])).collect(),
             body: None,
+            body_raw: None,
             headers: Vec::new(),
             client_auth: Some(ClientAuthSpec {
                 client: lit(role),

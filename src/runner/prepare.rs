@@ -51,6 +51,12 @@ impl ScenarioRun<'_> {
         let mut body = Vec::new();
         if let Some(b) = &r.body {
             body = self.render_str(&b.template)?.into_bytes();
+        } else if let Some(b) = &r.body_raw {
+            body = b
+                .template
+                .render_bytes(self, crate::scenario::escape::unescape)
+                .map_err(|e| format!("template: {}", e.0))?
+                .map_err(|e| format!("body_raw: {e}"))?;
         } else if !form.is_empty() || (method == "POST" && r.client_auth.is_some()) {
             body = form_body(&form);
             headers.push((

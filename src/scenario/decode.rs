@@ -44,6 +44,7 @@ pub(crate) const REQUEST_KEYS: &[&str] = &[
     "query",
     "form",
     "body",
+    "body_raw",
     "headers",
     "client_auth",
     "dpop",
@@ -365,6 +366,7 @@ impl Dec<'_> {
             query: Vec::new(),
             form: Vec::new(),
             body: None,
+            body_raw: None,
             headers: Vec::new(),
             client_auth: None,
             dpop: None,
@@ -387,6 +389,17 @@ impl Dec<'_> {
                 "query" => r.query = self.kv_tpls(v, "query"),
                 "form" => r.form = self.kv_tpls(v, "form"),
                 "body" => r.body = self.tpl(v, "body"),
+                "body_raw" => {
+                    r.body_raw = self.tpl(v, "body_raw");
+                    let bad = r.body_raw.as_ref().and_then(|t| {
+                        t.template
+                            .literals()
+                            .find_map(|l| crate::scenario::escape::unescape(l).err())
+                    });
+                    if let Some(e) = bad {
+                        self.err(v.loc, format!("`body_raw`: {e}"));
+                    }
+                }
                 "headers" => {
                     r.headers = self
                         .kv_tpls(v, "headers")
@@ -410,8 +423,9 @@ impl Dec<'_> {
             }
             _ => {}
         }
-        if r.body.is_some() && !r.form.is_empty() {
-            self.err(node.loc, "give `form` or `body`, not both");
+        let bodies = [!r.form.is_empty(), r.body.is_some(), r.body_raw.is_some()];
+        if bodies.iter().filter(|b| **b).count() > 1 {
+            self.err(node.loc, "give one of `form`, `body` and `body_raw`");
         }
         Some(r)
     }

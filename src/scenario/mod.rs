@@ -6,6 +6,8 @@ pub mod coverage;
 pub(crate) mod decode;
 #[cfg(test)]
 mod documented;
+pub mod emit;
+pub mod escape;
 pub mod load;
 pub mod requirements;
 mod validate;
@@ -186,6 +188,9 @@ pub struct RequestSpec {
     pub form: Vec<(String, Vec<Tpl>)>,
     /// A raw body instead of a form.
     pub body: Option<Tpl>,
+    /// A body of any bytes: percent-escaped literal text (see [`escape`]), templates inserted
+    /// as they are. Instead of `form` and `body`.
+    pub body_raw: Option<Tpl>,
     /// Request headers (a `content-type` here overrides the form's).
     pub headers: Vec<(String, Tpl)>,
     /// Client authentication the harness applies.

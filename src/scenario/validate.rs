@@ -289,7 +289,8 @@ impl Validator<'_> {
                 .iter()
                 .chain(&r.endpoint)
                 .chain(&r.url)
-                .chain(&r.body),
+                .chain(&r.body)
+                .chain(&r.body_raw),
         );
         for (_, vs) in r.query.iter().chain(&r.form) {
             tpls.extend(vs);
