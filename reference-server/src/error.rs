@@ -225,8 +225,10 @@ impl OAuthError {
 }
 
 impl From<crate::store::StoreError> for OAuthError {
-    fn from(_: crate::store::StoreError) -> Self {
-        // The cause is internal; the client learns only that the server failed.
+    fn from(e: crate::store::StoreError) -> Self {
+        // The cause is internal; the client learns only that the server failed. The operator
+        // learns why (store errors carry no token or secret).
+        eprintln!("reference-server: storage error: {e}");
         OAuthError::server_error()
     }
 }

@@ -196,6 +196,11 @@ async fn http_layer_rejections_are_oauth_json() {
             ),
         ),
         (
+            "URI too long",
+            414,
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+        ),
+        (
             "2,000 headers",
             431,
             format!("POST /token HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
