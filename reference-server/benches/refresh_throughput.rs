@@ -192,8 +192,11 @@ fn rss_child(n: usize) {
     println!("{n} {rss} {hwm} {:.2}", elapsed.as_secs_f64());
 }
 
-/// Starts the store purger the server runs (a no-op where the server has none).
-fn start_purger(_rt: &tokio::runtime::Runtime, _state: &Arc<AppState>) {}
+/// Starts the store purger the server runs.
+fn start_purger(rt: &tokio::runtime::Runtime, state: &Arc<AppState>) {
+    let _guard = rt.enter();
+    reference_server::purger::spawn(state);
+}
 
 fn rss_run(n: usize) -> Option<(u64, u64, f64)> {
     let exe = std::env::current_exe().ok()?;

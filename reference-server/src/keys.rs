@@ -3,7 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::DecodePrivateKey;
 use serde::Serialize;
 
@@ -36,11 +37,15 @@ pub fn ec_thumbprint(x: &str, y: &str) -> String {
     URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes()))
 }
 
-/// The ID-token signer and its published JWK.
+/// The ID-token signer and its published JWK. The key is parsed once, here: signing builds the
+/// compact JWS directly (RFC 7515 §3.1) over a header encoded once, so a signature costs one
+/// claims serialization and one ECDSA operation.
 #[derive(Clone)]
 pub struct Signer {
-    key: EncodingKey,
+    key: SigningKey,
     kid: String,
+    /// `BASE64URL(header) + "."`, the same for every token.
+    header_prefix: String,
     jwk: serde_json::Value,
 }
 
@@ -53,21 +58,33 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// From a PKCS#8 PEM.
     pub fn from_pem(pem: &str) -> Result<Self, String> {
-        let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        let key = SigningKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
         let (x, y) = public_coordinates(pem)?;
         let kid = ec_thumbprint(&x, &y);
         let jwk = serde_json::json!({
             "kty": "EC", "crv": "P-256", "x": x, "y": y,
             "use": "sig", "alg": "ES256", "kid": kid,
         });
-        Ok(Self { key, kid, jwk })
+        let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": kid});
+        let header_prefix = format!("{}.", URL_SAFE_NO_PAD.encode(header.to_string()));
+        Ok(Self {
+            key,
+            kid,
+            header_prefix,
+            jwk,
+        })
     }
 
-    /// Signs claims as an ES256 JWT with this key's `kid`.
-    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.key)
+    /// Signs claims as an ES256 JWT with this key's `kid` (RFC 7518 §3.4: the signature is the
+    /// 64-byte `R || S`).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, serde_json::Error> {
+        let payload = serde_json::to_vec(claims)?;
+        let mut jws = self.header_prefix.clone();
+        URL_SAFE_NO_PAD.encode_string(payload, &mut jws);
+        let signature: Signature = self.key.sign(jws.as_bytes());
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut jws);
+        Ok(jws)
     }
 
     /// The JWK Set served at `/jwks`.
@@ -79,6 +96,7 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::Algorithm;
 
     #[test]
     fn committed_keys_load_and_sign() {
@@ -90,6 +108,9 @@ mod tests {
         ] {
             let s = Signer::from_pem(pem).expect("key loads");
             let jwt = s.sign(&serde_json::json!({"a": 1})).expect("signs");
+            let header = jsonwebtoken::decode_header(&jwt).expect("header");
+            assert_eq!(header.alg, Algorithm::ES256);
+            assert_eq!(header.kid.as_deref(), Some(s.kid.as_str()));
             let (x, y) = public_coordinates(pem).expect("coords");
             let key = jsonwebtoken::DecodingKey::from_ec_components(&x, &y).expect("dec");
             let mut v = jsonwebtoken::Validation::new(Algorithm::ES256);

@@ -34,6 +34,7 @@ pub mod grant;
 pub mod keys;
 pub mod limits;
 pub mod policy;
+pub mod purger;
 pub mod request;
 pub mod secret;
 pub mod server;

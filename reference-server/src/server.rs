@@ -78,6 +78,7 @@ pub async fn spawn(config: Config) -> Result<Running, ServerError> {
     })?;
     let issuer = format!("http://{addr}");
     let state = Arc::new(AppState::new(&config, &issuer)?);
+    crate::purger::spawn(&state);
     let app = endpoint::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, app, config.limits, stopped));

@@ -60,7 +60,11 @@ impl AppState {
     /// Builds the state for a server reachable at `issuer`.
     pub fn new(config: &Config, issuer: &str) -> Result<Self, ServerError> {
         let clients = demo_registry()?;
-        let store = store::open(config.db.as_deref())?;
+        let retention = store::Retention {
+            purge: config.flaws.is_empty(),
+            refresh_idle: config.policy.lifetimes.refresh_idle,
+        };
+        let store = store::open(config.db.as_deref(), retention)?;
         let clock: Arc<dyn Clock> = if config.test_control {
             Arc::new(VirtualClock::new())
         } else {

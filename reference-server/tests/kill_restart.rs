@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 
-const CHAINS: usize = 6;
-
 async fn launch(db: &Path, policy: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
         .args(["--bind", "127.0.0.1:0", "--policy"])
@@ -67,6 +65,20 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_refresh_load_loses_no_committed_rotation() {
+    sigkill_during_refresh_load(6, 200).await;
+}
+
+/// Many chains at once: their rotations share commits (group commit), and a SIGKILL between a
+/// group's last write and its fsync must lose only rotations no client was told about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_grouped_commits_loses_no_committed_rotation() {
+    sigkill_during_refresh_load(48, 500).await;
+}
+
+/// `chain_count` clients refresh their own chains until `rotations_before_kill` succeeded (or
+/// 10 s), then the
+/// server is killed mid-load and its file checked, directly and through a restarted server.
+async fn sigkill_during_refresh_load(chain_count: usize, rotations_before_kill: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("tokens.db");
     let policy = dir.path().join("policy.yaml");
@@ -81,7 +93,7 @@ async fn sigkill_during_refresh_load_loses_no_committed_rotation() {
     let token_url = format!("{base}/token");
     // chains[i] = every refresh token chain i received, in order.
     let chains: Arc<Mutex<Vec<Vec<String>>>> = Arc::new(Mutex::new(Vec::new()));
-    for _ in 0..CHAINS {
+    for _ in 0..chain_count {
         let (st, v) = post(
             &http,
             &token_url,
@@ -101,7 +113,7 @@ async fn sigkill_during_refresh_load_loses_no_committed_rotation() {
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut tasks = Vec::new();
-    for i in 0..CHAINS {
+    for i in 0..chain_count {
         let (http, url, chains) = (http.clone(), token_url.clone(), chains.clone());
         tasks.push(tokio::spawn(async move {
             for _ in 0..5_000 {
@@ -144,7 +156,7 @@ async fn sigkill_during_refresh_load_loses_no_committed_rotation() {
             .iter()
             .map(|c| c.len() - 1)
             .sum();
-        if done >= 200 {
+        if done >= rotations_before_kill {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -157,7 +169,7 @@ async fn sigkill_during_refresh_load_loses_no_committed_rotation() {
     let chains = chains.lock().expect("lock").clone();
     let rotations: usize = chains.iter().map(|c| c.len() - 1).sum();
     assert!(
-        rotations >= CHAINS,
+        rotations >= chain_count,
         "the load produced too few rotations: {rotations}"
     );
 

@@ -12,6 +12,7 @@ pub mod token_exchange;
 
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
+use crate::keys::Signer;
 use crate::policy::Policy;
 use crate::state::AppState;
 use crate::store::{AccessRecord, Family, Records, RefreshRecord, RefreshState};
@@ -57,15 +58,15 @@ pub struct Issued {
     pub scope: String,
     /// Send `scope` in the response (policy `always_echo`, or it differs from the request).
     pub echo_scope: bool,
-    /// An OIDC ID token.
-    pub id_token: Option<String>,
+    /// An OIDC ID token, to be signed when the response is written.
+    pub id_token: Option<IdToken>,
     /// RFC 8693 `issued_token_type`.
     pub issued_token_type: Option<&'static str>,
 }
 
 impl Issued {
-    /// The RFC 6749 §5.1 JSON body.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The RFC 6749 §5.1 JSON body, the ID token signed by `signer` (outside any transaction).
+    pub fn to_json(&self, signer: &Signer) -> Result<serde_json::Value, OAuthError> {
         let mut m = serde_json::Map::new();
         m.insert("access_token".into(), self.access_token.secret().into());
         if let Some(t) = self.issued_token_type {
@@ -81,9 +82,9 @@ impl Issued {
             m.insert("scope".into(), self.scope.clone().into());
         }
         if let Some(id) = &self.id_token {
-            m.insert("id_token".into(), id.clone().into());
+            m.insert("id_token".into(), id.sign(signer)?.into());
         }
-        serde_json::Value::Object(m)
+        Ok(serde_json::Value::Object(m))
     }
 }
 
@@ -224,7 +225,7 @@ pub fn issue_new(
     rec.put_family(&family)?;
     let scope = g.scope.join(" ");
     let id_token = if g.scope.iter().any(|s| s == "openid") {
-        id_token(ctx, &family, g.nonce.as_deref())?
+        id_token(ctx, &family, g.nonce.as_deref())
     } else {
         None
     };
@@ -331,45 +332,43 @@ pub fn refresh_active(
     Ok(live.then_some(family))
 }
 
-#[derive(Serialize)]
-struct IdTokenClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
+/// An OIDC ID token's claims, decided inside the grant's transaction and signed after it (so no
+/// store lock or transaction waits for the signature).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdToken {
+    iss: String,
+    sub: String,
+    aud: String,
     iat: u64,
     exp: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    nonce: Option<&'a str>,
+    nonce: Option<String>,
+}
+
+impl IdToken {
+    /// The signed compact JWT.
+    pub fn sign(&self, signer: &Signer) -> Result<String, OAuthError> {
+        signer.sign(self).map_err(|_| OAuthError::server_error())
+    }
 }
 
 /// An ES256 ID token for the family's user, or `None` when there is no user (client credentials).
 /// On refresh `nonce` is `None` (OIDC Core §12.2); `iss`, `sub` and `aud` stay the same.
-pub fn id_token(
-    ctx: &Ctx<'_>,
-    family: &Family,
-    nonce: Option<&str>,
-) -> Result<Option<String>, OAuthError> {
-    let Some(sub) = family.subject.as_deref() else {
-        return Ok(None);
-    };
+pub fn id_token(ctx: &Ctx<'_>, family: &Family, nonce: Option<&str>) -> Option<IdToken> {
+    let sub = family.subject.as_deref()?;
     // ID tokens are validated by clients against their own clock, hence wall time.
     let iat = ctx.state.clock.wall();
-    let claims = IdTokenClaims {
-        iss: &ctx.state.issuer,
-        sub,
-        aud: &family.client_id,
+    Some(IdToken {
+        iss: ctx.state.issuer.clone(),
+        sub: sub.to_owned(),
+        aud: family.client_id.clone(),
         iat,
         exp: iat + ctx.policy().lifetimes.access_token.max(60),
         auth_time: family.auth_time,
-        nonce,
-    };
-    ctx.state
-        .signer
-        .sign(&claims)
-        .map(Some)
-        .map_err(|_| OAuthError::server_error())
+        nonce: nonce.map(str::to_owned),
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! Phases 1-6 only read ([`plan`]); phase 7 writes ([`apply`]). Normally both run in one
 //! transaction; the `non-atomic-rotation` flaw runs them in two with a pause in between.
 
-use super::{Ctx, Issued, id_token, mint_access, parse_scope, token_value};
+use super::{Ctx, IdToken, Issued, id_token, mint_access, parse_scope, token_value};
 use crate::client::{Client, GrantType};
 use crate::error::{ChallengeKind, OAuthError, OAuthErrorCode};
 use crate::flaw::Flaw;
@@ -444,7 +444,7 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
     let access_jkt = dpop_jkt.filter(|_| !ctx.state.flaw(Flaw::DpopAccessTokenUnbound));
     let access_token = mint_access(rec, ctx, &mut family, &access_scope, access_jkt.clone())?;
     rec.put_family(&family)?;
-    let id_token = refreshed_id_token(ctx, &family, &access_scope)?;
+    let id_token = refreshed_id_token(ctx, &family, &access_scope);
     let scope = access_scope.join(" ");
     let always_echo = ctx.policy().scope.always_echo && !ctx.state.flaw(Flaw::ScopeNotEchoed);
     let echo_scope = always_echo || requested_scope.as_deref().is_some_and(|r| r != scope);
@@ -560,15 +560,11 @@ fn revoke_previous_access(
 
 /// An ID token on refresh when the policy issues one and the scope has `openid` (OIDC Core
 /// §12.2).
-fn refreshed_id_token(
-    ctx: &Ctx<'_>,
-    family: &Family,
-    access_scope: &[String],
-) -> Result<Option<String>, OAuthError> {
+fn refreshed_id_token(ctx: &Ctx<'_>, family: &Family, access_scope: &[String]) -> Option<IdToken> {
     if ctx.policy().oidc.id_token_on_refresh && access_scope.iter().any(|s| s == "openid") {
         id_token(ctx, family, None)
     } else {
-        Ok(None)
+        None
     }
 }
 

@@ -1,55 +1,141 @@
 //! The default store: maps behind one mutex. A transaction is the time the mutex is held, which
 //! is a few map operations: short enough that serialising every request through it is cheaper
-//! than anything finer-grained.
+//! than anything finer-grained. Transactions run on tokio's blocking pool, never on a worker.
 
-use super::{Kind, Store, StoreError, Tx};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use super::{Job, Kind, Put, Retention, Store, StoreError, Tx};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+struct Entry {
+    value: String,
+    family: Option<String>,
+    purge_after: Option<u64>,
+}
 
 #[derive(Debug, Default)]
 struct State {
-    records: HashMap<(Kind, String), String>,
-    by_family: HashMap<(Kind, String), Vec<String>>,
+    records: HashMap<(Kind, String), Entry>,
+    by_family: HashMap<(Kind, String), VecDeque<String>>,
+    /// `(kind, purge_after, key)`, soonest first.
+    deadlines: BTreeSet<(Kind, u64, String)>,
+}
+
+impl State {
+    fn insert(&mut self, kind: Kind, key: String, entry: Entry) {
+        let deadline = entry.purge_after;
+        let family = entry.family.clone();
+        let old = self.records.insert((kind, key.clone()), entry);
+        let old_deadline = old.as_ref().and_then(|o| o.purge_after);
+        if old_deadline != deadline {
+            if let Some(t) = old_deadline {
+                self.deadlines.remove(&(kind, t, key.clone()));
+            }
+            if let Some(t) = deadline {
+                self.deadlines.insert((kind, t, key.clone()));
+            }
+        }
+        // Records never change family, so indexing on first insert is enough.
+        if let (None, Some(fam)) = (old, family) {
+            self.by_family
+                .entry((kind, fam))
+                .or_default()
+                .push_back(key);
+        }
+    }
+
+    fn remove(&mut self, kind: Kind, key: &str) {
+        let Some(old) = self.records.remove(&(kind, key.to_owned())) else {
+            return;
+        };
+        if let Some(t) = old.purge_after {
+            self.deadlines.remove(&(kind, t, key.to_owned()));
+        }
+        let Some(fam) = old.family else { return };
+        let slot = (kind, fam.clone());
+        if let Some(keys) = self.by_family.get_mut(&slot) {
+            if let Some(i) = keys.iter().position(|k| k == key) {
+                keys.remove(i);
+            }
+            if keys.is_empty() {
+                self.by_family.remove(&slot);
+            }
+        }
+        if matches!(kind, Kind::Refresh | Kind::Access) && self.orphaned(&fam) {
+            self.records.remove(&(Kind::Family, fam.clone()));
+            self.by_family.remove(&(Kind::Family, fam));
+        }
+    }
+
+    fn orphaned(&self, family: &str) -> bool {
+        [Kind::Refresh, Kind::Access]
+            .iter()
+            .all(|k| !self.by_family.contains_key(&(*k, family.to_owned())))
+    }
 }
 
 /// In-memory store; everything is lost on exit.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    retention: Retention,
+}
+
+impl MemoryStore {
+    /// An empty store keeping records as `retention` says.
+    pub fn new(retention: Retention) -> Self {
+        Self {
+            state: Mutex::default(),
+            retention,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Write {
+    Put(Entry),
+    Delete,
 }
 
 struct MemoryTx<'a> {
     state: &'a mut State,
     // Writes are buffered so a transaction that reports failure leaves no trace, like SQLite's.
-    writes: Vec<(Kind, String, Option<String>, String)>,
+    writes: Vec<(Kind, String, Write)>,
+}
+
+impl MemoryTx<'_> {
+    fn buffered(&self, kind: Kind, key: &str) -> Option<&Write> {
+        self.writes
+            .iter()
+            .rev()
+            .find(|(k, key2, _)| *k == kind && key2 == key)
+            .map(|(_, _, w)| w)
+    }
 }
 
 impl Tx for MemoryTx<'_> {
     fn get(&mut self, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
         // Read-your-writes: the newest buffered write wins.
-        if let Some((_, _, _, v)) = self
-            .writes
-            .iter()
-            .rev()
-            .find(|(k, key2, _, _)| *k == kind && key2 == key)
-        {
-            return Ok(Some(v.clone()));
+        match self.buffered(kind, key) {
+            Some(Write::Put(e)) => Ok(Some(e.value.clone())),
+            Some(Write::Delete) => Ok(None),
+            None => Ok(self
+                .state
+                .records
+                .get(&(kind, key.to_owned()))
+                .map(|e| e.value.clone())),
         }
-        Ok(self.state.records.get(&(kind, key.to_owned())).cloned())
     }
 
-    fn put(
-        &mut self,
-        kind: Kind,
-        key: &str,
-        family: Option<&str>,
-        value: &str,
-    ) -> Result<(), StoreError> {
+    fn put(&mut self, p: Put<'_>) -> Result<(), StoreError> {
         self.writes.push((
-            kind,
-            key.to_owned(),
-            family.map(str::to_owned),
-            value.to_owned(),
+            p.kind,
+            p.key.to_owned(),
+            Write::Put(Entry {
+                value: p.value.to_owned(),
+                family: p.family.map(str::to_owned),
+                purge_after: p.purge_after,
+            }),
         ));
         Ok(())
     }
@@ -59,10 +145,14 @@ impl Tx for MemoryTx<'_> {
             .state
             .by_family
             .get(&(kind, family.to_owned()))
-            .cloned()
+            .map(|k| k.iter().cloned().collect())
             .unwrap_or_default();
-        for (k, key, fam, _) in &self.writes {
-            if *k == kind && fam.as_deref() == Some(family) && !keys.contains(key) {
+        for (k, key, w) in &self.writes {
+            if let Write::Put(e) = w
+                && *k == kind
+                && e.family.as_deref() == Some(family)
+                && !keys.contains(key)
+            {
                 keys.push(key.clone());
             }
         }
@@ -73,6 +163,26 @@ impl Tx for MemoryTx<'_> {
             }
         }
         Ok(out)
+    }
+
+    fn purge(&mut self, kind: Kind, now: u64, limit: usize) -> Result<usize, StoreError> {
+        let due: Vec<String> = self
+            .state
+            .deadlines
+            .range((kind, 0, String::new())..)
+            .take_while(|(k, t, _)| *k == kind && *t <= now)
+            .take(limit)
+            .map(|(_, _, key)| key.clone())
+            .collect();
+        let n = due.len();
+        for key in due {
+            self.writes.push((kind, key, Write::Delete));
+        }
+        Ok(n)
+    }
+
+    fn count(&mut self) -> Result<usize, StoreError> {
+        Ok(self.state.records.len())
     }
 }
 
@@ -90,18 +200,24 @@ impl Store for MemoryStore {
         }
         let writes = std::mem::take(&mut tx.writes);
         let state = &mut *guard;
-        for (kind, key, family, value) in writes {
-            let is_new = state.records.insert((kind, key.clone()), value).is_none();
-            // Records never change family, so indexing on first insert is enough.
-            if let (true, Some(fam)) = (is_new, family) {
-                state.by_family.entry((kind, fam)).or_default().push(key);
+        for (kind, key, write) in writes {
+            match write {
+                Write::Put(entry) => state.insert(kind, key, entry),
+                Write::Delete => state.remove(kind, &key),
             }
         }
         Ok(())
     }
 
-    fn blocking(&self) -> bool {
-        false
+    fn submit(self: Arc<Self>, mut job: Box<dyn Job>) {
+        tokio::task::spawn_blocking(move || {
+            let committed = self.transact(&mut |tx| job.run(tx));
+            job.finish(committed);
+        });
+    }
+
+    fn retention(&self) -> Retention {
+        self.retention
     }
 }
 

@@ -1,10 +1,15 @@
 //! Token storage behind one transactional seam.
 //!
-//! Grant logic is written once against [`Records`] and runs inside [`run`]: one closure, one
-//! transaction. The in-memory store holds a mutex for the closure's duration; the SQLite store
-//! wraps it in `BEGIN IMMEDIATE … COMMIT`. Either way a rotation's read-check-write is atomic, so
-//! two concurrent refreshes of one token cannot both win. Closures must not block or await: they
-//! are pure bookkeeping.
+//! Grant logic is written once against [`Records`] and runs inside [`run`] or [`run_async`]: one
+//! closure, one transaction. The in-memory store holds a mutex for the closure's duration; the
+//! SQLite store runs it inside `BEGIN IMMEDIATE … COMMIT`, on its writer thread, where concurrent
+//! requests share one transaction and one fsync (each in its own savepoint). Either way a
+//! rotation's read-check-write is atomic, so two concurrent refreshes of one token cannot both
+//! win, and [`run_async`] answers only once the writes are committed. Closures must not block or
+//! await: they are pure bookkeeping (signing happens after the transaction).
+//!
+//! Every record carries the time after which no request can tell it from a missing one (see
+//! [`Retention`]); [`Records::purge`] deletes those, and the families nothing points to any more.
 
 pub mod memory;
 pub mod record;
@@ -19,7 +24,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 /// The kinds of record, one key space each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// [`Family`] by id.
     Family,
@@ -73,31 +78,97 @@ pub enum StoreError {
 pub trait Tx {
     /// The JSON value under `(kind, key)`.
     fn get(&mut self, kind: Kind, key: &str) -> Result<Option<String>, StoreError>;
-    /// Inserts or replaces; `family` indexes the record for cascades.
-    fn put(
-        &mut self,
-        kind: Kind,
-        key: &str,
-        family: Option<&str>,
-        value: &str,
-    ) -> Result<(), StoreError>;
+    /// Inserts or replaces; `family` indexes the record for cascades; after `purge_after` the
+    /// record may be purged.
+    fn put(&mut self, record: Put<'_>) -> Result<(), StoreError>;
     /// Every record of `kind` in `family`.
     fn by_family(&mut self, kind: Kind, family: &str) -> Result<Vec<String>, StoreError>;
+    /// Deletes up to `limit` records of `kind` whose purge time is at or before `now`, then the
+    /// families left without any refresh or access token; returns how many records went.
+    fn purge(&mut self, kind: Kind, now: u64, limit: usize) -> Result<usize, StoreError>;
+    /// How many records are stored.
+    fn count(&mut self) -> Result<usize, StoreError>;
+}
+
+/// One record to write.
+#[derive(Debug, Clone, Copy)]
+pub struct Put<'a> {
+    /// Key space.
+    pub kind: Kind,
+    /// Key.
+    pub key: &'a str,
+    /// The family it belongs to.
+    pub family: Option<&'a str>,
+    /// JSON value.
+    pub value: &'a str,
+    /// When it stops mattering (`None`: never).
+    pub purge_after: Option<u64>,
+}
+
+/// A transaction handed to [`Store::submit`]: the work, then the outcome of its commit.
+pub trait Job: Send {
+    /// The work; `true` to keep its writes, `false` to roll them back.
+    fn run(&mut self, tx: &mut dyn Tx) -> bool;
+    /// Called once the transaction holding the work committed (`Ok`) or failed.
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>);
 }
 
 /// A transactional key-value store.
 pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Runs `f` in one transaction and commits what it wrote when it returns `true`, rolls back
-    /// when it returns `false` (an operation inside failed).
+    /// Runs `f` in one transaction on the calling thread and commits what it wrote when it
+    /// returns `true`, rolls back when it returns `false` (an operation inside failed).
     fn transact(&self, f: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError>;
-    /// Whether transactions block on I/O (then they run on tokio's blocking pool).
-    fn blocking(&self) -> bool;
+    /// Runs `job` off the async runtime (must be called inside one) and finishes it after its
+    /// commit.
+    fn submit(self: Arc<Self>, job: Box<dyn Job>);
+    /// How long records are kept.
+    fn retention(&self) -> Retention;
+}
+
+/// When a record stops mattering: past it, every request gets the same answer (and the same
+/// error code) as for a record that never existed. Refresh tokens matter until their absolute
+/// or idle lifetime ends, whatever their state (a revoked or superseded token past its lifetime
+/// is refused as expired, before reuse detection looks at it); access tokens until they expire;
+/// authorization and device codes a day past expiry (so a late poll or replay still hears
+/// "expired"); seen JWT ids until the expiry recorded with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Purge at all. Off keeps everything (a flawed server keeps every record, so that each
+    /// flaw stays observable however long ago the record died).
+    pub purge: bool,
+    /// The policy's refresh-token idle lifetime.
+    pub refresh_idle: Option<u64>,
+}
+
+/// How long an expired code is kept, so that late requests still hear "expired".
+pub const CODE_GRACE_SECS: u64 = 86_400;
+
+impl Retention {
+    /// Keep everything.
+    pub fn keep_all() -> Self {
+        Self::default()
+    }
+
+    fn at(&self, t: Option<u64>) -> Option<u64> {
+        t.filter(|_| self.purge)
+    }
+
+    /// A refresh token: the earlier of its absolute and idle deadlines.
+    pub fn refresh(&self, r: &RefreshRecord) -> Option<u64> {
+        let idle = self.refresh_idle.map(|i| r.last_used_at.saturating_add(i));
+        let deadline = match (r.absolute_expires_at, idle) {
+            (Some(a), Some(i)) => Some(a.min(i)),
+            (a, i) => a.or(i),
+        };
+        self.at(deadline)
+    }
 }
 
 /// Typed access to the records inside a transaction. The first storage error is remembered so
 /// the whole transaction can be rolled back even if the caller converted it into an OAuth error.
 pub struct Records<'a> {
     tx: &'a mut dyn Tx,
+    retention: Retention,
     failed: Option<String>,
 }
 
@@ -128,10 +199,38 @@ impl<'a> Records<'a> {
         key: &str,
         family: Option<&str>,
         value: &T,
+        purge_after: Option<u64>,
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(value).map_err(StoreError::from);
         let text = self.note(text)?;
-        let r = self.tx.put(kind, key, family, &text);
+        let r = self.tx.put(Put {
+            kind,
+            key,
+            family,
+            value: &text,
+            purge_after,
+        });
+        self.note(r)
+    }
+
+    /// Deletes up to `limit` records no request can still tell from missing ones (`now` in
+    /// server time, `wall` for seen JWT ids), and the families they leave empty.
+    pub fn purge(&mut self, now: u64, wall: u64, limit: usize) -> Result<usize, StoreError> {
+        let mut gone = 0;
+        for kind in PURGED {
+            let t = if kind == Kind::Jti { wall } else { now };
+            let r = self.tx.purge(kind, t, limit - gone);
+            gone += self.note(r)?;
+            if gone >= limit {
+                break;
+            }
+        }
+        Ok(gone)
+    }
+
+    /// How many records are stored.
+    pub fn count(&mut self) -> Result<usize, StoreError> {
+        let r = self.tx.count();
         self.note(r)
     }
 
@@ -142,7 +241,7 @@ impl<'a> Records<'a> {
 
     /// Saves a family.
     pub fn put_family(&mut self, f: &Family) -> Result<(), StoreError> {
-        self.put_json(Kind::Family, &f.id, Some(&f.id), f)
+        self.put_json(Kind::Family, &f.id, Some(&f.id), f, None)
     }
 
     /// A refresh token by hash.
@@ -152,7 +251,8 @@ impl<'a> Records<'a> {
 
     /// Saves a refresh token.
     pub fn put_refresh(&mut self, r: &RefreshRecord) -> Result<(), StoreError> {
-        self.put_json(Kind::Refresh, &r.hash, Some(&r.family), r)
+        let purge_after = self.retention.refresh(r);
+        self.put_json(Kind::Refresh, &r.hash, Some(&r.family), r, purge_after)
     }
 
     /// An access token by hash.
@@ -162,7 +262,8 @@ impl<'a> Records<'a> {
 
     /// Saves an access token.
     pub fn put_access(&mut self, a: &AccessRecord) -> Result<(), StoreError> {
-        self.put_json(Kind::Access, &a.hash, a.family.as_deref(), a)
+        let purge_after = self.retention.at(Some(a.expires_at));
+        self.put_json(Kind::Access, &a.hash, a.family.as_deref(), a, purge_after)
     }
 
     /// Every refresh token of a family.
@@ -184,7 +285,10 @@ impl<'a> Records<'a> {
 
     /// Saves an authorization code.
     pub fn put_code(&mut self, c: &CodeRecord) -> Result<(), StoreError> {
-        self.put_json(Kind::Code, &c.hash, None, c)
+        let purge_after = self
+            .retention
+            .at(Some(c.expires_at.saturating_add(CODE_GRACE_SECS)));
+        self.put_json(Kind::Code, &c.hash, None, c, purge_after)
     }
 
     /// A device authorization by device-code hash.
@@ -194,8 +298,11 @@ impl<'a> Records<'a> {
 
     /// Saves a device authorization and its user-code index.
     pub fn put_device(&mut self, d: &DeviceRecord) -> Result<(), StoreError> {
-        self.put_json(Kind::UserCode, &d.user_code, None, &d.hash)?;
-        self.put_json(Kind::Device, &d.hash, None, d)
+        let purge_after = self
+            .retention
+            .at(Some(d.expires_at.saturating_add(CODE_GRACE_SECS)));
+        self.put_json(Kind::UserCode, &d.user_code, None, &d.hash, purge_after)?;
+        self.put_json(Kind::Device, &d.hash, None, d, purge_after)
     }
 
     /// A device authorization by user code.
@@ -218,7 +325,8 @@ impl<'a> Records<'a> {
         if seen.is_some_and(|exp| exp > now) {
             return Ok(false);
         }
-        self.put_json(Kind::Jti, key, None, &expires_at)?;
+        // Past `expires_at` the entry reads as unseen anyway, so it goes whatever the retention.
+        self.put_json(Kind::Jti, key, None, &expires_at, Some(expires_at))?;
         Ok(true)
     }
 
@@ -233,14 +341,29 @@ impl<'a> Records<'a> {
     }
 }
 
+/// The kinds [`Records::purge`] looks at (families go with their last token).
+const PURGED: [Kind; 6] = [
+    Kind::Refresh,
+    Kind::Access,
+    Kind::Code,
+    Kind::Device,
+    Kind::UserCode,
+    Kind::Jti,
+];
+
 /// Runs `f` in one transaction on the calling thread.
 pub fn run<R>(store: &dyn Store, f: impl FnOnce(&mut Records<'_>) -> R) -> Result<R, StoreError> {
+    let retention = store.retention();
     let mut f = Some(f);
     let mut out = None;
     let mut failure = None;
     store.transact(&mut |tx: &mut dyn Tx| {
         let Some(f) = f.take() else { return false };
-        let mut records = Records { tx, failed: None };
+        let mut records = Records {
+            tx,
+            retention,
+            failed: None,
+        };
         let r = f(&mut records);
         failure = records.failed.take();
         out = Some(r);
@@ -252,24 +375,71 @@ pub fn run<R>(store: &dyn Store, f: impl FnOnce(&mut Records<'_>) -> R) -> Resul
     out.ok_or(StoreError::Task)
 }
 
-/// Runs `f` in one transaction, off the async runtime when the store blocks on I/O.
+/// Runs `f` in one transaction off the async runtime (tokio's blocking pool, or the store's own
+/// thread) and returns once it committed.
 pub async fn run_async<R: Send + 'static>(
     store: Arc<dyn Store>,
     f: impl FnOnce(&mut Records<'_>) -> R + Send + 'static,
 ) -> Result<R, StoreError> {
-    if store.blocking() {
-        tokio::task::spawn_blocking(move || run(&*store, f))
-            .await
-            .map_err(|_| StoreError::Task)?
-    } else {
-        run(&*store, f)
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = Box::new(OneShot {
+        f: Some(f),
+        retention: store.retention(),
+        out: None,
+        reply,
+    });
+    store.submit(job);
+    answer.await.map_err(|_| StoreError::Task)?
+}
+
+/// [`run_async`]'s job: the closure, its result, and where to send it after the commit.
+struct OneShot<F, R> {
+    f: Option<F>,
+    retention: Retention,
+    out: Option<Result<R, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<F, R> Job for OneShot<F, R>
+where
+    F: FnOnce(&mut Records<'_>) -> R + Send,
+    R: Send,
+{
+    fn run(&mut self, tx: &mut dyn Tx) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let mut records = Records {
+            tx,
+            retention: self.retention,
+            failed: None,
+        };
+        let r = f(&mut records);
+        let ok = records.failed.is_none();
+        self.out = Some(match records.failed.take() {
+            Some(e) => Err(StoreError::RolledBack(e)),
+            None => Ok(r),
+        });
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
+        let result = match committed {
+            Ok(()) => self.out.unwrap_or(Err(StoreError::Task)),
+            Err(e) => Err(e),
+        };
+        // The requester may have gone (client disconnected): nothing to tell then.
+        let _ = self.reply.send(result);
     }
 }
 
 /// Opens the configured store: SQLite when a path is given, memory otherwise.
-pub fn open(db: Option<&std::path::Path>) -> Result<Arc<dyn Store>, StoreError> {
+pub fn open(
+    db: Option<&std::path::Path>,
+    retention: Retention,
+) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match db {
-        Some(path) => Arc::new(sqlite::SqliteStore::open(path)?),
-        None => Arc::new(memory::MemoryStore::default()),
+        Some(path) => Arc::new(sqlite::SqliteStore::open_with(path, retention)?),
+        None => Arc::new(memory::MemoryStore::new(retention)),
     })
 }

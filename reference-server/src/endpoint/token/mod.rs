@@ -109,7 +109,7 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     if state.flaw(Flaw::WrongExpiresIn) {
         issued.expires_in = issued.expires_in.saturating_mul(2);
     }
-    let mut resp = json(issued.to_json());
+    let mut resp = json(issued.to_json(&state.signer)?);
     if state.policy.dpop.nonce_required
         && let Ok(v) = HeaderValue::from_str(&state.dpop_nonce())
     {
