@@ -7,7 +7,9 @@
 //! and request count.
 //!
 //! `cargo bench -p reference-server` (BENCH_SECS=N per throughput run, default 3, at most 10;
-//! BENCH_RSS=N1,N2 for the refresh counts of the memory runs, default 200000,1000000).
+//! BENCH_RSS=N1,N2 for the refresh counts of the memory runs, default 200000,1000000, each cut
+//! off after BENCH_RSS_SECS, default 60, and reported with the count it reached;
+//! BENCH_ONLY=substring of `store/id|no-id/chains` to pick throughput runs).
 
 use base64::Engine;
 use reference_server::client::Client;
@@ -36,7 +38,11 @@ fn basic() -> String {
     )
 }
 
-async fn token(http: &reqwest::Client, url: &str, body: String) -> Option<serde_json::Value> {
+async fn token(
+    http: &reqwest::Client,
+    url: &str,
+    body: String,
+) -> Result<serde_json::Value, String> {
     let r = http
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -44,11 +50,14 @@ async fn token(http: &reqwest::Client, url: &str, body: String) -> Option<serde_
         .body(body)
         .send()
         .await
-        .ok()?;
-    if r.status().as_u16() != 200 {
-        return None;
+        .map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("{status} {}", v["error"]));
     }
-    serde_json::from_slice(&r.bytes().await.ok()?).ok()
+    Ok(v)
 }
 
 fn bench_policy(extra: serde_json::Value) -> Policy {
@@ -94,7 +103,14 @@ async fn throughput(run: Run) -> Vec<Duration> {
             while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CLIENT {
                 let t = Instant::now();
                 let body = format!("grant_type=refresh_token&refresh_token={rt}");
-                let v = token(&http, &url, body).await.expect("refresh succeeds");
+                let v = match token(&http, &url, body).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // Counted and reported; retrying could replay a token that rotated.
+                        eprintln!("refresh failed: {e}");
+                        break;
+                    }
+                };
                 latencies.push(t.elapsed());
                 assert_eq!(v.get("id_token").is_some(), want_id, "ID token as asked");
                 rt = v["refresh_token"].as_str().expect("rt").to_owned();
@@ -171,7 +187,18 @@ fn rss_child(n: usize) {
         })
         .collect();
     let started = Instant::now();
+    let cap = Duration::from_secs(
+        std::env::var("BENCH_RSS_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    );
+    let mut done = 0;
     for i in 0..n {
+        if i % 1_000 == 0 && started.elapsed() > cap {
+            break;
+        }
+        done += 1;
         let slot = i % chains.len();
         let input = RefreshInput {
             token: chains[slot].clone(),
@@ -189,7 +216,7 @@ fn rss_child(n: usize) {
     // Give the purger one more round at the final virtual time.
     std::thread::sleep(Duration::from_millis(1_500));
     let (rss, hwm) = rss_kib();
-    println!("{n} {rss} {hwm} {:.2}", elapsed.as_secs_f64());
+    println!("{done} {rss} {hwm} {:.2}", elapsed.as_secs_f64());
 }
 
 /// Starts the store purger the server runs.
@@ -198,7 +225,7 @@ fn start_purger(rt: &tokio::runtime::Runtime, state: &Arc<AppState>) {
     reference_server::purger::spawn(state);
 }
 
-fn rss_run(n: usize) -> Option<(u64, u64, f64)> {
+fn rss_run(n: usize) -> Option<(usize, u64, u64, f64)> {
     let exe = std::env::current_exe().ok()?;
     let out = std::process::Command::new(exe)
         .env("BENCH_RSS_CHILD", n.to_string())
@@ -209,6 +236,7 @@ fn rss_run(n: usize) -> Option<(u64, u64, f64)> {
     let line = text.lines().last()?;
     let f: Vec<&str> = line.split_whitespace().collect();
     Some((
+        f.first()?.parse().ok()?,
         f.get(1)?.parse().ok()?,
         f.get(2)?.parse().ok()?,
         f.get(3)?.parse().ok()?,
@@ -292,9 +320,9 @@ fn main() {
     );
     for n in counts {
         match rss_run(n) {
-            Some((rss, hwm, s)) => println!(
+            Some((done, rss, hwm, s)) => println!(
                 "{:>10} {:>10.1} {:>10.1} {:>8.2}",
-                n,
+                done,
                 rss as f64 / 1024.0,
                 hwm as f64 / 1024.0,
                 s
