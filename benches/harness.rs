@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use tokencert::http::PreparedRequest;
 use tokencert::http::client::HttpClient;
 use tokencert::profile::{ProcessEnv, Target};
-use tokencert::runner::{RunContext, RunOptions};
+use tokencert::runner::{RunOptions, Runner};
 use tokencert::scenario::{LoadOptions, load_paths};
+use tokencert::session::Session;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -136,11 +137,12 @@ async fn bench_overhead() {
     let target = Target::load(&dir.path().join("target.yaml"), &ProcessEnv)
         .map_err(|e| format!("{e:?}"))
         .expect("target");
-    let ctx = Arc::new(
-        RunContext::new(Arc::new(cat), target, "bench".into())
-            .await
-            .expect("ctx"),
-    );
+    let session = Session::new(target).await.expect("session");
+    let ctx = Arc::new(Runner::new(
+        Arc::new(session),
+        Arc::new(cat),
+        "bench".into(),
+    ));
     let cells = ctx.plan(&[]);
     let opts = RunOptions {
         jobs: 1,

@@ -9,6 +9,9 @@ pub use reference_server::{Flaw, Running, ServeArgs};
 #[cfg(not(feature = "embedded-server"))]
 pub use absent::{Flaw, Running, ServeArgs};
 
+/// The per-request timeout of the embedded target.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Whether this build has the embedded reference server.
 pub const PRESENT: bool = cfg!(feature = "embedded-server");
 

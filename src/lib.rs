@@ -19,5 +19,6 @@ pub mod prop;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod session;
 pub mod template;
 pub mod yaml;

@@ -14,8 +14,9 @@ use reference_server::{Config, Flaw};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use tokencert::report::{Outcome, ScenarioResult};
-use tokencert::runner::{RunContext, RunOptions};
+use tokencert::runner::{RunOptions, Runner};
 use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert::session::Session;
 use tokencert_policy::{PRESET_NAMES, Policy};
 
 /// Presets a flaw is tried under, in order, until the scenario fails: the common ones first,
@@ -61,10 +62,12 @@ fn run(
             .await
             .map_err(|e| e.to_string())?;
         let target = tokencert::profile::embedded::target(&running)?;
-        let ctx = RunContext::new(Arc::clone(cat), target, "conformance".into())
-            .await
-            .map_err(|e| e.to_string())?;
-        let ctx = Arc::new(ctx);
+        let session = Session::new(target).await.map_err(|e| e.to_string())?;
+        let ctx = Arc::new(Runner::new(
+            Arc::new(session),
+            Arc::clone(cat),
+            "conformance".into(),
+        ));
         let cells = ctx.cells_of(idx);
         let results = ctx
             .run(

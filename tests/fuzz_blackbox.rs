@@ -6,8 +6,9 @@ use reference_server::{Config, Flaw};
 use std::sync::Arc;
 use std::time::Duration;
 use tokencert::blackbox::{FuzzOptions, FuzzSummary};
-use tokencert::runner::{RunContext, RunOptions};
-use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert::runner::{RunOptions, Runner};
+use tokencert::scenario::{LoadOptions, load_paths};
+use tokencert::session::Session;
 use tokencert_policy::Policy;
 
 const MAX_REQUESTS: u64 = 1_500;
@@ -17,11 +18,7 @@ async fn fuzz(flaws: &[Flaw], out: &std::path::Path) -> FuzzSummary {
     config.flaws = flaws.to_vec();
     let running = reference_server::spawn(config).await.expect("spawn");
     let target = tokencert::profile::embedded::target(&running).expect("target");
-    let ctx = Arc::new(
-        RunContext::new(Arc::new(Catalogue::default()), target, "fuzz".into())
-            .await
-            .expect("ctx"),
-    );
+    let session = Arc::new(Session::new(target).await.expect("session"));
     let opts = FuzzOptions {
         duration: Duration::from_secs(120),
         max_requests: MAX_REQUESTS,
@@ -32,7 +29,7 @@ async fn fuzz(flaws: &[Flaw], out: &std::path::Path) -> FuzzSummary {
         latency_bound: Duration::from_secs(10),
         progress: false,
     };
-    let mut summary = tokencert::blackbox::run(ctx, &opts).await;
+    let mut summary = tokencert::blackbox::run(session, &opts).await;
     tokencert::blackbox::write_reproducers(&mut summary, &opts, "test").expect("write");
     running.shutdown().await;
     summary
@@ -51,11 +48,12 @@ async fn replay(dir: &std::path::Path, flaws: &[Flaw]) -> usize {
     config.flaws = flaws.to_vec();
     let running = reference_server::spawn(config).await.expect("spawn");
     let target = tokencert::profile::embedded::target(&running).expect("target");
-    let ctx = Arc::new(
-        RunContext::new(Arc::new(cat), target, "replay".into())
-            .await
-            .expect("ctx"),
-    );
+    let session = Session::new(target).await.expect("session");
+    let ctx = Arc::new(Runner::new(
+        Arc::new(session),
+        Arc::new(cat),
+        "replay".into(),
+    ));
     let cells = ctx.plan(&[]);
     let results = ctx.run(cells, &RunOptions::default()).await;
     running.shutdown().await;

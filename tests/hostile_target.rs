@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokencert::profile::{ProcessEnv, Target};
 use tokencert::report::Outcome;
-use tokencert::runner::{RunContext, RunOptions};
-use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert::runner::{RunOptions, Runner};
+use tokencert::scenario::{LoadOptions, load_paths};
+use tokencert::session::Session;
 
 /// Peak resident set allowed for one case. Reading any of these bodies whole would take at least
 /// 1 GiB; with the 4 MiB limit a case peaks at a few tens of MiB.
@@ -180,13 +181,16 @@ steps:
     );
 }
 
-async fn context(dir: &Path) -> Result<RunContext, String> {
+async fn context(dir: &Path) -> Result<Runner, String> {
     let (cat, diags) = load_paths(&[dir.join("specs")], &LoadOptions::default());
     assert!(diags.is_empty(), "{}", diags[0].render());
     let target = Target::load(&dir.join("target.yaml"), &ProcessEnv).expect("target");
-    RunContext::new(Arc::new(cat), target, "hostile".into())
-        .await
-        .map_err(|e| e.to_string())
+    let session = Session::new(target).await.map_err(|e| e.to_string())?;
+    Ok(Runner::new(
+        Arc::new(session),
+        Arc::new(cat),
+        "hostile".into(),
+    ))
 }
 
 /// Runs every cell; each must be an Error whose reason contains `want`.
@@ -250,8 +254,8 @@ async fn case(name: &str, addr: SocketAddr, dir: &Path) -> String {
         "prop-endless" => {
             setup("/endless", "");
             std::fs::create_dir_all(dir.join("specs")).expect("mkdir");
-            let ctx = Arc::new(context(dir).await.expect("context"));
-            let source = tokencert::prop::Source::Fixed(ctx);
+            let ctx = context(dir).await.expect("context");
+            let source = tokencert::prop::Source::Fixed(Arc::clone(&ctx.session));
             let opts = tokencert::prop::PropOptions {
                 cases: 4,
                 ..tokencert::prop::PropOptions::default()
@@ -271,11 +275,7 @@ async fn case(name: &str, addr: SocketAddr, dir: &Path) -> String {
             std::fs::create_dir_all(dir.join("specs")).expect("mkdir");
             let mut target = Target::load(&dir.join("target.yaml"), &ProcessEnv).expect("target");
             target.timeout = Duration::from_secs(3);
-            let ctx = Arc::new(
-                RunContext::new(Arc::new(Catalogue::default()), target, "hostile".into())
-                    .await
-                    .expect("context"),
-            );
+            let session = Arc::new(Session::new(target).await.expect("session"));
             let opts = tokencert::blackbox::FuzzOptions {
                 duration: Duration::from_secs(30),
                 max_requests: 40,
@@ -285,7 +285,7 @@ async fn case(name: &str, addr: SocketAddr, dir: &Path) -> String {
                 latency_bound: Duration::from_secs(2),
                 progress: false,
             };
-            let summary = tokencert::blackbox::run(ctx, &opts).await;
+            let summary = tokencert::blackbox::run(session, &opts).await;
             assert!(summary.requests > 0);
             format!(
                 "{} requests, {} findings",

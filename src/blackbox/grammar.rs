@@ -1,9 +1,9 @@
 //! The request grammar: valid bases and the mutations applied to them.
 
 use crate::http::PreparedRequest;
-use crate::http::client::{basic_auth, form_body};
+use crate::http::client::form_body;
 use crate::profile::Bootstrap;
-use crate::runner::RunContext;
+use crate::session::{ASSERTION_TYPE, AuthOverrides, Session};
 use base64::Engine as _;
 use rand::Rng as _;
 use rand::rngs::StdRng;
@@ -114,7 +114,7 @@ pub enum Mutation {
 
 impl Mutation {
     /// Whether the mutated request must be refused (no token may come back).
-    pub fn invalidates(&self, base: Base, ctx: &RunContext) -> bool {
+    pub fn invalidates(&self, base: Base, session: &Session) -> bool {
         match self {
             Mutation::DropParam(p) | Mutation::EmptyParam(p) => {
                 base.required().contains(&p.as_str())
@@ -125,7 +125,7 @@ impl Mutation {
             }
             // Judged on the final content type, after every mutation (see `build`).
             Mutation::ContentType(_) | Mutation::JsonBody => false,
-            Mutation::DpopGarbage(_) => ctx.target.policy.dpop.supported,
+            Mutation::DpopGarbage(_) => session.target.policy.dpop.supported,
             _ => true,
         }
     }
@@ -201,7 +201,7 @@ pub struct Req {
     pub refresh_token: Option<String>,
 }
 
-pub fn pick_base(rng: &mut StdRng, ctx: &RunContext) -> Base {
+pub fn pick_base(rng: &mut StdRng, session: &Session) -> Base {
     let mut bases = vec![
         Base::Refresh,
         Base::Refresh,
@@ -211,19 +211,19 @@ pub fn pick_base(rng: &mut StdRng, ctx: &RunContext) -> Base {
         Base::DeviceCode,
         Base::JwtBearer,
     ];
-    if ctx.target.policy.grants.client_credentials {
+    if session.target.policy.grants.client_credentials {
         bases.push(Base::ClientCredentials);
     }
-    if matches!(ctx.target.bootstrap, Bootstrap::Password { .. }) {
+    if matches!(session.target.bootstrap, Bootstrap::Password { .. }) {
         bases.push(Base::Password);
     }
-    if ctx.target.policy.grants.token_exchange {
+    if session.target.policy.grants.token_exchange {
         bases.push(Base::TokenExchange);
     }
     *bases.choose(rng).unwrap_or(&Base::Refresh)
 }
 
-pub fn pick_mutations(rng: &mut StdRng, ctx: &RunContext, base: Base) -> Vec<Mutation> {
+pub fn pick_mutations(rng: &mut StdRng, session: &Session, base: Base) -> Vec<Mutation> {
     let n = rng.random_range(0..=3);
     let params: Vec<&str> = match base {
         Base::Refresh => vec!["grant_type", "refresh_token", "scope"],
@@ -317,13 +317,13 @@ pub fn pick_mutations(rng: &mut StdRng, ctx: &RunContext, base: Base) -> Vec<Mut
             out.push(m);
         }
     }
-    let _ = ctx;
+    let _ = session;
     out
 }
 
 /// Builds the request for a base and its mutations; `None` when a needed token is missing.
 pub fn build(
-    ctx: &RunContext,
+    session: &Session,
     base: Base,
     mutations: &[Mutation],
     refresh_token: Option<String>,
@@ -333,7 +333,7 @@ pub fn build(
     match base {
         Base::Refresh => params.push(("refresh_token".into(), refresh_token.clone()?)),
         Base::Password => {
-            if let Bootstrap::Password { username, password } = &ctx.target.bootstrap {
+            if let Bootstrap::Password { username, password } = &session.target.bootstrap {
                 params.push(("username".into(), username.clone()));
                 params.push(("password".into(), password.expose().to_owned()));
             }
@@ -381,7 +381,7 @@ pub fn build(
             | Mutation::LongValue(p, _) => present(p),
             _ => true,
         };
-        req.must_fail |= applies && m.invalidates(base, ctx);
+        req.must_fail |= applies && m.invalidates(base, session);
         match m {
             Mutation::DropParam(p) => req.params.retain(|(k, _)| k != p),
             Mutation::DuplicateParam(p) => {
@@ -451,7 +451,7 @@ pub fn build(
     {
         req.must_fail = true;
     }
-    if !ctx.target.clients.contains_key("confidential") && req.auth == Auth::Registered {
+    if !session.target.clients.contains_key("confidential") && req.auth == Auth::Registered {
         req.auth = Auth::None;
     }
     Some(req)
@@ -459,9 +459,9 @@ pub fn build(
 
 impl Req {
     /// The bytes on the wire, with the confidential client's real credentials applied.
-    pub fn prepare(&self, ctx: &RunContext) -> Option<PreparedRequest> {
-        let mut url = ctx.target.endpoints.get("token")?.clone();
-        let client = ctx.target.clients.get("confidential");
+    pub fn prepare(&self, session: &Session) -> Option<PreparedRequest> {
+        let mut url = session.target.endpoints.get("token")?.clone();
+        let client = session.target.clients.get("confidential");
         let mut params = self.params.clone();
         let mut headers: Vec<(String, String)> = Vec::new();
         if let Some(c) = client {
@@ -470,61 +470,42 @@ impl Req {
                 .as_ref()
                 .map(|s| s.expose().to_owned())
                 .unwrap_or_default();
+            // The mutations that forge credentials go through the same client authentication
+            // as the registered one, with another method or secret.
+            let with = |method: &str, secret: Option<&str>| AuthOverrides {
+                method: Some(method.to_owned()),
+                secret: secret.map(str::to_owned),
+                ..AuthOverrides::default()
+            };
+            let auth = |o: AuthOverrides, p: &mut Vec<(String, String)>, h: &mut Vec<_>| {
+                session.authenticate("confidential", &o, p, h).ok()
+            };
+            let (p, h) = (&mut params, &mut headers);
             match &self.auth {
-                Auth::Registered => match c.auth_method.as_str() {
-                    "client_secret_post" => {
-                        params.push(("client_id".into(), c.id.clone()));
-                        params.push(("client_secret".into(), secret.clone()));
-                    }
-                    "none" => params.push(("client_id".into(), c.id.clone())),
-                    "client_secret_basic" => {
-                        headers.push(("Authorization".into(), basic_auth(&c.id, &secret)))
-                    }
-                    method => {
-                        let key = if method == "client_secret_jwt" {
-                            crate::http::jwt::SigningKey::hmac(secret.as_bytes())
-                        } else {
-                            crate::http::jwt::SigningKey::from_pem(c.private_key.as_ref()?.expose())
-                                .ok()?
-                        };
-                        let claims = crate::http::jwt::client_assertion_claims(
-                            &c.id,
-                            url.as_str(),
-                            crate::http::jwt::now_secs(),
-                        );
-                        let a = crate::http::jwt::sign(Default::default(), claims, &key).ok()?;
-                        ctx.redactor.add("client_assertion", &a);
-                        params.push((
-                            "client_assertion_type".into(),
-                            crate::runner::ASSERTION_TYPE.into(),
-                        ));
-                        params.push(("client_assertion".into(), a));
-                    }
-                },
+                Auth::Registered => auth(AuthOverrides::default(), p, h)?,
                 Auth::None => {}
-                Auth::Raw(v) => headers.push(("Authorization".into(), v.clone())),
-                Auth::WrongSecret => headers.push((
-                    "Authorization".into(),
-                    basic_auth(&c.id, "tokencert-wrong-secret"),
-                )),
-                Auth::IdOnly => params.push(("client_id".into(), c.id.clone())),
+                Auth::Raw(v) => h.push(("Authorization".into(), v.clone())),
+                Auth::WrongSecret => {
+                    auth(
+                        with("client_secret_basic", Some("tokencert-wrong-secret")),
+                        p,
+                        h,
+                    )?;
+                }
+                Auth::IdOnly => auth(with("none", None), p, h)?,
                 Auth::Both => {
-                    headers.push(("Authorization".into(), basic_auth(&c.id, &secret)));
-                    params.push(("client_id".into(), c.id.clone()));
-                    params.push(("client_secret".into(), secret.clone()));
+                    auth(with("client_secret_basic", Some(&secret)), p, h)?;
+                    auth(with("client_secret_post", Some(&secret)), p, h)?;
                 }
                 Auth::AssertionNone => {
-                    let h = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
                         .encode(br#"{"alg":"none"}"#);
                     let claims = serde_json::json!({"iss": c.id, "sub": c.id, "aud": url.as_str(), "exp": crate::http::jwt::now_secs() + 60, "jti": uuid::Uuid::new_v4().to_string()});
-                    let p =
+                    let payload =
                         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
-                    params.push(("client_id".into(), c.id.clone()));
-                    params.push((
-                        "client_assertion_type".into(),
-                        crate::runner::ASSERTION_TYPE.into(),
-                    ));
-                    params.push(("client_assertion".into(), format!("{h}.{p}.")));
+                    p.push(("client_id".into(), c.id.clone()));
+                    p.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
+                    p.push(("client_assertion".into(), format!("{header}.{payload}.")));
                 }
             }
             if self.query_credentials {
@@ -558,9 +539,9 @@ impl Req {
     }
 
     /// Whether the client authenticated with Basic in this request.
-    pub fn used_basic(&self, ctx: &RunContext) -> bool {
+    pub fn used_basic(&self, session: &Session) -> bool {
         match &self.auth {
-            Auth::Registered => ctx
+            Auth::Registered => session
                 .target
                 .clients
                 .get("confidential")

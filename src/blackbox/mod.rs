@@ -16,7 +16,7 @@ pub mod oracle;
 mod write;
 
 use crate::http::{HttpResponse, PreparedRequest};
-use crate::runner::RunContext;
+use crate::session::{Session, Unrecorded};
 use grammar::{Base, Mutation, Req};
 pub use oracle::Oracle;
 use rand::SeedableRng as _;
@@ -75,7 +75,7 @@ pub struct FuzzSummary {
 
 /// A pool of live refresh tokens (each used once) refilled by bootstrapping.
 struct Tokens {
-    ctx: Arc<RunContext>,
+    session: Arc<Session>,
     refresh: Vec<String>,
     access: Vec<String>,
 }
@@ -96,12 +96,12 @@ impl Tokens {
     }
 
     async fn refill(&mut self) {
-        let role = if self.ctx.target.clients.contains_key("confidential") {
+        let role = if self.session.target.clients.contains_key("confidential") {
             "confidential"
         } else {
             "public"
         };
-        if let Ok(v) = self.ctx.bootstrap_family(role).await {
+        if let Ok(v) = self.session.bootstrap_family(role).await {
             if let Some(rt) = v.get("refresh_token").and_then(|t| t.as_str()) {
                 self.refresh.push(rt.to_owned());
             }
@@ -115,7 +115,7 @@ impl Tokens {
         if !(200..300).contains(&resp.status) {
             return;
         }
-        // Tokens are already redacted (`RunContext::learn_secrets` on arrival); keep a few live
+        // Tokens are already redacted (`Session::learn_secrets` on arrival); keep a few live
         // ones to mutate.
         if self.refresh.len() < 64
             && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body)
@@ -127,10 +127,10 @@ impl Tokens {
 }
 
 /// Runs the fuzzer against the context's target.
-pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
+pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut tokens = Tokens {
-        ctx: Arc::clone(&ctx),
+        session: Arc::clone(&session),
         refresh: Vec::new(),
         access: Vec::new(),
     };
@@ -138,10 +138,10 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     let mut summary = FuzzSummary::default();
     let fresh = crate::http::client::HttpClient::unpooled(
         opts.latency_bound * 4,
-        ctx.target.insecure,
-        ctx.target.max_response,
+        session.target.insecure,
+        session.target.max_response,
     )
-    .unwrap_or_else(|_| ctx.http.clone());
+    .unwrap_or_else(|_| session.http.clone());
     let mut found: BTreeMap<String, Finding> = BTreeMap::new();
     let mut last_progress = Instant::now();
     let spacing = if opts.rate == 0 {
@@ -151,17 +151,17 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     };
     while started.elapsed() < opts.duration && summary.requests < opts.max_requests {
         let tick = Instant::now();
-        let base = grammar::pick_base(&mut rng, &ctx);
-        let mutations = grammar::pick_mutations(&mut rng, &ctx, base);
-        let Some((req, prepared)) = build(&ctx, &mut tokens, base, &mutations).await else {
+        let base = grammar::pick_base(&mut rng, &session);
+        let mutations = grammar::pick_mutations(&mut rng, &session, base);
+        let Some((req, prepared)) = build(&session, &mut tokens, base, &mutations).await else {
             continue;
         };
         summary.requests += 1;
-        let outcome = send(&ctx, &fresh, &prepared, opts).await;
+        let outcome = send(&session, &fresh, &prepared, opts).await;
         if let Ok(resp) = &outcome {
             tokens.learn(resp);
         }
-        for o in oracle::judge(&ctx, &req, &prepared, &outcome, opts.latency_bound) {
+        for o in oracle::judge(&session, &req, &prepared, &outcome, opts.latency_bound) {
             let key = oracle::dedupe_key(o, &req, &outcome);
             match found.get_mut(&key) {
                 Some(f) => f.hits += 1,
@@ -202,7 +202,7 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
     let mut merged: BTreeMap<String, Finding> = BTreeMap::new();
     for mut f in found.into_values() {
         if summary.requests < opts.max_requests.saturating_add(2_000) {
-            let (req, sent) = minimize(&ctx, &fresh, &mut tokens, &f, opts).await;
+            let (req, sent) = minimize(&session, &fresh, &mut tokens, &f, opts).await;
             summary.requests += sent;
             f.req = req;
         }
@@ -231,23 +231,26 @@ pub async fn run(ctx: Arc<RunContext>, opts: &FuzzOptions) -> FuzzSummary {
 /// may legitimately close a kept-alive connection right after an error, and a pooled client can
 /// race that close. Only a failure that repeats on a fresh connection is the server's.
 async fn send(
-    ctx: &RunContext,
+    session: &Session,
     fresh: &crate::http::client::HttpClient,
     prepared: &PreparedRequest,
     opts: &FuzzOptions,
 ) -> Result<HttpResponse, String> {
-    let outcome = match ctx.http.send(prepared, Some(opts.latency_bound * 4)).await {
+    let timeout = Some(opts.latency_bound * 4);
+    match session.send(prepared, timeout, &mut Unrecorded).await {
         Ok(r) => Ok(r),
-        Err(_) => fresh.send(prepared, Some(opts.latency_bound * 4)).await,
-    };
-    if let Ok(r) = &outcome {
-        ctx.learn_secrets(r);
+        Err(_) => {
+            let outcome = fresh.send(prepared, timeout).await;
+            if let Ok(r) = &outcome {
+                session.learn_secrets(r);
+            }
+            outcome
+        }
     }
-    outcome
 }
 
 async fn build(
-    ctx: &RunContext,
+    session: &Session,
     tokens: &mut Tokens,
     base: Base,
     mutations: &[Mutation],
@@ -262,13 +265,13 @@ async fn build(
     } else {
         None
     };
-    let req = grammar::build(ctx, base, mutations, rt, at)?;
-    let prepared = req.prepare(ctx)?;
+    let req = grammar::build(session, base, mutations, rt, at)?;
+    let prepared = req.prepare(session)?;
     Some((req, prepared))
 }
 
 async fn minimize(
-    ctx: &RunContext,
+    session: &Session,
     fresh: &crate::http::client::HttpClient,
     tokens: &mut Tokens,
     f: &Finding,
@@ -280,16 +283,17 @@ async fn minimize(
     while i < best.mutations.len() && sent < 32 {
         let mut fewer = best.mutations.clone();
         fewer.remove(i);
-        let Some((req, prepared)) = build(ctx, tokens, best.base, &fewer).await else {
+        let Some((req, prepared)) = build(session, tokens, best.base, &fewer).await else {
             i += 1;
             continue;
         };
         sent += 1;
-        let outcome = send(ctx, fresh, &prepared, opts).await;
+        let outcome = send(session, fresh, &prepared, opts).await;
         if let Ok(resp) = &outcome {
             tokens.learn(resp);
         }
-        if oracle::judge(ctx, &req, &prepared, &outcome, opts.latency_bound).contains(&f.oracle) {
+        if oracle::judge(session, &req, &prepared, &outcome, opts.latency_bound).contains(&f.oracle)
+        {
             best = req;
         } else {
             i += 1;

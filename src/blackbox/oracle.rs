@@ -2,7 +2,7 @@
 
 use super::grammar::Req;
 use crate::http::{HttpResponse, PreparedRequest};
-use crate::runner::RunContext;
+use crate::session::Session;
 use std::time::Duration;
 
 /// A kind of finding.
@@ -70,7 +70,7 @@ impl Oracle {
 
 /// Every oracle the answer trips.
 pub fn judge(
-    ctx: &RunContext,
+    session: &Session,
     req: &Req,
     _prepared: &PreparedRequest,
     outcome: &Result<HttpResponse, String>,
@@ -126,7 +126,7 @@ pub fn judge(
             _ => out.push(Oracle::MalformedError),
         }
         if resp.status == 401
-            && req.used_basic(ctx)
+            && req.used_basic(session)
             && !resp
                 .header_values("www-authenticate")
                 .iter()

@@ -143,7 +143,7 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result
             form.push(("client_id".into(), CLIENT_ID.into()));
             form.push((
                 "client_assertion_type".into(),
-                crate::runner::ASSERTION_TYPE.into(),
+                crate::session::ASSERTION_TYPE.into(),
             ));
             form.push((
                 "client_assertion".into(),

@@ -9,8 +9,9 @@ mod console;
 use crate::embedded::{Flaw, Running};
 use crate::profile::{PlaceholderEnv, ProcessEnv, Target, TargetError};
 use crate::report::{self, RunReport, TargetInfo, Tool};
-use crate::runner::{RunContext, RunOptions};
+use crate::runner::{RunOptions, Runner};
 use crate::scenario::{self, LoadOptions};
+use crate::session::Session;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -508,7 +509,8 @@ async fn fuzz(a: FuzzArgs) -> u8 {
     let token = target.endpoints.get("token").cloned();
     let cat = Arc::new(scenario::Catalogue::default());
     let name = target.name.clone();
-    let ctx = match RunContext::new(cat, target, run_id()).await {
+    let _ = cat;
+    let ctx = match Session::new(target).await {
         Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("error: {e}");
@@ -636,8 +638,8 @@ async fn run_against(a: RunArgs, mut target: Target) -> u8 {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let cat = Arc::new(cat);
-    let ctx = match RunContext::new(Arc::clone(&cat), target, id.clone()).await {
-        Ok(c) => Arc::new(c),
+    let ctx = match Session::new(target).await {
+        Ok(s) => Arc::new(Runner::new(Arc::new(s), Arc::clone(&cat), id.clone())),
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_HARNESS;
@@ -671,11 +673,11 @@ async fn run_against(a: RunArgs, mut target: Target) -> u8 {
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         target: TargetInfo {
-            name: ctx.target.name.clone(),
-            base_url: ctx.target.base_url.to_string(),
-            policy: ctx.target.policy.name.clone(),
-            flaws: ctx.target.flaws.clone(),
-            capabilities: ctx.capabilities.iter().cloned().collect(),
+            name: ctx.session.target.name.clone(),
+            base_url: ctx.session.target.base_url.to_string(),
+            policy: ctx.session.target.policy.name.clone(),
+            flaws: ctx.session.target.flaws.clone(),
+            capabilities: ctx.session.capabilities.iter().cloned().collect(),
         },
         summary: summary.clone(),
         requirements: report::requirement_summaries(&cat, &results),
@@ -684,8 +686,11 @@ async fn run_against(a: RunArgs, mut target: Target) -> u8 {
         flaw_matrix: None,
     };
     let mut report = report;
-    if !ctx.target.flaws.is_empty() {
-        report.flaw_matrix = Some(flaw_row(&ctx.target.flaws.join("+"), &report.results));
+    if !ctx.session.target.flaws.is_empty() {
+        report.flaw_matrix = Some(flaw_row(
+            &ctx.session.target.flaws.join("+"),
+            &report.results,
+        ));
     }
     let dir = a
         .report_dir
@@ -734,7 +739,8 @@ async fn prop(a: PropArgs) -> u8 {
             }
             let name = target.name.clone();
             let cat = Arc::new(scenario::Catalogue::default());
-            match RunContext::new(cat, target, run_id()).await {
+            let _ = cat;
+            match Session::new(target).await {
                 Ok(c) => (crate::prop::Source::Fixed(Arc::new(c)), name),
                 Err(e) => {
                     eprintln!("error: {e}");

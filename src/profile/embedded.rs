@@ -5,7 +5,6 @@ use super::vocabulary::{OFFLINE_ACCESS, OPENID, ScopeVocabulary, TestUser};
 use super::{Bootstrap, ClientConfig, Secret, Target};
 use reference_server::{Description, Flaw, Running};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Which demo clients can play each scenario role, in order of preference. A role gets the first
 /// whose authentication method the policy accepts (under `fapi2`, `confidential` is the
@@ -138,7 +137,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
             None => None,
         },
         insecure: false,
-        timeout: Duration::from_secs(10),
+        timeout: crate::embedded::TIMEOUT,
         max_response: crate::http::BodyLimit::DEFAULT,
         flaws: d.flaws.iter().map(|f| f.name().to_owned()).collect(),
     })

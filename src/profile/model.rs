@@ -269,12 +269,20 @@ impl Target {
             .find(|d| d.scenario == scenario && d.cell.as_deref().is_none_or(|c| c == cell))
     }
 
+    /// The issuer identifier: the profile's (or the metadata's), else the base URL without its
+    /// trailing `/`. Templates and client-assertion audiences both use this one.
+    pub fn issuer_id(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| self.base_url.as_str().trim_end_matches('/').to_owned())
+    }
+
     /// The `target` template namespace.
     pub fn template_value(&self) -> serde_json::Value {
         serde_json::json!({
             "name": self.name,
             "base_url": self.base_url.as_str().trim_end_matches('/'),
-            "issuer": self.issuer.clone().unwrap_or_else(|| self.base_url.as_str().trim_end_matches('/').to_owned()),
+            "issuer": self.issuer_id(),
             "endpoints": self.endpoints.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
             "scope": self.scope,
             "bootstrap": { "grant": self.bootstrap.grant(), "scope": self.scope },

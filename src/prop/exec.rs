@@ -2,9 +2,8 @@
 
 use super::model::{Eval, Model, RtState, TOLERANCE, Why};
 use super::ops::{Dur, Kind, Op, ScopeReq, Tok, Who};
-use crate::http::client::{basic_auth, form_body};
-use crate::http::{HttpResponse, PreparedRequest};
-use crate::runner::RunContext;
+use crate::http::HttpResponse;
+use crate::session::{Session, Unrecorded};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -118,12 +117,12 @@ pub trait Restarter: Send {
     fn restart(
         &mut self,
         offset: u64,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<RunContext>, String>> + Send + '_>>;
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<Session>, String>> + Send + '_>>;
 }
 
 /// One case's execution state.
 pub struct Exec<'a> {
-    ctx: Arc<RunContext>,
+    session: Arc<Session>,
     restarter: Option<&'a mut dyn Restarter>,
     model: Model,
     /// Estimated server time at `base_at`.
@@ -152,11 +151,11 @@ fn wall() -> u64 {
 }
 
 impl<'a> Exec<'a> {
-    /// A fresh execution against `ctx`.
-    pub fn new(ctx: Arc<RunContext>, restarter: Option<&'a mut dyn Restarter>) -> Self {
-        let model = Model::new(ctx.target.policy.clone());
+    /// A fresh execution against `session`.
+    pub fn new(session: Arc<Session>, restarter: Option<&'a mut dyn Restarter>) -> Self {
+        let model = Model::new(session.target.policy.clone());
         Exec {
-            ctx,
+            session,
             restarter,
             model,
             base: wall(),
@@ -172,14 +171,19 @@ impl<'a> Exec<'a> {
     }
 
     fn client_of(&self, kind: Kind) -> Option<(String, Option<String>, bool)> {
-        let has = |r: &str| self.ctx.target.clients.contains_key(r);
+        let has = |r: &str| self.session.target.clients.contains_key(r);
         let (me, other) = match kind {
             Kind::Confidential => ("confidential", "confidential2"),
             Kind::Public => ("public", "public2"),
         };
         let pick = |me: &str, other: &str| {
             has(me).then(|| {
-                let public = self.ctx.target.clients.get(me).is_some_and(|c| c.public);
+                let public = self
+                    .session
+                    .target
+                    .clients
+                    .get(me)
+                    .is_some_and(|c| c.public);
                 (me.to_owned(), has(other).then(|| other.to_owned()), public)
             })
         };
@@ -189,137 +193,34 @@ impl<'a> Exec<'a> {
         })
     }
 
-    fn prepare(
-        &self,
-        endpoint: &str,
-        role: Option<&str>,
-        mut form: Vec<(String, String)>,
-    ) -> Result<PreparedRequest, String> {
-        let url = self
-            .ctx
-            .target
-            .endpoints
-            .get(endpoint)
-            .cloned()
-            .ok_or_else(|| format!("the target has no {endpoint} endpoint"))?;
-        let mut headers: Vec<(String, String)> = Vec::new();
-        if let Some(role) = role {
-            let c = self
-                .ctx
-                .target
-                .clients
-                .get(role)
-                .ok_or_else(|| format!("no `{role}` client"))?;
-            let secret = c.secret.as_ref().map(|s| s.expose().to_owned());
-            match c.auth_method.as_str() {
-                "none" => form.push(("client_id".into(), c.id.clone())),
-                "client_secret_basic" => headers.push((
-                    "Authorization".into(),
-                    basic_auth(&c.id, secret.as_deref().unwrap_or_default()),
-                )),
-                "client_secret_post" => {
-                    form.push(("client_id".into(), c.id.clone()));
-                    form.push(("client_secret".into(), secret.unwrap_or_default()));
-                }
-                m => {
-                    let key = if m == "client_secret_jwt" {
-                        crate::http::jwt::SigningKey::hmac(
-                            secret.as_deref().unwrap_or_default().as_bytes(),
-                        )
-                    } else {
-                        let pem = c
-                            .private_key
-                            .as_ref()
-                            .ok_or_else(|| format!("client `{role}` has no private key"))?;
-                        crate::http::jwt::SigningKey::from_pem(pem.expose())
-                            .map_err(|e| e.to_string())?
-                    };
-                    let aud = match c.assertion_audience.as_str() {
-                        "token_endpoint" | "" => self
-                            .ctx
-                            .target
-                            .endpoints
-                            .get("token")
-                            .map(url::Url::to_string)
-                            .unwrap_or_default(),
-                        "issuer" => self
-                            .ctx
-                            .target
-                            .issuer
-                            .clone()
-                            .unwrap_or_else(|| self.ctx.target.base_url.to_string()),
-                        other => other.to_owned(),
-                    };
-                    let claims = crate::http::jwt::client_assertion_claims(&c.id, &aud, wall());
-                    let a = crate::http::jwt::sign(Default::default(), claims, &key)
-                        .map_err(|e| e.to_string())?;
-                    self.ctx.redactor.add("client_assertion", &a);
-                    form.push((
-                        "client_assertion_type".into(),
-                        crate::runner::ASSERTION_TYPE.into(),
-                    ));
-                    form.push(("client_assertion".into(), a));
-                }
-            }
-        }
-        headers.push((
-            "Content-Type".into(),
-            "application/x-www-form-urlencoded".into(),
-        ));
-        headers.push(("Accept".into(), "application/json".into()));
-        Ok(PreparedRequest {
-            method: "POST".into(),
-            url,
-            headers,
-            body: form_body(&form),
-        })
-    }
-
     async fn post(
         &mut self,
         endpoint: &str,
         role: Option<&str>,
         form: Vec<(String, String)>,
     ) -> Result<HttpResponse, HarnessError> {
-        let req = self.prepare(endpoint, role, form).map_err(HarnessError)?;
+        let req = self
+            .session
+            .form_request(endpoint, role, form, None)
+            .map_err(HarnessError)?;
         self.log.requests += 1;
-        let resp = self
-            .ctx
-            .http
-            .send(&req, None)
+        self.session
+            .send(&req, None, &mut Unrecorded)
             .await
-            .map_err(|e| HarnessError(format!("{endpoint}: {e}")))?;
-        self.ctx.learn_secrets(&resp);
-        Ok(resp)
+            .map_err(|e| HarnessError(format!("{endpoint}: {e}")))
     }
 
     /// Moves the clock by `secs` (0 just reads it) and re-anchors the time estimate.
     async fn advance(&mut self, secs: u64) -> Result<(), HarnessError> {
-        let Some(url) = self.ctx.target.test_clock.clone() else {
+        if self.session.target.test_clock.is_none() {
             return Ok(());
-        };
-        let req = PreparedRequest {
-            method: "POST".into(),
-            url,
-            headers: vec![
-                (
-                    "Content-Type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                ),
-                ("Accept".into(), "application/json".into()),
-            ],
-            body: form_body(&[("seconds".into(), secs.to_string())]),
-        };
+        }
         self.log.requests += 1;
         let resp = self
-            .ctx
-            .http
-            .send(&req, None)
+            .session
+            .advance_clock(secs, &mut Unrecorded)
             .await
-            .map_err(|e| HarnessError(format!("test clock: {e}")))?;
-        if resp.status != 200 {
-            return Err(HarnessError(format!("test clock answered {}", resp.status)));
-        }
+            .map_err(HarnessError)?;
         self.offset += secs;
         match json(&resp).get("now").and_then(Value::as_u64) {
             Some(now) => {
@@ -351,7 +252,7 @@ impl<'a> Exec<'a> {
         };
         self.log.requests += 2;
         let v = self
-            .ctx
+            .session
             .bootstrap_family(&role)
             .await
             .map_err(|e| HarnessError(format!("bootstrap ({role}): {e}")))?;
@@ -365,7 +266,7 @@ impl<'a> Exec<'a> {
         let scope: Vec<String> = match v.get("scope").and_then(Value::as_str) {
             Some(s) => words(s).into_iter().collect(),
             None => self
-                .ctx
+                .session
                 .target
                 .clients
                 .get(&role)
@@ -682,9 +583,11 @@ impl<'a> Exec<'a> {
             ("refresh_token".to_owned(), token),
         ];
         let reqs = vec![
-            self.prepare("token", Some(&role), form.clone())
+            self.session
+                .form_request("token", Some(&role), form.clone(), None)
                 .map_err(HarnessError)?,
-            self.prepare("token", Some(&role), form)
+            self.session
+                .form_request("token", Some(&role), form, None)
                 .map_err(HarnessError)?,
         ];
         let now = self.now();
@@ -707,14 +610,11 @@ impl<'a> Exec<'a> {
             second = Some(lo2);
         }
         self.log.requests += 2;
-        let out = self.ctx.http.race(reqs, self.ctx.target.timeout).await;
+        let out = self.session.race(reqs, self.session.target.timeout).await;
         let mut wins: Vec<Value> = Vec::new();
         for r in &out {
             match r {
-                Ok(resp) if (200..300).contains(&resp.status) => {
-                    self.ctx.learn_secrets(resp);
-                    wins.push(json(resp));
-                }
+                Ok(resp) if (200..300).contains(&resp.status) => wins.push(json(resp)),
                 Ok(resp) if resp.status >= 500 => {
                     return Ok(Some(Violation {
                         op: idx,
@@ -722,7 +622,7 @@ impl<'a> Exec<'a> {
                         requirement: "RFC9700-4.14.2.d",
                     }));
                 }
-                Ok(resp) => self.ctx.learn_secrets(resp),
+                Ok(_) => {}
                 Err(e) => return Err(HarnessError(format!("race: {e}"))),
             }
         }
@@ -905,13 +805,16 @@ impl<'a> Exec<'a> {
 
     /// Introspects the tokens of `fams` and compares with the model.
     async fn observe(&mut self, idx: usize, fams: &[usize]) -> CaseResult {
-        if !self.ctx.target.endpoints.contains_key("introspection") {
+        if !self.session.target.endpoints.contains_key("introspection") {
             return Ok(None);
         }
-        let Some(role) = ["confidential", "confidential2"]
-            .into_iter()
-            .find(|r| self.ctx.target.clients.get(*r).is_some_and(|c| !c.public))
-        else {
+        let Some(role) = ["confidential", "confidential2"].into_iter().find(|r| {
+            self.session
+                .target
+                .clients
+                .get(*r)
+                .is_some_and(|c| !c.public)
+        }) else {
             return Ok(None);
         };
         for &f in fams {
@@ -1144,7 +1047,7 @@ impl<'a> Exec<'a> {
                 Op::RevokeRefresh { fam, tok } => self.revoke_refresh(fam, tok).await?,
                 Op::RevokeAccess { fam } => self.revoke_access(fam).await?,
                 Op::Advance(d) => {
-                    if self.ctx.target.test_clock.is_some() {
+                    if self.session.target.test_clock.is_some() {
                         let (secs, terms) = self.dur_secs(d);
                         self.advance(secs).await?;
                         self.log.steps.push(Step::Wait(terms));
@@ -1154,8 +1057,8 @@ impl<'a> Exec<'a> {
                 Op::Restart => {
                     if let Some(r) = self.restarter.as_mut() {
                         let offset = self.offset;
-                        let ctx = r.restart(offset).await.map_err(HarnessError)?;
-                        self.ctx = ctx;
+                        let session = r.restart(offset).await.map_err(HarnessError)?;
+                        self.session = session;
                         self.log.steps.push(Step::Restart);
                         // Re-anchor the time estimate on the restarted clock.
                         self.offset = 0;

@@ -16,7 +16,8 @@ pub mod ops;
 pub mod write;
 
 use crate::embedded::Flaw;
-use crate::runner::RunContext;
+use crate::http::client::HttpClient;
+use crate::session::Session;
 use exec::{Exec, Restarter, Step, Violation};
 use ops::{Abilities, Kind, Op, PolicyKnobs};
 use proptest::prelude::*;
@@ -32,7 +33,7 @@ use tokencert_policy::Policy;
 #[allow(clippy::large_enum_variant)]
 pub enum Source {
     /// One target for every case (a live server, or one embedded server).
-    Fixed(Arc<RunContext>),
+    Fixed(Arc<Session>),
     /// A fresh in-process reference server per case.
     Embedded {
         /// Flaws to switch on.
@@ -128,9 +129,9 @@ pub struct PropSummary {
     pub error: Option<String>,
 }
 
-/// A server started for one case.
-struct Session {
-    ctx: Arc<RunContext>,
+/// The target of one case.
+struct CaseTarget {
+    session: Arc<Session>,
     restart: Option<EmbeddedRestart>,
 }
 
@@ -138,6 +139,7 @@ struct Session {
 struct EmbeddedRestart {
     running: Option<reference_server::Running>,
     config: reference_server::Config,
+    http: HttpClient,
 }
 
 /// Without the embedded server no session has one to restart.
@@ -151,7 +153,7 @@ impl Restarter for EmbeddedRestart {
     fn restart(
         &mut self,
         _: u64,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<RunContext>, String>> + Send + '_>> {
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<Session>, String>> + Send + '_>> {
         Box::pin(async { Err(crate::embedded::ABSENT.to_owned()) })
     }
 }
@@ -170,17 +172,17 @@ impl Drop for EmbeddedRestart {
     }
 }
 
+/// A session with a reference server started for a case, on the search's one HTTP client.
 #[cfg(feature = "embedded-server")]
-async fn context(running: &reference_server::Running) -> Result<Arc<RunContext>, String> {
+async fn session_of(
+    running: &reference_server::Running,
+    http: &HttpClient,
+) -> Result<Arc<Session>, String> {
     let target = crate::profile::embedded::target(running)?;
-    let ctx = RunContext::new(
-        Arc::new(crate::scenario::Catalogue::default()),
-        target,
-        "prop".into(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(Arc::new(ctx))
+    let session = Session::with_http(target, http.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(session))
 }
 
 #[cfg(feature = "embedded-server")]
@@ -188,7 +190,7 @@ impl Restarter for EmbeddedRestart {
     fn restart(
         &mut self,
         offset: u64,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<RunContext>, String>> + Send + '_>> {
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<Session>, String>> + Send + '_>> {
         Box::pin(async move {
             if let Some(r) = self.running.take() {
                 r.shutdown().await;
@@ -196,37 +198,32 @@ impl Restarter for EmbeddedRestart {
             let running = reference_server::spawn(self.config.clone())
                 .await
                 .map_err(|e| format!("restart: {e}"))?;
-            let ctx = context(&running).await?;
+            let session = session_of(&running, &self.http).await?;
             // The virtual clock lives in memory: put it back where it was.
-            if offset > 0
-                && let Some(url) = ctx.target.test_clock.clone()
-            {
-                let req = crate::http::PreparedRequest {
-                    method: "POST".into(),
-                    url,
-                    headers: vec![(
-                        "Content-Type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    )],
-                    body: format!("seconds={offset}").into_bytes(),
-                };
-                ctx.http.send(&req, None).await?;
+            if offset > 0 && session.target.test_clock.is_some() {
+                session
+                    .advance_clock(offset, &mut crate::session::Unrecorded)
+                    .await?;
             }
             self.running = Some(running);
-            Ok(ctx)
+            Ok(session)
         })
     }
 }
 
-async fn session(source: &Source, knobs: Option<&PolicyKnobs>) -> Result<Session, String> {
+async fn case_target(
+    source: &Source,
+    knobs: Option<&PolicyKnobs>,
+    http: &HttpClient,
+) -> Result<CaseTarget, String> {
     match source {
-        Source::Fixed(ctx) => Ok(Session {
-            ctx: Arc::clone(ctx),
+        Source::Fixed(session) => Ok(CaseTarget {
+            session: Arc::clone(session),
             restart: None,
         }),
         #[cfg(not(feature = "embedded-server"))]
         Source::Embedded { .. } => {
-            let _ = knobs;
+            let _ = (knobs, http);
             Err(crate::embedded::ABSENT.to_owned())
         }
         #[cfg(feature = "embedded-server")]
@@ -251,12 +248,13 @@ async fn session(source: &Source, knobs: Option<&PolicyKnobs>) -> Result<Session
             let running = reference_server::spawn(config.clone())
                 .await
                 .map_err(|e| format!("cannot start the reference server: {e}"))?;
-            let ctx = context(&running).await?;
-            Ok(Session {
-                ctx,
+            let session = session_of(&running, http).await?;
+            Ok(CaseTarget {
+                session,
                 restart: Some(EmbeddedRestart {
                     running: Some(running),
                     config,
+                    http: http.clone(),
                 }),
             })
         }
@@ -273,17 +271,18 @@ struct Ran {
 
 async fn run_case(
     source: &Source,
+    http: &HttpClient,
     knobs: Option<&PolicyKnobs>,
     first: Kind,
     ops: &[Op],
 ) -> Result<Ran, String> {
-    let mut s = session(source, knobs).await?;
+    let mut s = case_target(source, knobs, http).await?;
     let durable = matches!(source, Source::Embedded { durable: true, .. });
     let restarter: Option<&mut dyn Restarter> = match (&mut s.restart, durable) {
         (Some(r), true) => Some(r),
         _ => None,
     };
-    let mut exec = Exec::new(Arc::clone(&s.ctx), restarter);
+    let mut exec = Exec::new(Arc::clone(&s.session), restarter);
     let result = exec.run(first, ops).await;
     let policy = exec.policy().clone();
     let log = std::mem::take(&mut exec.log);
@@ -305,11 +304,15 @@ async fn run_case(
 /// What the generator may use against `source`.
 pub fn abilities(source: &Source) -> Abilities {
     match source {
-        Source::Fixed(ctx) => Abilities {
-            clock: ctx.target.test_clock.is_some(),
+        Source::Fixed(session) => Abilities {
+            clock: session.target.test_clock.is_some(),
             restart: false,
-            public: ctx.target.clients.get("public").is_some_and(|c| c.public),
-            confidential: ctx
+            public: session
+                .target
+                .clients
+                .get("public")
+                .is_some_and(|c| c.public),
+            confidential: session
                 .target
                 .clients
                 .get("confidential")
@@ -360,12 +363,31 @@ pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptio
     let error: Mutex<Option<String>> = Mutex::new(None);
     let last: Mutex<Option<(Violation, Vec<Step>, Policy)>> = Mutex::new(None);
     let strat = strategy(source, opts.max_ops);
+    // One HTTP client for every case: the per-case servers differ only in their port.
+    let http = match source {
+        Source::Fixed(session) => Ok(session.http.clone()),
+        Source::Embedded { .. } => HttpClient::new(
+            crate::embedded::TIMEOUT,
+            false,
+            crate::http::BodyLimit::DEFAULT,
+        ),
+    };
+    let http = match http {
+        Ok(h) => h,
+        Err(e) => {
+            return PropSummary {
+                error: Some(e),
+                elapsed: started.elapsed(),
+                ..PropSummary::default()
+            };
+        }
+    };
     let result = runner.run(&strat, |(knobs, first, ops)| {
         if error.lock().map(|e| e.is_some()).unwrap_or(true) {
             return Ok(());
         }
         let n = cases.fetch_add(1, Ordering::SeqCst) + 1;
-        let ran = handle.block_on(run_case(source, knobs.as_ref(), first, &ops));
+        let ran = handle.block_on(run_case(source, &http, knobs.as_ref(), first, &ops));
         match ran {
             Err(e) => {
                 // Shrinking may build a case the target cannot play; only a search case stops.
@@ -401,7 +423,7 @@ pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptio
     };
     if let Err(TestError::Fail(_, (knobs, first, ops))) = result {
         // Replay the minimal case for a fresh trace; fall back on the last failing run.
-        let replay = handle.block_on(run_case(source, knobs.as_ref(), first, &ops));
+        let replay = handle.block_on(run_case(source, &http, knobs.as_ref(), first, &ops));
         let (violation, steps, policy) = match replay {
             Ok(Ran {
                 violation: Some(v),

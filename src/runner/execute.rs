@@ -1,7 +1,7 @@
 //! Executing one scenario cell: setup, steps, teardown; captures; findings.
 
 use super::predicate::{self, show_observed};
-use super::{Cell, RunContext};
+use super::{Cell, Runner};
 use crate::diagnostic::Diagnostic;
 use crate::http::jwt::DpopKey;
 use crate::http::{BodyLimit, HttpResponse, PreparedRequest};
@@ -12,6 +12,7 @@ use crate::report::{
 use crate::scenario::{
     Action, Capture, CaptureSource, Check, Expect, JsonPath, Level, Scenario, Step,
 };
+use crate::session::{Record, Session};
 use crate::template::{Scope, Template, value_to_text};
 use crate::yaml::Loc;
 use serde_json::{Map, Value};
@@ -30,7 +31,7 @@ enum Flow {
 
 /// One running cell.
 pub(crate) struct ScenarioRun<'a> {
-    pub ctx: &'a RunContext,
+    pub ctx: &'a Runner,
     pub scenario: &'a Scenario,
     cell: &'a Cell,
     vars: Map<String, Value>,
@@ -48,8 +49,8 @@ impl Scope for ScenarioRun<'_> {
             "target" => Some(self.ctx.target_json().clone()),
             "clients" => Some(self.ctx.clients_json.clone()),
             "policy" => Some(self.ctx.policy_json.clone()),
-            "scopes" => Some(self.ctx.target.scopes_value()),
-            "test_user" => self.ctx.target.test_user_value(),
+            "scopes" => Some(self.session().target.scopes_value()),
+            "test_user" => self.session().target.test_user_value(),
             "run" => Some(serde_json::json!({ "id": self.ctx.run_id })),
             "matrix" => Some(Value::Object(
                 self.cell
@@ -78,14 +79,29 @@ impl Scope for ScenarioRun<'_> {
     }
 }
 
-impl RunContext {
+impl Runner {
     pub(crate) fn target_json(&self) -> &Value {
         &self.target_json
     }
 }
 
+impl Record for StepResult {
+    fn exchange(
+        &mut self,
+        req: &PreparedRequest,
+        outcome: Result<&HttpResponse, &str>,
+        elapsed: Duration,
+    ) {
+        let (resp, error) = match outcome {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e.to_owned())),
+        };
+        self.exchanges.push(exchange(req, resp, error, elapsed));
+    }
+}
+
 impl<'a> ScenarioRun<'a> {
-    pub fn new(ctx: &'a RunContext, scenario: &'a Scenario, cell: &'a Cell) -> ScenarioRun<'a> {
+    pub fn new(ctx: &'a Runner, scenario: &'a Scenario, cell: &'a Cell) -> ScenarioRun<'a> {
         ScenarioRun {
             ctx,
             scenario,
@@ -100,21 +116,20 @@ impl<'a> ScenarioRun<'a> {
         }
     }
 
+    pub(crate) fn session(&self) -> &'a Session {
+        &self.ctx.session
+    }
+
     /// The matrix cell's client role, else `confidential`, else the first client.
     pub(crate) fn default_role(&self) -> String {
         if let Some((_, v)) = self.cell.values.iter().find(|(k, _)| k == "client") {
             return v.clone();
         }
-        if self.ctx.target.clients.contains_key("confidential") {
+        let clients = &self.session().target.clients;
+        if clients.contains_key("confidential") {
             return "confidential".into();
         }
-        self.ctx
-            .target
-            .clients
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_default()
+        clients.keys().next().cloned().unwrap_or_default()
     }
 
     pub(crate) fn render_str(&self, t: &Template) -> Result<String, String> {
@@ -229,13 +244,13 @@ impl<'a> ScenarioRun<'a> {
             .when
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| !self.ctx.capabilities.contains(*c))
+            .filter(|c| !self.session().capabilities.contains(*c))
             .collect();
         let present: Vec<&str> = step
             .unless
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| self.ctx.capabilities.contains(*c))
+            .filter(|c| self.session().capabilities.contains(*c))
             .collect();
         if !missing.is_empty() || !present.is_empty() {
             record.outcome = StepOutcome::Skip;
@@ -317,7 +332,8 @@ impl<'a> ScenarioRun<'a> {
                 }
             }
             Action::Bootstrap(b) => {
-                let resp = self.bootstrap(b, record).await?;
+                let req = self.bootstrap_request(b)?;
+                let resp = self.session().bootstrap(&req, record).await?;
                 if step.expect.is_none() && !(200..300).contains(&resp.status) {
                     return Err(format!(
                         "bootstrap got status {} (expected 2xx): {}",
@@ -357,9 +373,9 @@ impl<'a> ScenarioRun<'a> {
                     .requests
                     .first()
                     .and_then(|q| q.timeout)
-                    .unwrap_or(self.ctx.target.timeout);
+                    .unwrap_or(self.session().target.timeout);
                 let started = Instant::now();
-                let outcomes = self.ctx.http.race(prepared.clone(), timeout).await;
+                let outcomes = self.session().race(prepared.clone(), timeout).await;
                 let elapsed = started.elapsed();
                 let mut responses: Vec<Option<HttpResponse>> = Vec::new();
                 // A body over the harness's own limit says nothing about the target's token
@@ -368,17 +384,14 @@ impl<'a> ScenarioRun<'a> {
                 for (req, out) in prepared.iter().zip(outcomes) {
                     match out {
                         Ok(resp) => {
-                            self.ctx.learn_secrets(&resp);
-                            record
-                                .exchanges
-                                .push(exchange(req, Some(&resp), None, resp.duration));
+                            record.exchange(req, Ok(&resp), resp.duration);
                             responses.push(Some(resp));
                         }
                         Err(e) => {
                             if over_limit.is_none() && BodyLimit::is_exceeded(&e) {
                                 over_limit = Some(e.clone());
                             }
-                            record.exchanges.push(exchange(req, None, Some(e), elapsed));
+                            record.exchange(req, Err(&e), elapsed);
                             responses.push(None);
                         }
                     }
@@ -435,51 +448,20 @@ impl<'a> ScenarioRun<'a> {
         timeout: Option<Duration>,
         record: &mut StepResult,
     ) -> Result<HttpResponse, String> {
-        let start = Instant::now();
-        match self.ctx.http.send(req, timeout).await {
-            Ok(resp) => {
-                self.ctx.learn_secrets(&resp);
-                record
-                    .exchanges
-                    .push(exchange(req, Some(&resp), None, resp.duration));
-                Ok(resp)
-            }
-            Err(e) => {
-                record
-                    .exchanges
-                    .push(exchange(req, None, Some(e.clone()), start.elapsed()));
-                Err(e)
-            }
-        }
+        self.session().send(req, timeout, record).await
     }
 
     async fn wait(&mut self, d: Duration, record: &mut StepResult) -> Result<(), String> {
         if d.is_zero() {
             return Ok(());
         }
-        match self.ctx.target.test_clock.clone() {
-            Some(url) => {
-                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-                let req = PreparedRequest {
-                    method: "POST".into(),
-                    url,
-                    headers: vec![(
-                        "Content-Type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    )],
-                    body: format!("seconds={secs}").into_bytes(),
-                };
-                let resp = self.send(&req, None, record).await?;
-                if !(200..300).contains(&resp.status) {
-                    return Err(format!("the test clock answered {}", resp.status));
-                }
-                Ok(())
-            }
-            None => {
-                tokio::time::sleep(d).await;
-                Ok(())
-            }
+        if self.session().target.test_clock.is_some() {
+            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            self.session().advance_clock(secs, record).await?;
+        } else {
+            tokio::time::sleep(d).await;
         }
+        Ok(())
     }
 
     /// Evaluates a step's `expect` on one response, recording findings.
@@ -743,7 +725,7 @@ impl<'a> ScenarioRun<'a> {
         if let (Some(param), Some(val)) = (&c.url_param, &v) {
             let text = value_to_text(val);
             let parsed = url::Url::parse(&text)
-                .or_else(|_| self.ctx.target.base_url.join(&text))
+                .or_else(|_| self.session().target.base_url.join(&text))
                 .map_err(|e| {
                     format!(
                         "capture `{}`: `url_param` on a value that is not a URL ({e})",
@@ -775,7 +757,7 @@ impl<'a> ScenarioRun<'a> {
             ));
         };
         if c.secret {
-            self.ctx.redactor.add(&c.name, &value_to_text(&v));
+            self.session().redactor.add(&c.name, &value_to_text(&v));
         }
         self.vars.insert(c.name.clone(), v);
         Ok(())

@@ -5,22 +5,15 @@
 //! time after the others when the target has a virtual clock, because advancing the clock is
 //! global to the server and would expire other cells' tokens mid-flight.
 
-mod bootstrap;
 mod execute;
-mod hook;
 pub mod predicate;
 mod prepare;
 
-pub use prepare::ASSERTION_TYPE;
-
-use crate::http::client::HttpClient;
-use crate::profile::{Redactor, Target};
 use crate::report::{Outcome, RequirementRef, ScenarioResult};
 use crate::scenario::{Action, Catalogue, Scenario, Step};
+use crate::session::Session;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 /// Called with each result as it completes.
 pub type ResultCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
@@ -46,16 +39,10 @@ impl Default for RunOptions {
     }
 }
 
-/// Shared state of one run.
-pub struct RunContext {
-    /// The target.
-    pub target: Target,
-    /// HTTP client.
-    pub http: HttpClient,
-    /// The run-wide redactor.
-    pub redactor: Redactor,
-    /// Capabilities the scenarios gate on.
-    pub capabilities: BTreeSet<String>,
+/// Plays a catalogue's scenarios against the target of a session.
+pub struct Runner {
+    /// The session with the target.
+    pub session: Arc<Session>,
     /// Scenarios and fixtures.
     pub catalogue: Arc<Catalogue>,
     /// The run id.
@@ -63,7 +50,6 @@ pub struct RunContext {
     policy_json: Value,
     target_json: Value,
     clients_json: Value,
-    seed_used: AtomicBool,
 }
 
 /// One planned cell.
@@ -86,45 +72,21 @@ impl Cell {
     }
 }
 
-/// Why a run could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Discovery or client setup failed.
-    #[error("{0}")]
-    Setup(String),
-}
-
-impl RunContext {
-    /// Prepares a run: builds the HTTP client, fetches RFC 8414 metadata when asked, registers
-    /// the profile's secrets.
-    pub async fn new(
-        catalogue: Arc<Catalogue>,
-        mut target: Target,
-        run_id: String,
-    ) -> Result<RunContext, RunError> {
-        let http = HttpClient::new(target.timeout, target.insecure, target.max_response)
-            .map_err(RunError::Setup)?;
-        if let Some(url) = target.discovery.clone() {
-            discover(&http, &mut target, &url).await?;
-        }
-        let redactor = Redactor::new();
-        target.register_secrets(&redactor);
-        let capabilities = target.capabilities();
+impl Runner {
+    /// A runner of `catalogue` over `session`; the template namespaces are computed once.
+    pub fn new(session: Arc<Session>, catalogue: Arc<Catalogue>, run_id: String) -> Runner {
+        let target = &session.target;
         let policy_json = serde_json::to_value(&target.policy).unwrap_or_default();
         let target_json = target.template_value();
         let clients_json = target.clients_value();
-        Ok(RunContext {
-            target,
-            http,
-            redactor,
-            capabilities,
+        Runner {
+            session,
             catalogue,
             run_id,
             policy_json,
             target_json,
             clients_json,
-            seed_used: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Expands the matrix of every selected scenario.
@@ -166,7 +128,7 @@ impl RunContext {
     pub async fn run(self: &Arc<Self>, cells: Vec<Cell>, opts: &RunOptions) -> Vec<ScenarioResult> {
         let (serial, parallel): (Vec<_>, Vec<_>) =
             cells.into_iter().enumerate().partition(|(_, c)| {
-                self.target.test_clock.is_some()
+                self.session.target.test_clock.is_some()
                     && uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue)
             });
         let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
@@ -257,7 +219,7 @@ impl RunContext {
         result.reason = run.reason.clone();
         result.steps = std::mem::take(&mut run.steps);
         result.findings = std::mem::take(&mut run.findings);
-        if let Some(dev) = self.target.deviation(&s.id, &cell_name) {
+        if let Some(dev) = self.session.target.deviation(&s.id, &cell_name) {
             match result.outcome {
                 Outcome::Fail => {
                     result.outcome = Outcome::Xfail;
@@ -284,7 +246,7 @@ impl RunContext {
             .requires
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| !self.capabilities.contains(*c))
+            .filter(|c| !self.session.capabilities.contains(*c))
             .map(crate::capability::describe_missing)
             .collect();
         if !missing.is_empty() {
@@ -294,13 +256,16 @@ impl RunContext {
             .unless
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| self.capabilities.contains(*c))
+            .filter(|c| self.session.capabilities.contains(*c))
             .collect();
         if !present.is_empty() {
             return Some(format!("not applicable: target has {}", present.join(", ")));
         }
         for (dim, value) in &cell.values {
-            if dim == "client" && value != "none" && !self.target.clients.contains_key(value) {
+            if dim == "client"
+                && value != "none"
+                && !self.session.target.clients.contains_key(value)
+            {
                 return Some(format!("target defines no `{value}` client"));
             }
         }
@@ -308,7 +273,7 @@ impl RunContext {
     }
 
     fn redact_result(&self, r: &mut ScenarioResult) {
-        let red = &self.redactor;
+        let red = &self.session.redactor;
         r.reason = r.reason.as_deref().map(|s| red.redact(s));
         for f in &mut r.findings {
             f.expected = red.redact(&f.expected);
@@ -381,137 +346,6 @@ fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     rest.is_empty()
-}
-
-async fn discover(http: &HttpClient, target: &mut Target, url: &url::Url) -> Result<(), RunError> {
-    let req = crate::http::PreparedRequest {
-        method: "GET".into(),
-        url: url.clone(),
-        headers: vec![("accept".into(), "application/json".into())],
-        body: Vec::new(),
-    };
-    let resp = http
-        .send(&req, None)
-        .await
-        .map_err(|e| RunError::Setup(format!("discovery at {url}: {e}")))?;
-    if resp.status != 200 {
-        return Err(RunError::Setup(format!(
-            "discovery at {url}: status {} (expected 200)",
-            resp.status
-        )));
-    }
-    let meta: Value = serde_json::from_slice(&resp.body)
-        .map_err(|e| RunError::Setup(format!("discovery at {url}: not JSON ({e})")))?;
-    let fields = [
-        ("token", "token_endpoint"),
-        ("authorization", "authorization_endpoint"),
-        ("revocation", "revocation_endpoint"),
-        ("introspection", "introspection_endpoint"),
-        ("device_authorization", "device_authorization_endpoint"),
-        ("jwks", "jwks_uri"),
-    ];
-    for (name, field) in fields {
-        if target.endpoints.contains_key(name) {
-            continue;
-        }
-        if let Some(u) = meta
-            .get(field)
-            .and_then(Value::as_str)
-            .and_then(|s| url::Url::parse(s).ok())
-        {
-            target.endpoints.insert(name.to_owned(), u);
-        }
-    }
-    target
-        .endpoints
-        .entry("metadata".into())
-        .or_insert_with(|| url.clone());
-    if target.issuer.is_none() {
-        target.issuer = meta
-            .get("issuer")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-    }
-    if !target.endpoints.contains_key("token") {
-        return Err(RunError::Setup(format!(
-            "discovery at {url}: no token_endpoint in the metadata"
-        )));
-    }
-    Ok(())
-}
-
-impl RunContext {
-    /// Registers every credential a response carries (token fields of a JSON body, a `code` in a
-    /// Location header) with the redactor at once, so no later message can leak them.
-    pub fn learn_secrets(&self, resp: &crate::http::HttpResponse) {
-        if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
-            for field in crate::profile::secret::SENSITIVE_FIELDS {
-                if let Some(t) = v.get(*field).and_then(Value::as_str) {
-                    self.redactor.add(field, t);
-                }
-            }
-        }
-        for loc in resp.header_values("location") {
-            if let Ok(u) = url::Url::parse(loc) {
-                for (k, v) in u.query_pairs() {
-                    if k == "code" {
-                        self.redactor.add("code", &v);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Obtains a fresh token family for `role` with the target's bootstrap grant, outside any
-    /// scenario (the black-box fuzzer needs live tokens to mutate). Returns the token response.
-    pub async fn bootstrap_family(&self, role: &str) -> Result<Value, String> {
-        let scenario = Scenario {
-            id: "bootstrap".into(),
-            title: "bootstrap".into(),
-            description: None,
-            requirements: Vec::new(),
-            tags: Vec::new(),
-            requires: Vec::new(),
-            unless: Vec::new(),
-            matrix: Vec::new(),
-            vars: Vec::new(),
-            setup: Vec::new(),
-            steps: Vec::new(),
-            teardown: Vec::new(),
-            catches: Vec::new(),
-            source: crate::yaml::Source::new("<bootstrap>", ""),
-            loc: crate::yaml::Loc::default(),
-        };
-        let cell = Cell {
-            scenario: 0,
-            values: vec![("client".into(), role.to_owned())],
-        };
-        let spec = crate::scenario::BootstrapSpec {
-            client: None,
-            scope: None,
-            grant: None,
-            dpop: None,
-            params: Vec::new(),
-            loc: crate::yaml::Loc::default(),
-        };
-        let mut run = execute::ScenarioRun::new(self, &scenario, &cell);
-        let mut record = crate::report::StepResult {
-            phase: crate::report::Phase::Setup,
-            id: "bootstrap".into(),
-            name: None,
-            kind: "bootstrap".into(),
-            outcome: crate::report::StepOutcome::Pass,
-            message: None,
-            exchanges: Vec::new(),
-            duration_ms: 0,
-        };
-        let resp = run.bootstrap(&spec, &mut record).await?;
-        if !(200..300).contains(&resp.status) {
-            return Err(format!("bootstrap answered {}", resp.status));
-        }
-        // Its tokens are already registered with the redactor: every response is, on arrival.
-        serde_json::from_slice(&resp.body).map_err(|e| format!("bootstrap: {e}"))
-    }
 }
 
 #[cfg(test)]

@@ -1,22 +1,14 @@
-//! Turning a request spec into bytes on the wire: templates, client authentication, DPoP.
+//! Turning a request spec into bytes on the wire: templates, then the session's client
+//! authentication and DPoP proofs.
 
 use super::execute::ScenarioRun;
 use crate::http::PreparedRequest;
-use crate::http::client::{basic_auth, form_body};
-use crate::http::jwt::{self, DpopKey, SigningKey};
-use crate::profile::ClientConfig;
-use crate::scenario::{ClientAuthSpec, DpopSpec, RequestSpec, TplValue};
-use crate::template::value_to_text;
+use crate::http::client::form_body;
+use crate::http::jwt::DpopKey;
+use crate::scenario::{BootstrapSpec, ClientAuthSpec, DpopSpec, RequestSpec, TplValue};
+use crate::session::{AuthOverrides, BootstrapRequest, DpopBinding};
 use serde_json::{Map, Value};
-
-/// Client-assertion type URN (RFC 7523 §2.2).
-pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use std::sync::Arc;
 
 impl ScenarioRun<'_> {
     /// Renders a request spec into a prepared request.
@@ -42,10 +34,12 @@ impl ScenarioRun<'_> {
         }
         let mut headers: Vec<(String, String)> = Vec::new();
         if let Some(auth) = &r.client_auth {
-            self.apply_client_auth(auth, &mut form, &mut headers)?;
+            let (role, overrides) = self.auth_overrides(auth)?;
+            self.session()
+                .authenticate(&role, &overrides, &mut form, &mut headers)?;
         }
         if let Some(d) = &r.dpop {
-            let proof = self.dpop_proof(d, &method, &url)?;
+            let proof = self.dpop_binding(d)?.proof(&method, &url)?;
             headers.push(("DPoP".into(), proof));
         }
         let mut body = Vec::new();
@@ -89,26 +83,17 @@ impl ScenarioRun<'_> {
     fn resolve_url(&mut self, r: &RequestSpec) -> Result<url::Url, String> {
         if let Some(e) = &r.endpoint {
             let name = self.render_str(&e.template)?;
-            return self.ctx.target.endpoints.get(&name).cloned().ok_or_else(|| {
-                format!("the target has no `{name}` endpoint (gate the scenario with `requires: [endpoint.{name}]`)")
+            return self.session().endpoint(&name).map_err(|e| {
+                format!("{e} (gate the scenario with `requires: [endpoint.{name}]`)")
             });
         }
         let raw = match &r.url {
             Some(u) => self.render_str(&u.template)?,
             None => return Err("a request needs `endpoint` or `url`".into()),
         };
-        let base = &self.ctx.target.base_url;
+        let base = &self.session().target.base_url;
         base.join(&raw)
             .map_err(|e| format!("`{raw}` is not a URL: {e}"))
-    }
-
-    /// The client config for a role (the matrix cell's `client` when the role is empty).
-    pub(crate) fn client(&self, role: &str) -> Result<&ClientConfig, String> {
-        self.ctx
-            .target
-            .clients
-            .get(role)
-            .ok_or_else(|| format!("the target defines no `{role}` client"))
     }
 
     fn render_map(&mut self, entries: &[(String, TplValue)]) -> Result<Map<String, Value>, String> {
@@ -120,131 +105,64 @@ impl ScenarioRun<'_> {
         Ok(m)
     }
 
-    fn apply_client_auth(
-        &mut self,
-        spec: &ClientAuthSpec,
-        form: &mut Vec<(String, String)>,
-        headers: &mut Vec<(String, String)>,
-    ) -> Result<(), String> {
+    /// The client role and the changes a `client_auth:` spec makes to its authentication.
+    fn auth_overrides(&mut self, spec: &ClientAuthSpec) -> Result<(String, AuthOverrides), String> {
         let role = self.render_str(&spec.client.template)?;
-        if role == "none" {
-            return Ok(());
+        let mut o = AuthOverrides::default();
+        if let Some(m) = &spec.method {
+            o.method = Some(self.render_str(&m.template)?);
         }
-        let client = self.client(&role)?.clone();
-        let method = match &spec.method {
-            Some(m) => self.render_str(&m.template)?,
-            None => client.auth_method.clone(),
-        };
-        let secret = match &spec.secret {
-            Some(s) => Some(self.render_str(&s.template)?),
-            None => client.secret.as_ref().map(|s| s.expose().to_owned()),
-        };
-        let explicit_id = match &spec.client_id {
-            Some(t) => Some(self.render_str(&t.template)?),
-            None => None,
-        };
-        let need_secret = || {
-            secret
-                .clone()
-                .ok_or_else(|| format!("client `{role}` has no secret for {method}"))
-        };
-        match method.as_str() {
-            "none" => form.push((
-                "client_id".into(),
-                explicit_id.clone().unwrap_or_else(|| client.id.clone()),
-            )),
-            "client_secret_basic" => {
-                headers.push((
-                    "Authorization".into(),
-                    basic_auth(&client.id, &need_secret()?),
-                ));
-            }
-            "client_secret_post" => {
-                form.push((
-                    "client_id".into(),
-                    explicit_id.clone().unwrap_or_else(|| client.id.clone()),
-                ));
-                form.push(("client_secret".into(), need_secret()?));
-            }
-            "client_secret_jwt" | "private_key_jwt" => {
-                let key = if method == "client_secret_jwt" {
-                    SigningKey::hmac(need_secret()?.as_bytes())
-                } else {
-                    let pem = client
-                        .private_key
-                        .as_ref()
-                        .ok_or_else(|| format!("client `{role}` has no private_key"))?;
-                    SigningKey::from_pem(pem.expose()).map_err(|e| e.to_string())?
-                };
-                let aud = self.assertion_audience(&client);
-                let mut claims = jwt::client_assertion_claims(&client.id, &aud, now());
-                merge(&mut claims, self.render_map(&spec.claims)?);
-                let header = self.render_map(&spec.jwt_header)?;
-                let assertion = jwt::sign(header, claims, &key).map_err(|e| e.to_string())?;
-                self.ctx.redactor.add("client_assertion", &assertion);
-                form.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
-                form.push(("client_assertion".into(), assertion));
-            }
-            other => return Err(format!("unknown client authentication method `{other}`")),
+        if let Some(s) = &spec.secret {
+            o.secret = Some(self.render_str(&s.template)?);
         }
-        if let Some(id) = explicit_id
-            && !matches!(method.as_str(), "none" | "client_secret_post")
-        {
-            form.push(("client_id".into(), id));
+        if let Some(t) = &spec.client_id {
+            o.client_id = Some(self.render_str(&t.template)?);
         }
-        Ok(())
+        o.claims = self.render_map(&spec.claims)?;
+        o.jwt_header = self.render_map(&spec.jwt_header)?;
+        Ok((role, o))
     }
 
-    fn assertion_audience(&self, client: &ClientConfig) -> String {
-        match client.assertion_audience.as_str() {
-            "token_endpoint" | "" => self
-                .ctx
-                .target
-                .endpoints
-                .get("token")
-                .map(url::Url::to_string)
-                .unwrap_or_default(),
-            "issuer" => value_to_text(&self.ctx.target_json()["issuer"]),
-            other => other.to_owned(),
-        }
-    }
-
-    /// A DPoP proof for `method url` with the named key (generated on first use).
-    pub(crate) fn dpop_proof(
-        &mut self,
-        d: &DpopSpec,
-        method: &str,
-        url: &url::Url,
-    ) -> Result<String, String> {
+    /// The named DPoP key (generated on first use) with the spec's claims and header.
+    fn dpop_binding(&mut self, d: &DpopSpec) -> Result<DpopBinding, String> {
         let name = self.render_str(&d.key.template)?;
-        let claims = self.render_map(&d.claims)?;
-        let header = self.render_map(&d.jwt_header)?;
-        let key = self.dpop_key(&name)?;
-        let mut htu = url.clone();
-        htu.set_query(None);
-        htu.set_fragment(None);
-        key.proof(method, htu.as_str(), claims, header, now())
-            .map_err(|e| e.to_string())
+        Ok(DpopBinding {
+            claims: self.render_map(&d.claims)?,
+            header: self.render_map(&d.jwt_header)?,
+            key: self.dpop_key(&name),
+        })
     }
 
-    pub(crate) fn dpop_key(&mut self, name: &str) -> Result<std::sync::Arc<DpopKey>, String> {
-        if let Some(k) = self.dpop_keys.get(name) {
-            return Ok(std::sync::Arc::clone(k));
-        }
-        let k = std::sync::Arc::new(DpopKey::generate());
-        self.dpop_keys
-            .insert(name.to_owned(), std::sync::Arc::clone(&k));
-        Ok(k)
+    pub(crate) fn dpop_key(&mut self, name: &str) -> Arc<DpopKey> {
+        Arc::clone(
+            self.dpop_keys
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::new(DpopKey::generate())),
+        )
     }
-}
 
-/// Merges `over` into `base`; a JSON null removes the key (to forge a missing claim).
-pub(crate) fn merge(base: &mut Map<String, Value>, over: Map<String, Value>) {
-    for (k, v) in over {
-        if v.is_null() {
-            base.remove(&k);
-        } else {
-            base.insert(k, v);
+    /// A `bootstrap:` spec rendered into the session's request.
+    pub(crate) fn bootstrap_request(
+        &mut self,
+        b: &BootstrapSpec,
+    ) -> Result<BootstrapRequest, String> {
+        let role = match &b.client {
+            Some(t) => self.render_str(&t.template)?,
+            None => self.default_role(),
+        };
+        let mut req = BootstrapRequest::new(&role);
+        if let Some(t) = &b.scope {
+            req.scope = Some(self.render_str(&t.template)?);
         }
+        if let Some(g) = &b.grant {
+            req.grant = Some(self.render_str(&g.template)?);
+        }
+        for (k, v) in &b.params {
+            req.params.push((k.clone(), self.render_str(&v.template)?));
+        }
+        if let Some(d) = &b.dpop {
+            req.dpop = Some(self.dpop_binding(d)?);
+        }
+        Ok(req)
     }
 }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokencert::profile::{ProcessEnv, Target};
 use tokencert::report::{Outcome, ScenarioResult};
-use tokencert::runner::{RunContext, RunOptions};
+use tokencert::runner::{RunOptions, Runner};
 use tokencert::scenario::{LoadOptions, load_paths};
+use tokencert::session::Session;
 
 /// Secrets the tests plant and later search for in every output.
 pub const CLIENT_SECRET: &str = "planted-client-secret-7Qx";
@@ -46,11 +47,8 @@ pub async fn run_dir(dir: &Path) -> Vec<ScenarioResult> {
     let target = Target::load(&dir.join("target.yaml"), &ProcessEnv)
         .map_err(|e| format!("{e:?}"))
         .expect("target valid");
-    let ctx = Arc::new(
-        RunContext::new(Arc::new(cat), target, "test".into())
-            .await
-            .expect("run context"),
-    );
+    let session = Session::new(target).await.expect("session");
+    let ctx = Arc::new(Runner::new(Arc::new(session), Arc::new(cat), "test".into()));
     let cells = ctx.plan(&[]);
     ctx.run(cells, &RunOptions::default()).await
 }

@@ -1,15 +1,13 @@
-//! Getting a fresh token family from the target without a person.
+//! Getting a fresh token family from the target without a person: the profile's bootstrap
+//! grant (password, authorization code + PKCE with unattended consent or a hook, device code
+//! with an approval hook, JWT bearer, or a seeded refresh token).
 
-use super::execute::ScenarioRun;
 use super::hook::run_hook;
-use super::prepare::now;
+use super::{DpopBinding, Record, Session};
 use crate::http::client::form_body;
-use crate::http::jwt::{self, SigningKey};
+use crate::http::jwt;
 use crate::http::{HttpResponse, PreparedRequest, pkce};
-use crate::profile::Bootstrap;
-use crate::report::StepResult;
-use crate::scenario::{BootstrapSpec, ClientAuthSpec, RequestSpec, Tpl};
-use crate::template::Template;
+use crate::profile::{ApproveHook, Bootstrap};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,35 +15,55 @@ use std::time::{Duration, Instant};
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-impl ScenarioRun<'_> {
-    /// Runs the target's bootstrap grant for a client; returns the final token response.
-    pub(crate) async fn bootstrap(
-        &mut self,
-        b: &BootstrapSpec,
-        record: &mut StepResult,
+/// What to bootstrap: the client role and what to change about the profile's defaults.
+#[derive(Debug, Clone)]
+pub struct BootstrapRequest {
+    /// Client role.
+    pub role: String,
+    /// Scope (default: the client's, else the target's).
+    pub scope: Option<String>,
+    /// Grant (default: the profile's bootstrap grant).
+    pub grant: Option<String>,
+    /// Extra token request parameters.
+    pub params: Vec<(String, String)>,
+    /// Bind the tokens to this DPoP key.
+    pub dpop: Option<DpopBinding>,
+}
+
+impl BootstrapRequest {
+    /// The profile's defaults for `role`.
+    pub fn new(role: &str) -> BootstrapRequest {
+        BootstrapRequest {
+            role: role.to_owned(),
+            scope: None,
+            grant: None,
+            params: Vec::new(),
+            dpop: None,
+        }
+    }
+}
+
+impl Session {
+    /// Runs the bootstrap grant; returns the final token response (any status).
+    pub async fn bootstrap(
+        &self,
+        b: &BootstrapRequest,
+        rec: &mut dyn Record,
     ) -> Result<HttpResponse, String> {
-        let role = match &b.client {
-            Some(t) => self.render_str(&t.template)?,
-            None => self.default_role(),
-        };
-        let client = self.client(&role)?.clone();
-        let scope = match &b.scope {
-            Some(t) => self.render_str(&t.template)?,
-            None => client
+        let role = b.role.as_str();
+        let client = self.client(role)?;
+        let scope = b.scope.clone().unwrap_or_else(|| {
+            client
                 .scope
                 .clone()
-                .unwrap_or_else(|| self.ctx.target.scope.clone()),
-        };
-        let mut extra = Vec::new();
-        for (k, v) in &b.params {
-            extra.push((k.clone(), self.render_str(&v.template)?));
-        }
-        let grant = match &b.grant {
-            Some(g) => self.render_str(&g.template)?,
-            None => self.ctx.target.bootstrap.grant().to_owned(),
-        };
+                .unwrap_or_else(|| self.target.scope.clone())
+        });
+        let grant = b
+            .grant
+            .clone()
+            .unwrap_or_else(|| self.target.bootstrap.grant().to_owned());
         let mut form: Vec<(String, String)> = Vec::new();
-        match (grant.as_str(), &self.ctx.target.bootstrap) {
+        match (grant.as_str(), &self.target.bootstrap) {
             ("password", Bootstrap::Password { username, password }) => {
                 form.push(("grant_type".into(), "password".into()));
                 form.push(("username".into(), username.clone()));
@@ -58,31 +76,26 @@ impl ScenarioRun<'_> {
                 );
             }
             ("authorization_code", boot) => {
-                let params = match boot {
-                    Bootstrap::AuthorizationCode { params, .. } => params.clone(),
-                    _ => Vec::new(),
-                };
-                let command = match boot {
-                    Bootstrap::AuthorizationCode { command, .. } => command.clone(),
-                    _ => None,
+                let (params, command) = match boot {
+                    Bootstrap::AuthorizationCode { params, command } => {
+                        (params.as_slice(), command.as_deref())
+                    }
+                    _ => (&[][..], None),
                 };
                 let redirect = client.redirect_uri.clone().ok_or_else(|| {
                     format!("client `{role}` needs a redirect_uri for the code flow")
                 })?;
                 let verifier = pkce::verifier();
-                let code = self
-                    .authorize(
-                        &client.id,
-                        &redirect,
-                        &scope,
-                        &verifier,
-                        &params,
-                        command.as_deref(),
-                        b,
-                        record,
-                    )
-                    .await?;
-                self.ctx.redactor.add("code", &code);
+                let consent = Consent {
+                    client_id: &client.id,
+                    redirect: &redirect,
+                    scope: &scope,
+                    verifier: &verifier,
+                    params,
+                    command,
+                };
+                let code = self.authorize(&consent, b, rec).await?;
+                self.redactor.add("code", &code);
                 form.push(("grant_type".into(), "authorization_code".into()));
                 form.push(("code".into(), code));
                 form.push(("redirect_uri".into(), redirect));
@@ -91,37 +104,42 @@ impl ScenarioRun<'_> {
             ("device_code", boot) => {
                 let (approve, command) = match boot {
                     Bootstrap::DeviceCode { approve, command } => {
-                        (approve.clone(), command.clone())
+                        (approve.as_ref(), command.as_deref())
                     }
                     _ => (None, None),
                 };
-                return self
-                    .device_flow(&role, &scope, approve, command, &extra, b, record)
-                    .await;
+                return self.device_flow(b, &scope, approve, command, rec).await;
             }
             (
                 "jwt_bearer",
                 Bootstrap::JwtBearer {
-                    key,
                     issuer,
                     subject,
                     audience,
+                    ..
                 },
             ) => {
-                let token_url = self.token_url()?;
-                let aud = audience.clone().unwrap_or_else(|| token_url.to_string());
-                let key = SigningKey::from_pem(key.expose()).map_err(|e| e.to_string())?;
-                let mut claims = jwt::client_assertion_claims(issuer, &aud, now());
+                let aud = match audience {
+                    Some(a) => a.clone(),
+                    None => self.endpoint("token")?.to_string(),
+                };
+                let key = match &self.bootstrap_key {
+                    Some(Ok(k)) => k,
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => return Err("the bootstrap grant has no key".into()),
+                };
+                let now = jwt::now_secs();
+                let mut claims = jwt::client_assertion_claims(issuer, &aud, now);
                 claims.insert("sub".into(), Value::String(subject.clone()));
-                claims.insert("exp".into(), Value::from(now() + 300));
+                claims.insert("exp".into(), Value::from(now + 300));
                 let assertion =
-                    jwt::sign(Default::default(), claims, &key).map_err(|e| e.to_string())?;
-                self.ctx.redactor.add("assertion", &assertion);
+                    jwt::sign(Default::default(), claims, key).map_err(|e| e.to_string())?;
+                self.redactor.add("assertion", &assertion);
                 form.push(("grant_type".into(), JWT_GRANT.into()));
                 form.push(("assertion".into(), assertion));
             }
             ("refresh_token", Bootstrap::RefreshToken { token }) => {
-                if self.ctx.seed_used.swap(true, Ordering::SeqCst) {
+                if self.seed_used.swap(true, Ordering::SeqCst) {
                     return Err("the seeded refresh token was already used by another scenario: a seeded token serves one scenario; use a repeatable bootstrap grant (password, authorization_code, device_code, jwt_bearer) to run more".into());
                 }
                 form.push(("grant_type".into(), "refresh_token".into()));
@@ -130,74 +148,36 @@ impl ScenarioRun<'_> {
             (g, _) => {
                 return Err(format!(
                     "bootstrap grant `{g}` is not configured in the target profile (its bootstrap grant is `{}`)",
-                    self.ctx.target.bootstrap.grant()
+                    self.target.bootstrap.grant()
                 ));
             }
         }
         if !scope.is_empty() && grant != "refresh_token" && grant != "authorization_code" {
             form.push(("scope".into(), scope));
         }
-        form.extend(extra);
-        self.token_request(&role, form, b, record).await
-    }
-
-    fn token_url(&self) -> Result<url::Url, String> {
-        self.ctx
-            .target
-            .endpoints
-            .get("token")
-            .cloned()
-            .ok_or_else(|| "the target has no token endpoint".to_owned())
+        form.extend(b.params.iter().cloned());
+        self.token_request(b, form, rec).await
     }
 
     /// POSTs a form to the token endpoint with the client's authentication (and DPoP if asked).
     async fn token_request(
-        &mut self,
-        role: &str,
+        &self,
+        b: &BootstrapRequest,
         form: Vec<(String, String)>,
-        b: &BootstrapSpec,
-        record: &mut StepResult,
+        rec: &mut dyn Record,
     ) -> Result<HttpResponse, String> {
-        let spec = RequestSpec {
-            method: None,
-            endpoint: Some(lit("token")),
-            url: None,
-            query: Vec::new(),
-            form: form.into_iter().map(|(k, v)| (k, vec![lit(&v)])).collect(),
-            body: None,
-            body_raw: None,
-            headers: Vec::new(),
-            client_auth: Some(ClientAuthSpec {
-                client: lit(role),
-                method: None,
-                client_id: None,
-                secret: None,
-                claims: Vec::new(),
-                jwt_header: Vec::new(),
-                loc: b.loc,
-            }),
-            dpop: b.dpop.clone(),
-            timeout: None,
-            loc: b.loc,
-        };
-        let req = self.prepare(&spec)?;
-        self.send(&req, None, record).await
+        let req = self.form_request("token", Some(&b.role), form, b.dpop.as_ref())?;
+        self.send(&req, None, rec).await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The authorization request of the code flow; returns the code.
     async fn authorize(
-        &mut self,
-        client_id: &str,
-        redirect: &str,
-        scope: &str,
-        verifier: &str,
-        params: &[(String, String)],
-        command: Option<&str>,
-        b: &BootstrapSpec,
-        record: &mut StepResult,
+        &self,
+        c: &Consent<'_>,
+        b: &BootstrapRequest,
+        rec: &mut dyn Record,
     ) -> Result<String, String> {
         let mut url = self
-            .ctx
             .target
             .endpoints
             .get("authorization")
@@ -207,29 +187,28 @@ impl ScenarioRun<'_> {
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code");
-            q.append_pair("client_id", client_id);
-            q.append_pair("redirect_uri", redirect);
-            if !scope.is_empty() {
-                q.append_pair("scope", scope);
+            q.append_pair("client_id", c.client_id);
+            q.append_pair("redirect_uri", c.redirect);
+            if !c.scope.is_empty() {
+                q.append_pair("scope", c.scope);
             }
             q.append_pair("state", &state);
-            q.append_pair("code_challenge", &pkce::challenge_s256(verifier));
+            q.append_pair("code_challenge", &pkce::challenge_s256(c.verifier));
             q.append_pair("code_challenge_method", "S256");
-            for (k, v) in params {
+            for (k, v) in c.params {
                 q.append_pair(k, v);
             }
         }
         if let Some(d) = &b.dpop {
-            let key = self.dpop_key(&self.render_str(&d.key.template)?)?;
             url.query_pairs_mut()
-                .append_pair("dpop_jkt", &key.thumbprint());
+                .append_pair("dpop_jkt", &d.key.thumbprint());
         }
-        let location = match command {
+        let location = match c.command {
             Some(cmd) => {
                 run_hook(
                     cmd,
                     &[("TOKENCERT_AUTHORIZE_URL", url.as_str())],
-                    self.ctx.target.max_response,
+                    self.target.max_response,
                 )
                 .await?
             }
@@ -240,7 +219,7 @@ impl ScenarioRun<'_> {
                     headers: Vec::new(),
                     body: Vec::new(),
                 };
-                let resp = self.send(&req, None, record).await?;
+                let resp = self.send(&req, None, rec).await?;
                 if !(300..400).contains(&resp.status) {
                     return Err(format!(
                         "the authorization endpoint answered {} instead of a redirect: is unattended consent configured (authorize_params)?",
@@ -253,8 +232,12 @@ impl ScenarioRun<'_> {
                     .ok_or("the authorization redirect has no Location header")?
             }
         };
-        let loc = location.trim();
-        let parsed = url::Url::parse(loc).or_else(|_| self.ctx.target.base_url.join(loc));
+        self.code_from_redirect(location.trim(), &state)
+    }
+
+    /// The code in an authorization redirect (or the bare code a hook printed).
+    fn code_from_redirect(&self, loc: &str, state: &str) -> Result<String, String> {
+        let parsed = url::Url::parse(loc).or_else(|_| self.target.base_url.join(loc));
         match parsed {
             Ok(u) => {
                 let get = |k: &str| {
@@ -284,25 +267,22 @@ impl ScenarioRun<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The device authorization grant (RFC 8628): ask, approve through the hook, poll.
     async fn device_flow(
-        &mut self,
-        role: &str,
+        &self,
+        b: &BootstrapRequest,
         scope: &str,
-        approve: Option<crate::profile::ApproveHook>,
-        command: Option<String>,
-        extra: &[(String, String)],
-        b: &BootstrapSpec,
-        record: &mut StepResult,
+        approve: Option<&ApproveHook>,
+        command: Option<&str>,
+        rec: &mut dyn Record,
     ) -> Result<HttpResponse, String> {
         let url = self
-            .ctx
             .target
             .endpoints
             .get("device_authorization")
             .cloned()
             .ok_or("the target has no device_authorization endpoint")?;
-        let client = self.client(role)?.clone();
+        let client = self.client(&b.role)?;
         let mut form = vec![("client_id".to_owned(), client.id.clone())];
         if !scope.is_empty() {
             form.push(("scope".into(), scope.to_owned()));
@@ -316,7 +296,7 @@ impl ScenarioRun<'_> {
             )],
             body: form_body(&form),
         };
-        let resp = self.send(&req, None, record).await?;
+        let resp = self.send(&req, None, rec).await?;
         let body: Value = serde_json::from_slice(&resp.body)
             .map_err(|_| format!("device authorization answered {} without JSON", resp.status))?;
         let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -325,7 +305,7 @@ impl ScenarioRun<'_> {
         let user_code =
             field("user_code").ok_or("device authorization response has no user_code")?;
         let verification_uri = field("verification_uri").unwrap_or_default();
-        self.ctx.redactor.add("device_code", &device_code);
+        self.redactor.add("device_code", &device_code);
         let interval = body
             .get("interval")
             .and_then(Value::as_u64)
@@ -333,44 +313,17 @@ impl ScenarioRun<'_> {
             .clamp(0, 30);
         match (approve, command) {
             (Some(hook), _) => {
-                let fill = |s: &str| {
-                    s.replace("{{ user_code }}", &user_code)
-                        .replace("{{user_code}}", &user_code)
-                        .replace("{{ verification_uri }}", &verification_uri)
-                };
-                let url = self
-                    .ctx
-                    .target
-                    .base_url
-                    .join(&fill(&hook.url))
-                    .map_err(|e| format!("approve url: {e}"))?;
-                let pairs: Vec<(String, String)> = hook
-                    .form
-                    .iter()
-                    .map(|(k, v)| (k.clone(), fill(v)))
-                    .collect();
-                let req = PreparedRequest {
-                    method: hook.method.to_ascii_uppercase(),
-                    url,
-                    headers: vec![(
-                        "Content-Type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    )],
-                    body: form_body(&pairs),
-                };
-                let resp = self.send(&req, None, record).await?;
-                if resp.status >= 400 {
-                    return Err(format!("the device approval hook answered {}", resp.status));
-                }
+                self.approve(hook, &user_code, &verification_uri, rec)
+                    .await?;
             }
             (None, Some(cmd)) => {
                 run_hook(
-                    &cmd,
+                    cmd,
                     &[
                         ("TOKENCERT_USER_CODE", &user_code),
                         ("TOKENCERT_VERIFICATION_URI", &verification_uri),
                     ],
-                    self.ctx.target.max_response,
+                    self.target.max_response,
                 )
                 .await?;
             }
@@ -383,8 +336,8 @@ impl ScenarioRun<'_> {
                 ("grant_type".to_owned(), DEVICE_GRANT.to_owned()),
                 ("device_code".to_owned(), device_code.clone()),
             ];
-            form.extend(extra.iter().cloned());
-            let resp = self.token_request(role, form, b, record).await?;
+            form.extend(b.params.iter().cloned());
+            let resp = self.token_request(b, form, rec).await?;
             let err = serde_json::from_slice::<Value>(&resp.body)
                 .ok()
                 .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
@@ -396,12 +349,53 @@ impl ScenarioRun<'_> {
             tokio::time::sleep(wait.max(Duration::from_millis(200))).await;
         }
     }
+
+    /// The profile's device approval request, with the user code filled in.
+    async fn approve(
+        &self,
+        hook: &ApproveHook,
+        user_code: &str,
+        verification_uri: &str,
+        rec: &mut dyn Record,
+    ) -> Result<(), String> {
+        let fill = |s: &str| {
+            s.replace("{{ user_code }}", user_code)
+                .replace("{{user_code}}", user_code)
+                .replace("{{ verification_uri }}", verification_uri)
+        };
+        let url = self
+            .target
+            .base_url
+            .join(&fill(&hook.url))
+            .map_err(|e| format!("approve url: {e}"))?;
+        let pairs: Vec<(String, String)> = hook
+            .form
+            .iter()
+            .map(|(k, v)| (k.clone(), fill(v)))
+            .collect();
+        let req = PreparedRequest {
+            method: hook.method.to_ascii_uppercase(),
+            url,
+            headers: vec![(
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: form_body(&pairs),
+        };
+        let resp = self.send(&req, None, rec).await?;
+        if resp.status >= 400 {
+            return Err(format!("the device approval hook answered {}", resp.status));
+        }
+        Ok(())
+    }
 }
 
-fn lit(s: &str) -> Tpl {
-    Tpl {
-        template: Template::literal(s),
-        loc: crate::yaml::Loc::default(),
-        raw: s.to_owned(),
-    }
+/// The authorization request of one code flow.
+struct Consent<'a> {
+    client_id: &'a str,
+    redirect: &'a str,
+    scope: &'a str,
+    verifier: &'a str,
+    params: &'a [(String, String)],
+    command: Option<&'a str>,
 }
