@@ -1,0 +1,213 @@
+//! The one setup of "a target profile or the embedded reference server" that `run`, `fuzz` and
+//! `prop` share: flags, the profile loader, the embedded server, the loopback guard, and the
+//! session with the target.
+
+use super::{EXIT_HARNESS, EXIT_INVALID, EXIT_USAGE};
+use crate::embedded::{Flaw, Running};
+use crate::profile::{ProcessEnv, Target, TargetError};
+use crate::session::Session;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the target is: a profile, or the embedded reference server with a policy and flaws.
+#[derive(Debug, clap::Args)]
+pub(super) struct TargetArgs {
+    /// Target profile (YAML). Without it, tokencert uses its embedded reference server.
+    #[arg(long, short = 't', env = "TOKENCERT_TARGET")]
+    pub target: Option<PathBuf>,
+    /// Policy of the embedded reference server (a preset name or a policy file); without
+    /// --target. Default: rfc9700, or the preset where the given --flaw shows (prop: a random
+    /// policy within the presets' space per case).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Switch on a deliberate flaw in the embedded reference server (repeatable); without --target.
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub flaws: Vec<Flaw>,
+    /// Accept invalid TLS certificates (never for a real certification run).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Largest response body read from the target, e.g. `4MiB`, `512KiB` or a byte count; a
+    /// larger or endless body is an error for that request, never read whole (prop: --target
+    /// only, the embedded server's per-case answers are trusted).
+    #[arg(long, value_name = "SIZE", default_value_t = crate::http::BodyLimit::DEFAULT)]
+    pub max_response_bytes: crate::http::BodyLimit,
+}
+
+/// What a command adds to the shared setup.
+#[derive(Default)]
+pub(super) struct SetupOptions<'a> {
+    /// Per-request timeout instead of the profile's.
+    pub timeout: Option<Duration>,
+    /// Other flags that only make sense with the embedded server, by name.
+    pub embedded_only: &'a [(&'a str, bool)],
+    /// Refuse a target off loopback (unless `allow_remote`), saying why.
+    pub loopback_only: Option<&'a str>,
+    /// `--allow-remote` was given.
+    pub allow_remote: bool,
+    /// Without --target, leave the embedded server to the command (prop starts one per case).
+    pub defer_embedded: bool,
+}
+
+/// The target a command plays against.
+pub(super) struct Opened {
+    /// The session with the target (`None`: the embedded server was left to the command).
+    pub session: Option<Arc<Session>>,
+    /// The embedded server, kept running while the session is used.
+    running: Option<Running>,
+}
+
+impl Opened {
+    /// Stops the embedded server, if one was started.
+    pub async fn close(self) {
+        drop(self.session);
+        if let Some(r) = self.running {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// Opens the target the flags name; `Err` is the exit code (the reason is printed).
+pub(super) async fn open(a: &TargetArgs, o: &SetupOptions<'_>) -> Result<Opened, u8> {
+    let (target, running) = match &a.target {
+        Some(path) => {
+            refuse_embedded_flags(a, o.embedded_only)?;
+            (load_target(path)?, None)
+        }
+        None if o.defer_embedded => {
+            return Ok(Opened {
+                session: None,
+                running: None,
+            });
+        }
+        None => {
+            let (running, target) = start_embedded(a.policy.as_deref(), &a.flaws).await?;
+            (target, Some(running))
+        }
+    };
+    let mut target = target;
+    if a.insecure {
+        target.insecure = true;
+    }
+    if let Some(t) = o.timeout {
+        target.timeout = t;
+    }
+    target.max_response = a.max_response_bytes;
+    if let Some(why) = o.loopback_only {
+        refuse_remote(&target, o.allow_remote, why)?;
+    }
+    match Session::new(target).await {
+        Ok(s) => Ok(Opened {
+            session: Some(Arc::new(s)),
+            running,
+        }),
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(r) = running {
+                r.shutdown().await;
+            }
+            Err(EXIT_HARNESS)
+        }
+    }
+}
+
+/// --flaw, --policy (and the command's own embedded-only flags) with --target are an error.
+fn refuse_embedded_flags(a: &TargetArgs, more: &[(&str, bool)]) -> Result<(), u8> {
+    let mut given: Vec<&str> = Vec::new();
+    if !a.flaws.is_empty() {
+        given.push("--flaw");
+    }
+    if a.policy.is_some() {
+        given.push("--policy");
+    }
+    given.extend(more.iter().filter(|(_, set)| *set).map(|(name, _)| *name));
+    if given.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: {} apply to the embedded reference server only (drop --target)",
+        given.join(", ")
+    );
+    Err(EXIT_USAGE)
+}
+
+#[cfg(feature = "embedded-server")]
+/// The embedded server's policy: the one asked for, else the preset where every given flaw is
+/// observable (some need the password grant, a grace window…), else rfc9700.
+fn embedded_policy(asked: Option<&str>, flaws: &[Flaw]) -> String {
+    if let Some(p) = asked {
+        return p.to_owned();
+    }
+    let hints: Vec<&str> = flaws.iter().filter_map(|f| f.showcase_preset()).collect();
+    match hints.as_slice() {
+        [first, rest @ ..] if rest.iter().all(|h| h == first) => (*first).to_owned(),
+        _ => "rfc9700".to_owned(),
+    }
+}
+
+/// Loads a target profile, printing its errors; `Err` is the exit code.
+fn load_target(path: &Path) -> Result<Target, u8> {
+    match Target::load(path, &ProcessEnv) {
+        Ok(t) => Ok(t),
+        Err(TargetError::Invalid(diags)) => {
+            eprint!("{}", crate::diagnostic::render_all(&diags));
+            eprintln!("the target profile is invalid");
+            Err(EXIT_INVALID)
+        }
+        Err(TargetError::MissingSecret(m)) => {
+            eprintln!("error: {m}");
+            Err(EXIT_HARNESS)
+        }
+    }
+}
+
+/// Starts the embedded reference server; `Err` is the exit code.
+#[cfg(feature = "embedded-server")]
+async fn start_embedded(policy: Option<&str>, flaws: &[Flaw]) -> Result<(Running, Target), u8> {
+    let policy = embedded_policy(policy, flaws);
+    let running = crate::profile::embedded::start(&policy, flaws)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            EXIT_HARNESS
+        })?;
+    let target = match crate::profile::embedded::target(&running) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            running.shutdown().await;
+            return Err(EXIT_HARNESS);
+        }
+    };
+    eprintln!(
+        "target: embedded reference server at {} (policy {}{})",
+        running.base_url(),
+        target.policy.name,
+        if target.flaws.is_empty() {
+            String::new()
+        } else {
+            format!(", flaws: {}", target.flaws.join(", "))
+        }
+    );
+    Ok((running, target))
+}
+
+/// Without the embedded server, every run that needs one is a usage error.
+#[cfg(not(feature = "embedded-server"))]
+async fn start_embedded(_: Option<&str>, _: &[Flaw]) -> Result<(Running, Target), u8> {
+    eprintln!("error: {}", crate::embedded::ABSENT);
+    Err(EXIT_USAGE)
+}
+
+/// Refuses a target whose token endpoint is not on loopback unless `allowed`: load and fuzz
+/// loops belong on servers the user owns.
+fn refuse_remote(target: &Target, allowed: bool, why: &str) -> Result<(), u8> {
+    let url = target.endpoints.get("token").unwrap_or(&target.base_url);
+    if allowed || crate::blackbox::is_loopback(url) {
+        return Ok(());
+    }
+    eprintln!(
+        "error: {url} is not a loopback address; {why}. Pass --allow-remote if you own this server."
+    );
+    Err(EXIT_USAGE)
+}
