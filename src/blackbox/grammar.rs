@@ -8,6 +8,7 @@ use base64::Engine as _;
 use rand::Rng as _;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
+use tokencert_policy::AuthMethod;
 
 /// A valid request to start from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -472,8 +473,8 @@ impl Req {
                 .unwrap_or_default();
             // The mutations that forge credentials go through the same client authentication
             // as the registered one, with another method or secret.
-            let with = |method: &str, secret: Option<&str>| AuthOverrides {
-                method: Some(method.to_owned()),
+            let with = |method: AuthMethod, secret: Option<&str>| AuthOverrides {
+                method: Some(method),
                 secret: secret.map(str::to_owned),
                 ..AuthOverrides::default()
             };
@@ -487,15 +488,18 @@ impl Req {
                 Auth::Raw(v) => h.push(("Authorization".into(), v.clone())),
                 Auth::WrongSecret => {
                     auth(
-                        with("client_secret_basic", Some("tokencert-wrong-secret")),
+                        with(
+                            AuthMethod::ClientSecretBasic,
+                            Some("tokencert-wrong-secret"),
+                        ),
                         p,
                         h,
                     )?;
                 }
-                Auth::IdOnly => auth(with("none", None), p, h)?,
+                Auth::IdOnly => auth(with(AuthMethod::None, None), p, h)?,
                 Auth::Both => {
-                    auth(with("client_secret_basic", Some(&secret)), p, h)?;
-                    auth(with("client_secret_post", Some(&secret)), p, h)?;
+                    auth(with(AuthMethod::ClientSecretBasic, Some(&secret)), p, h)?;
+                    auth(with(AuthMethod::ClientSecretPost, Some(&secret)), p, h)?;
                 }
                 Auth::AssertionNone => {
                     let header = base64::engine::general_purpose::URL_SAFE_NO_PAD

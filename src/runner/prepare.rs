@@ -6,6 +6,7 @@ use crate::http::PreparedRequest;
 use crate::http::client::form_body;
 use crate::http::jwt::DpopKey;
 use crate::scenario::{BootstrapSpec, ClientAuthSpec, DpopSpec, RequestSpec, TplValue};
+use crate::session::client_auth::parse_method;
 use crate::session::{AuthOverrides, BootstrapRequest, DpopBinding};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -110,7 +111,7 @@ impl ScenarioRun<'_> {
         let role = self.render_str(&spec.client.template)?;
         let mut o = AuthOverrides::default();
         if let Some(m) = &spec.method {
-            o.method = Some(self.render_str(&m.template)?);
+            o.method = Some(parse_method(&self.render_str(&m.template)?)?);
         }
         if let Some(s) = &spec.secret {
             o.secret = Some(self.render_str(&s.template)?);

@@ -6,6 +6,7 @@ use crate::http::client::basic_auth;
 use crate::http::jwt::{self, SigningKey};
 use crate::profile::ClientConfig;
 use serde_json::{Map, Value};
+use tokencert_policy::AuthMethod;
 
 /// Client-assertion type URN (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -15,7 +16,7 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 #[derive(Debug, Clone, Default)]
 pub struct AuthOverrides {
     /// Another method than the registered one.
-    pub method: Option<String>,
+    pub method: Option<AuthMethod>,
     /// Another `client_id` sent in the body.
     pub client_id: Option<String>,
     /// Another secret.
@@ -39,7 +40,10 @@ impl Session {
             return Ok(());
         }
         let client = self.client(role)?;
-        let method = o.method.as_deref().unwrap_or(&client.auth_method);
+        let method = match o.method {
+            Some(m) => m,
+            None => parse_method(&client.auth_method)?,
+        };
         let secret = || {
             o.secret
                 .clone()
@@ -48,20 +52,20 @@ impl Session {
         };
         let body_id = || o.client_id.clone().unwrap_or_else(|| client.id.clone());
         match method {
-            "none" => form.push(("client_id".into(), body_id())),
-            "client_secret_basic" => {
+            AuthMethod::None => form.push(("client_id".into(), body_id())),
+            AuthMethod::ClientSecretBasic => {
                 headers.push(("Authorization".into(), basic_auth(&client.id, &secret()?)));
             }
-            "client_secret_post" => {
+            AuthMethod::ClientSecretPost => {
                 form.push(("client_id".into(), body_id()));
                 form.push(("client_secret".into(), secret()?));
             }
-            "client_secret_jwt" => {
+            AuthMethod::ClientSecretJwt => {
                 let key = SigningKey::hmac(secret()?.as_bytes());
                 let assertion = self.client_assertion(client, &key, o)?;
                 push_assertion(form, assertion);
             }
-            "private_key_jwt" => {
+            AuthMethod::PrivateKeyJwt => {
                 let key = match self.client_keys.get(role) {
                     Some(Ok(k)) => k,
                     Some(Err(e)) => return Err(format!("client `{role}`: {e}")),
@@ -70,11 +74,10 @@ impl Session {
                 let assertion = self.client_assertion(client, key, o)?;
                 push_assertion(form, assertion);
             }
-            other => return Err(format!("unknown client authentication method `{other}`")),
         }
         // An explicit client_id also goes with the methods that do not carry one in the body.
         if let Some(id) = &o.client_id
-            && !matches!(method, "none" | "client_secret_post")
+            && !matches!(method, AuthMethod::None | AuthMethod::ClientSecretPost)
         {
             form.push(("client_id".into(), id.clone()));
         }
@@ -110,6 +113,12 @@ impl Session {
             other => other.to_owned(),
         }
     }
+}
+
+/// A method by its registered name.
+pub fn parse_method(name: &str) -> Result<AuthMethod, String> {
+    AuthMethod::from_wire(name)
+        .ok_or_else(|| format!("unknown client authentication method `{name}`"))
 }
 
 fn push_assertion(form: &mut Vec<(String, String)>, assertion: String) {
