@@ -677,3 +677,85 @@ steps:
     let err = tokencert::scenario::load::scenario_from_str("bad.yaml", &bad).expect_err("invalid");
     assert!(err[0].message.contains("body_raw"), "{}", err[0].render());
 }
+
+/// A step that cannot run reports where, as a failed predicate does: `file:line:col` of the
+/// template or value that failed (in the fixture's file for a fixture's step), on the result's
+/// reason and on the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_errors_carry_their_source_location() {
+    let server = token_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let no_endpoint = "id: error.no-endpoint
+title: an endpoint the target lacks
+requirements: [{ id: RFC6749-5.1.a, level: MUST }]
+steps:
+  - request:
+      endpoint: device_authorization
+      form: { a: b }
+";
+    let bad_wait = "id: error.bad-wait
+title: a wait that is no duration
+requirements: [{ id: RFC6749-5.1.a, level: MUST }]
+steps:
+  - wait: \"{{ target.name }}\"
+";
+    let in_fixture = "id: error.in-fixture
+title: a fixture's step that cannot run
+requirements: [{ id: RFC6749-5.1.a, level: MUST }]
+steps:
+  - include: broken
+";
+    let fixture = "fixture: broken
+steps:
+  - request:
+      endpoint: device_authorization
+";
+    let target = target_yaml(&server.uri(), "");
+    write(
+        dir.path(),
+        &[
+            ("specs/no-endpoint.yaml", no_endpoint),
+            ("specs/bad-wait.yaml", bad_wait),
+            ("specs/in-fixture.yaml", in_fixture),
+            ("specs/fixtures/broken.yaml", fixture),
+            ("target.yaml", &target),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    let specs = dir.path().join("specs");
+    let cases = [
+        ("error.no-endpoint", specs.join("no-endpoint.yaml"), 6, 17),
+        ("error.bad-wait", specs.join("bad-wait.yaml"), 5, 11),
+        (
+            "error.in-fixture",
+            specs.join("fixtures/broken.yaml"),
+            4,
+            17,
+        ),
+    ];
+    for (name, file, line, col) in cases {
+        let r = results
+            .iter()
+            .find(|r| r.name() == name)
+            .unwrap_or_else(|| panic!("no result {name}"));
+        assert_eq!(r.outcome, Outcome::Error, "{name}");
+        let at = format!("{}:{line}:{col}", file.display());
+        let reason = r.reason.clone().unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!("{at}: step `")),
+            "{name}: {reason}"
+        );
+        let errored: Vec<_> = r
+            .steps
+            .iter()
+            .filter(|s| s.outcome == tokencert::report::StepOutcome::Error)
+            .collect();
+        assert!(
+            errored
+                .iter()
+                .any(|s| s.location.as_deref() == Some(at.as_str())),
+            "{name}: {:?}",
+            errored.iter().map(|s| &s.location).collect::<Vec<_>>()
+        );
+    }
+}

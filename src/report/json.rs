@@ -76,6 +76,7 @@ pub(crate) mod fixture {
             kind: "request".into(),
             outcome,
             message: None,
+            location: None,
             exchanges,
             duration_ms: 130,
         }

@@ -158,6 +158,9 @@ pub struct StepResult {
     /// Error or skip reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// `file:line:col` of what failed when the step could not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// HTTP exchanges the step made (redacted).
     pub exchanges: Vec<Exchange>,
     /// Wall time.

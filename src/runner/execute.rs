@@ -1,5 +1,6 @@
 //! Executing one scenario cell: setup, steps, teardown; captures; findings.
 
+use super::failure::{Placed, StepError};
 use super::predicate::{self, show_observed};
 use super::{Cell, Runner};
 use crate::diagnostic::Diagnostic;
@@ -10,11 +11,11 @@ use crate::report::{
     StepResult,
 };
 use crate::scenario::{
-    Action, Capture, CaptureSource, Check, Expect, JsonPath, Level, Scenario, Step,
+    Action, Capture, CaptureSource, Check, Expect, JsonPath, Level, Scenario, Step, Tpl,
 };
 use crate::session::{Record, Session};
-use crate::template::{Scope, Template, value_to_text};
-use crate::yaml::Loc;
+use crate::template::{Scope, value_to_text};
+use crate::yaml::{Loc, Source};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,13 +27,15 @@ enum Flow {
     /// A MUST-level assertion failed: later steps would test nothing meaningful.
     StopFailed,
     /// The step could not run.
-    StopError(String),
+    StopError(Placed),
 }
 
 /// One running cell.
 pub(crate) struct ScenarioRun<'a> {
     pub ctx: &'a Runner,
     pub scenario: &'a Scenario,
+    /// The file of the steps running now (a fixture's while its steps run).
+    source: Source,
     cell: &'a Cell,
     vars: Map<String, Value>,
     pub dpop_keys: HashMap<String, Arc<DpopKey>>,
@@ -105,6 +108,7 @@ impl<'a> ScenarioRun<'a> {
         ScenarioRun {
             ctx,
             scenario,
+            source: scenario.source.clone(),
             cell,
             vars: Map::new(),
             dpop_keys: HashMap::new(),
@@ -132,9 +136,11 @@ impl<'a> ScenarioRun<'a> {
         clients.keys().next().cloned().unwrap_or_default()
     }
 
-    pub(crate) fn render_str(&self, t: &Template) -> Result<String, String> {
-        t.render_string(self)
-            .map_err(|e| format!("template: {}", e.0))
+    /// Renders a template; a failure points at it.
+    pub(crate) fn render_tpl(&self, t: &Tpl) -> Result<String, StepError> {
+        t.template
+            .render_string(self)
+            .map_err(|e| StepError::at(t.loc, format!("template: {}", e.0)))
     }
 
     pub async fn execute(&mut self) {
@@ -145,7 +151,8 @@ impl<'a> ScenarioRun<'a> {
                     self.vars.insert(name.clone(), val);
                 }
                 Err(e) => {
-                    self.fail_error(format!("vars.{name}: {}", e.0));
+                    let at = Diagnostic::error(&self.source, v.loc, "").location();
+                    self.fail_error(format!("{at}: vars.{name}: {}", e.0));
                     return;
                 }
             }
@@ -163,7 +170,7 @@ impl<'a> ScenarioRun<'a> {
                     break;
                 }
                 Flow::StopError(e) => {
-                    self.fail_error(format!("setup: {e}"));
+                    self.fail_error(format!("{}: setup: {}", e.location, e.message));
                     stopped = true;
                     break;
                 }
@@ -178,7 +185,7 @@ impl<'a> ScenarioRun<'a> {
                         break;
                     }
                     Flow::StopError(e) => {
-                        self.fail_error(e);
+                        self.fail_error(e.to_string());
                         self.skip_rest(&s.steps[i + 1..], "an earlier step errored");
                         break;
                     }
@@ -209,6 +216,7 @@ impl<'a> ScenarioRun<'a> {
                 kind: action_kind(&st.action).into(),
                 outcome: StepOutcome::Skip,
                 message: Some(why.into()),
+                location: None,
                 exchanges: Vec::new(),
                 duration_ms: 0,
             });
@@ -237,6 +245,7 @@ impl<'a> ScenarioRun<'a> {
             kind: action_kind(&step.action).into(),
             outcome: StepOutcome::Pass,
             message: None,
+            location: None,
             exchanges: Vec::new(),
             duration_ms: 0,
         };
@@ -270,9 +279,11 @@ impl<'a> ScenarioRun<'a> {
         record.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         let flow = match result {
             Err(e) => {
+                let placed = Placed::new(&self.source, step.loc, &id, &e);
                 record.outcome = StepOutcome::Error;
-                record.message = Some(e.clone());
-                Flow::StopError(format!("step `{id}`: {e}"))
+                record.message = Some(e.message);
+                record.location = Some(placed.location.clone());
+                Flow::StopError(placed)
             }
             Ok(()) => {
                 let new = &self.findings[findings_before..];
@@ -301,7 +312,7 @@ impl<'a> ScenarioRun<'a> {
         depth: usize,
         id: &str,
         record: &mut StepResult,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         match &step.action {
             Action::Request(r) => {
                 let attempts = step.retry.as_ref().map_or(1, |rt| rt.attempts.max(1));
@@ -335,14 +346,14 @@ impl<'a> ScenarioRun<'a> {
                 let req = self.bootstrap_request(b)?;
                 let resp = self.session().bootstrap(&req, record).await?;
                 if step.expect.is_none() && !(200..300).contains(&resp.status) {
-                    return Err(format!(
+                    return Err(StepError::from(format!(
                         "bootstrap got status {} (expected 2xx): {}",
                         resp.status,
                         String::from_utf8_lossy(&resp.body)
                             .chars()
                             .take(300)
                             .collect::<String>()
-                    ));
+                    )));
                 }
                 let before = self.findings.len();
                 self.judge(step, id, &resp, record.exchanges.len().saturating_sub(1))?;
@@ -358,8 +369,8 @@ impl<'a> ScenarioRun<'a> {
                 let v = t
                     .template
                     .render(self)
-                    .map_err(|e| format!("template: {}", e.0))?;
-                let d = parse_wait(&v)?;
+                    .map_err(|e| StepError::at(t.loc, format!("template: {}", e.0)))?;
+                let d = parse_wait(&v).map_err(|e| StepError::at(t.loc, e))?;
                 self.wait(d, record).await
             }
             Action::Race(r) => {
@@ -397,7 +408,7 @@ impl<'a> ScenarioRun<'a> {
                     }
                 }
                 if let Some(e) = over_limit {
-                    return Err(e);
+                    return Err(e.into());
                 }
                 let before = self.findings.len();
                 self.judge_race(step, id, &responses)?;
@@ -419,25 +430,39 @@ impl<'a> ScenarioRun<'a> {
                     .catalogue
                     .fixtures
                     .get(&inc.name)
-                    .ok_or_else(|| format!("unknown fixture `{}`", inc.name))?
+                    .ok_or_else(|| {
+                        StepError::at(inc.loc, format!("unknown fixture `{}`", inc.name))
+                    })?
                     .clone();
                 for (name, default) in &fixture.params {
                     let given = inc.with.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-                    let val = match given {
-                        Some(v) => predicate::render_value(&v.value, self),
-                        None => predicate::render_value(&default.value, self),
-                    }
-                    .map_err(|e| format!("fixture `{}` param `{name}`: {}", inc.name, e.0))?;
+                    let (value, at) = match given {
+                        Some(v) => (&v.value, v.loc),
+                        None => (&default.value, inc.loc),
+                    };
+                    let val = predicate::render_value(value, self).map_err(|e| {
+                        StepError::at(
+                            at,
+                            format!("fixture `{}` param `{name}`: {}", inc.name, e.0),
+                        )
+                    })?;
                     self.vars.insert(name.clone(), val);
                 }
+                // The fixture's steps report places in the fixture's file.
+                let outer = std::mem::replace(&mut self.source, fixture.source.clone());
+                let mut result = Ok(());
                 for st in &fixture.steps {
                     match Box::pin(self.step(st, phase, depth + 1)).await {
                         Flow::Continue => {}
-                        Flow::StopFailed => return Ok(()),
-                        Flow::StopError(e) => return Err(e),
+                        Flow::StopFailed => break,
+                        Flow::StopError(e) => {
+                            result = Err(StepError::placed(e));
+                            break;
+                        }
                     }
                 }
-                Ok(())
+                self.source = outer;
+                result
             }
         }
     }
@@ -451,7 +476,7 @@ impl<'a> ScenarioRun<'a> {
         self.session().send(req, timeout, record).await
     }
 
-    async fn wait(&mut self, d: Duration, record: &mut StepResult) -> Result<(), String> {
+    async fn wait(&mut self, d: Duration, record: &mut StepResult) -> Result<(), StepError> {
         if d.is_zero() {
             return Ok(());
         }
@@ -471,7 +496,7 @@ impl<'a> ScenarioRun<'a> {
         id: &str,
         resp: &HttpResponse,
         ex: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let Some(expect) = &step.expect else {
             return Ok(());
         };
@@ -485,7 +510,7 @@ impl<'a> ScenarioRun<'a> {
         resp: &HttpResponse,
         ex: Option<usize>,
         prefix: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let body_json: Option<Value> = serde_json::from_slice(&resp.body).ok();
         if let Some(c) = &e.status {
             let obs = Value::from(resp.status);
@@ -530,7 +555,7 @@ impl<'a> ScenarioRun<'a> {
         step: &Step,
         id: &str,
         responses: &[Option<HttpResponse>],
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let Some(expect) = &step.expect else {
             return Ok(());
         };
@@ -602,9 +627,9 @@ impl<'a> ScenarioRun<'a> {
         step: &str,
         ex: Option<usize>,
         resp: &HttpResponse,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let mismatches = predicate::check(&c.predicates, observed, self)
-            .map_err(|e| format!("{subject}: {}", e.0))?;
+            .map_err(|e| StepError::at(c.loc, format!("{subject}: {}", e.0)))?;
         if mismatches.is_empty() {
             return Ok(());
         }
@@ -624,7 +649,7 @@ impl<'a> ScenarioRun<'a> {
                 m.loc
             };
             let mut d = Diagnostic::error(
-                &self.scenario.source,
+                &self.source,
                 loc,
                 format!(
                     "{subject}: expected {}, observed {}",
@@ -675,17 +700,20 @@ impl<'a> ScenarioRun<'a> {
         (id, level)
     }
 
-    fn capture(&mut self, caps: &[Capture], resps: &[&HttpResponse]) -> Result<(), String> {
+    fn capture(&mut self, caps: &[Capture], resps: &[&HttpResponse]) -> Result<(), StepError> {
         for c in caps {
             let Some(resp) = resps.first() else {
-                return Err(format!("capture `{}`: no response", c.name));
+                return Err(StepError::at(
+                    c.loc,
+                    format!("capture `{}`: no response", c.name),
+                ));
             };
             self.capture_one(c, resp)?;
         }
         Ok(())
     }
 
-    fn capture_race(&mut self, caps: &[Capture], resps: &[&HttpResponse]) -> Result<(), String> {
+    fn capture_race(&mut self, caps: &[Capture], resps: &[&HttpResponse]) -> Result<(), StepError> {
         for c in caps {
             let pick = match c.from.as_deref() {
                 Some("success") => resps.iter().find(|r| (200..300).contains(&r.status)),
@@ -695,9 +723,9 @@ impl<'a> ScenarioRun<'a> {
             match pick {
                 Some(r) => self.capture_one(c, r)?,
                 None => {
-                    return Err(format!(
-                        "capture `{}`: no matching response in the race",
-                        c.name
+                    return Err(StepError::at(
+                        c.loc,
+                        format!("capture `{}`: no matching response in the race", c.name),
                     ));
                 }
             }
@@ -705,7 +733,7 @@ impl<'a> ScenarioRun<'a> {
         Ok(())
     }
 
-    fn capture_one(&mut self, c: &Capture, resp: &HttpResponse) -> Result<(), String> {
+    fn capture_one(&mut self, c: &Capture, resp: &HttpResponse) -> Result<(), StepError> {
         let body_json = || serde_json::from_slice::<Value>(&resp.body).ok();
         let mut v = match &c.source {
             CaptureSource::Status => Some(Value::from(resp.status)),
@@ -751,9 +779,12 @@ impl<'a> ScenarioRun<'a> {
                 .map(|m| Value::String(m.as_str().to_owned()));
         }
         let Some(v) = v else {
-            return Err(format!(
-                "capture `{}`: nothing found in the response (status {})",
-                c.name, resp.status
+            return Err(StepError::at(
+                c.loc,
+                format!(
+                    "capture `{}`: nothing found in the response (status {})",
+                    c.name, resp.status
+                ),
             ));
         };
         if c.secret {

@@ -6,6 +6,7 @@
 //! global to the server and would expire other cells' tokens mid-flight.
 
 mod execute;
+mod failure;
 pub mod predicate;
 mod prepare;
 

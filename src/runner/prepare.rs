@@ -2,6 +2,7 @@
 //! authentication and DPoP proofs.
 
 use super::execute::ScenarioRun;
+use super::failure::StepError;
 use crate::http::PreparedRequest;
 use crate::http::client::form_body;
 use crate::http::jwt::DpopKey;
@@ -13,9 +14,9 @@ use std::sync::Arc;
 
 impl ScenarioRun<'_> {
     /// Renders a request spec into a prepared request.
-    pub(crate) fn prepare(&mut self, r: &RequestSpec) -> Result<PreparedRequest, String> {
+    pub(crate) fn prepare(&mut self, r: &RequestSpec) -> Result<PreparedRequest, StepError> {
         let method = match &r.method {
-            Some(m) => self.render_str(&m.template)?.to_ascii_uppercase(),
+            Some(m) => self.render_tpl(m)?.to_ascii_uppercase(),
             None => "POST".to_owned(),
         };
         let mut url = self.resolve_url(r)?;
@@ -23,14 +24,14 @@ impl ScenarioRun<'_> {
             let mut q = url.query_pairs_mut();
             for (k, vs) in &r.query {
                 for v in vs {
-                    q.append_pair(k, &self.render_str(&v.template)?);
+                    q.append_pair(k, &self.render_tpl(v)?);
                 }
             }
         }
         let mut form: Vec<(String, String)> = Vec::new();
         for (k, vs) in &r.form {
             for v in vs {
-                form.push((k.clone(), self.render_str(&v.template)?));
+                form.push((k.clone(), self.render_tpl(v)?));
             }
         }
         let mut headers: Vec<(String, String)> = Vec::new();
@@ -45,13 +46,13 @@ impl ScenarioRun<'_> {
         }
         let mut body = Vec::new();
         if let Some(b) = &r.body {
-            body = self.render_str(&b.template)?.into_bytes();
+            body = self.render_tpl(b)?.into_bytes();
         } else if let Some(b) = &r.body_raw {
             body = b
                 .template
                 .render_bytes(self, crate::scenario::escape::unescape)
-                .map_err(|e| format!("template: {}", e.0))?
-                .map_err(|e| format!("body_raw: {e}"))?;
+                .map_err(|e| StepError::at(b.loc, format!("template: {}", e.0)))?
+                .map_err(|e| StepError::at(b.loc, format!("body_raw: {e}")))?;
         } else if !form.is_empty() || (method == "POST" && r.client_auth.is_some()) {
             body = form_body(&form);
             headers.push((
@@ -60,7 +61,7 @@ impl ScenarioRun<'_> {
             ));
         }
         for (n, v) in &r.headers {
-            let value = self.render_str(&v.template)?;
+            let value = self.render_tpl(v)?;
             // A header written in the scenario replaces the harness's own of the same name.
             headers.retain(|(hn, _)| !hn.eq_ignore_ascii_case(n));
             headers.push((n.clone(), value));
@@ -81,43 +82,56 @@ impl ScenarioRun<'_> {
         })
     }
 
-    fn resolve_url(&mut self, r: &RequestSpec) -> Result<url::Url, String> {
+    fn resolve_url(&mut self, r: &RequestSpec) -> Result<url::Url, StepError> {
         if let Some(e) = &r.endpoint {
-            let name = self.render_str(&e.template)?;
-            return self.session().endpoint(&name).map_err(|e| {
-                format!("{e} (gate the scenario with `requires: [endpoint.{name}]`)")
+            let name = self.render_tpl(e)?;
+            return self.session().endpoint(&name).map_err(|err| {
+                StepError::at(
+                    e.loc,
+                    format!("{err} (gate the scenario with `requires: [endpoint.{name}]`)"),
+                )
             });
         }
         let raw = match &r.url {
-            Some(u) => self.render_str(&u.template)?,
+            Some(u) => self.render_tpl(u)?,
             None => return Err("a request needs `endpoint` or `url`".into()),
         };
         let base = &self.session().target.base_url;
-        base.join(&raw)
-            .map_err(|e| format!("`{raw}` is not a URL: {e}"))
+        base.join(&raw).map_err(|e| {
+            let at = r.url.as_ref().map_or(r.loc, |u| u.loc);
+            StepError::at(at, format!("`{raw}` is not a URL: {e}"))
+        })
     }
 
-    fn render_map(&mut self, entries: &[(String, TplValue)]) -> Result<Map<String, Value>, String> {
+    fn render_map(
+        &mut self,
+        entries: &[(String, TplValue)],
+    ) -> Result<Map<String, Value>, StepError> {
         let mut m = Map::new();
         for (k, v) in entries {
-            let val = super::predicate::render_value(&v.value, self).map_err(|e| e.0)?;
+            let val = super::predicate::render_value(&v.value, self)
+                .map_err(|e| StepError::at(v.loc, e.0))?;
             m.insert(k.clone(), val);
         }
         Ok(m)
     }
 
     /// The client role and the changes a `client_auth:` spec makes to its authentication.
-    fn auth_overrides(&mut self, spec: &ClientAuthSpec) -> Result<(String, AuthOverrides), String> {
-        let role = self.render_str(&spec.client.template)?;
+    fn auth_overrides(
+        &mut self,
+        spec: &ClientAuthSpec,
+    ) -> Result<(String, AuthOverrides), StepError> {
+        let role = self.render_tpl(&spec.client)?;
         let mut o = AuthOverrides::default();
         if let Some(m) = &spec.method {
-            o.method = Some(parse_method(&self.render_str(&m.template)?)?);
+            let name = self.render_tpl(m)?;
+            o.method = Some(parse_method(&name).map_err(|e| StepError::at(m.loc, e))?);
         }
         if let Some(s) = &spec.secret {
-            o.secret = Some(self.render_str(&s.template)?);
+            o.secret = Some(self.render_tpl(s)?);
         }
         if let Some(t) = &spec.client_id {
-            o.client_id = Some(self.render_str(&t.template)?);
+            o.client_id = Some(self.render_tpl(t)?);
         }
         o.claims = self.render_map(&spec.claims)?;
         o.jwt_header = self.render_map(&spec.jwt_header)?;
@@ -125,8 +139,8 @@ impl ScenarioRun<'_> {
     }
 
     /// The named DPoP key (generated on first use) with the spec's claims and header.
-    fn dpop_binding(&mut self, d: &DpopSpec) -> Result<DpopBinding, String> {
-        let name = self.render_str(&d.key.template)?;
+    fn dpop_binding(&mut self, d: &DpopSpec) -> Result<DpopBinding, StepError> {
+        let name = self.render_tpl(&d.key)?;
         Ok(DpopBinding {
             claims: self.render_map(&d.claims)?,
             header: self.render_map(&d.jwt_header)?,
@@ -146,20 +160,20 @@ impl ScenarioRun<'_> {
     pub(crate) fn bootstrap_request(
         &mut self,
         b: &BootstrapSpec,
-    ) -> Result<BootstrapRequest, String> {
+    ) -> Result<BootstrapRequest, StepError> {
         let role = match &b.client {
-            Some(t) => self.render_str(&t.template)?,
+            Some(t) => self.render_tpl(t)?,
             None => self.default_role(),
         };
         let mut req = BootstrapRequest::new(&role);
         if let Some(t) = &b.scope {
-            req.scope = Some(self.render_str(&t.template)?);
+            req.scope = Some(self.render_tpl(t)?);
         }
         if let Some(g) = &b.grant {
-            req.grant = Some(self.render_str(&g.template)?);
+            req.grant = Some(self.render_tpl(g)?);
         }
         for (k, v) in &b.params {
-            req.params.push((k.clone(), self.render_str(&v.template)?));
+            req.params.push((k.clone(), self.render_tpl(v)?));
         }
         if let Some(d) = &b.dpop {
             req.dpop = Some(self.dpop_binding(d)?);
