@@ -1,4 +1,4 @@
-//! Model-based property tests of the reference server's token-family core (issue 5).
+//! Model-based property tests of the reference server's token-family core.
 //!
 //! proptest generates a policy within the presets' space and a list of operations; each case
 //! runs against a fresh in-process reference server and is judged by the reference model after

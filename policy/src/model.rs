@@ -123,7 +123,7 @@ pub struct Lifetimes {
     pub device_code: u64,
 }
 
-/// What a refresh asking for more scope than granted gets (RFC 6749 §6 vs §3.3, ambiguity A5).
+/// What a refresh asking for more scope than granted gets (RFC 6749 §6 vs §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeEscalation {
@@ -151,11 +151,11 @@ pub struct ScopePolicy {
 pub struct ClientPolicy {
     /// Methods accepted at the token endpoint (RFC 8414 `token_endpoint_auth_methods_supported`).
     pub auth_methods: Vec<AuthMethod>,
-    /// Only the method registered for a client is accepted (OIDC §9, ambiguity A28).
+    /// Only the method registered for a client is accepted (OIDC §9).
     pub enforce_registered_method: bool,
     /// Status for `invalid_client` when the Authorization header was not used: 400 or 401.
     pub invalid_client_status: u16,
-    /// A public client must send `client_id` when refreshing (ambiguity A25).
+    /// A public client must send `client_id` when refreshing.
     pub public_requires_client_id: bool,
 }
 
@@ -249,7 +249,7 @@ pub struct Policy {
     pub pragma_no_cache: bool,
     /// A replayed authorization code revokes the tokens issued from it (RFC 6749 §4.1.2 SHOULD).
     pub code_replay_revokes: bool,
-    /// A refresh revokes the previous access token (unspecified, ambiguity A30).
+    /// A refresh revokes the previous access token (unspecified).
     pub previous_access_token_revoked_on_refresh: bool,
 }
 

@@ -249,13 +249,13 @@ flaws! {
         "token responses announce an expires_in of twice the access token's real lifetime (RFC 6749 5.1)",
     /// The configured grace window is ignored.
     GraceIgnored = "grace-ignored":
-        "the configured grace window is ignored: a retry with the superseded refresh token inside it is a replay (invalid_grant, family revoked) (policy grace, ambiguity A8)",
+        "the configured grace window is ignored: a retry with the superseded refresh token inside it is a replay (invalid_grant, family revoked) (policy grace)",
     /// Refresh tokens rotate even under `rotation: never`.
     RotationDespiteNever = "rotation-despite-never":
         "under rotation: never a refresh returns a new refresh token and invalidates the presented one (RFC 6749 6: the server's documented choice)",
     /// The registered client authentication method is not enforced.
     RegisteredMethodNotEnforced = "registered-method-not-enforced":
-        "with enforce_registered_method, a client authenticating with another accepted method than the one it registered is served (OIDC Core 9, ambiguity A28)",
+        "with enforce_registered_method, a client authenticating with another accepted method than the one it registered is served (OIDC Core 9)",
     /// A code is redeemed by a client it was not issued to.
     CodeClientBindingUnchecked = "code-client-binding-unchecked":
         "an authorization code is redeemed by another client than the one it was issued to (RFC 6749 4.1.3 MUST)",

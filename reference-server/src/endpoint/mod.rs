@@ -177,7 +177,7 @@ pub(crate) fn json(value: serde_json::Value) -> Response {
 }
 
 /// Values a client assertion's `aud` may take at `path`: the issuer, the token endpoint, and the
-/// endpoint itself (RFC 7523 §3 item 3; ambiguity A13).
+/// endpoint itself (RFC 7523 §3 item 3).
 pub(crate) fn audiences(state: &AppState, path: &str) -> Vec<String> {
     let mut v = vec![state.issuer.clone(), state.token_endpoint()];
     let here = format!("{}{path}", state.issuer);

@@ -1,7 +1,7 @@
 //! `POST /revoke` (RFC 7009). Revoking a refresh token revokes its whole grant, and (policy,
 //! RFC 7009 §2.1 SHOULD) the grant's access tokens; revoking an access token may (policy, MAY)
 //! revoke the refresh tokens. Unknown tokens and other clients' tokens get 200 and nothing
-//! happens: no oracle for token existence (ambiguity A9).
+//! happens: no oracle for token existence.
 
 use super::{audiences, read_form, respond};
 use crate::client_auth::{self, ClientIdentity};

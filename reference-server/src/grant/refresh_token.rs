@@ -32,7 +32,7 @@ pub enum Caller {
     Authenticated(Arc<Client>),
     /// A public client named by `client_id`.
     Public(Arc<Client>),
-    /// No client information: acceptable only for a public client's token (ambiguity A25).
+    /// No client information: acceptable only for a public client's token.
     Anonymous,
 }
 
@@ -185,8 +185,8 @@ fn owner_or(
     Ok(client.clone())
 }
 
-/// A caller without client information: only a public client's token may be refreshed so
-/// (ambiguity A25), and only where the policy does not require `client_id`.
+/// A caller without client information: only a public client's token may be refreshed so,
+/// and only where the policy does not require `client_id`.
 fn anonymous_owner(ctx: &Ctx<'_>, record: &RefreshRecord) -> Result<Arc<Client>, Rejection> {
     let owner = ctx
         .state
@@ -256,7 +256,7 @@ fn check_succession(
 }
 
 /// Grace covers only the immediate predecessor of a successor that was never used, a bounded
-/// number of times (ambiguity A8: anything wider weakens replay detection). The `grace-ignored`
+/// number of times (anything wider weakens replay detection). The `grace-ignored`
 /// flaw treats every superseded token as outside the window.
 fn in_grace(
     rec: &mut Records<'_>,
