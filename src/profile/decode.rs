@@ -3,7 +3,7 @@
 use super::env::Env;
 use super::model::*;
 use super::secret::Secret;
-use super::vocabulary::{SCOPE_KEYS, ScopeVocabulary, TestUser};
+use super::vocabulary::{SCOPE_KEYS, ScopeVocabulary, TEST_USER_FIELDS, TestUser};
 use crate::capability;
 use crate::diagnostic::{Diagnostic, hint_for};
 use crate::scenario::decode::{AUTH_METHODS, ENDPOINTS};
@@ -444,7 +444,7 @@ impl ProfileDecoder<'_> {
     }
 
     fn test_user(&mut self, node: &Node, t: &mut Target) {
-        let Some(entries) = self.dec.map(node, "test_user", &["username", "password"]) else {
+        let Some(entries) = self.dec.map(node, "test_user", TEST_USER_FIELDS) else {
             return;
         };
         let mut user = TestUser {

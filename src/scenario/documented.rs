@@ -4,6 +4,7 @@
 //! line of documentation fails here.
 
 use crate::profile::decode as profile;
+use crate::profile::vocabulary;
 use crate::scenario::Op;
 use crate::scenario::decode as scenario;
 
@@ -93,6 +94,16 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         .map(|(what, heading, keys)| (what, heading, keys.to_vec()))
         .collect();
     out.push(("predicate", "### Predicates", predicates));
+    out.push((
+        "scopes",
+        "## Scope vocabulary and test user",
+        vocabulary::SCOPE_KEYS.to_vec(),
+    ));
+    out.push((
+        "test_user",
+        "## Scope vocabulary and test user",
+        vocabulary::TEST_USER_FIELDS.to_vec(),
+    ));
     out.push(("secret", "## Secrets", profile::SECRET_KEYS.to_vec()));
     out.push((
         "capabilities",
@@ -108,8 +119,12 @@ fn every_decoder_key_is_documented_in_its_section() {
     for (what, heading, keys) in key_lists() {
         let text = section(heading);
         for key in keys {
-            // A predicate is documented as `name: X`; everything else as `name`.
-            if !text.contains(&format!("`{key}`")) && !text.contains(&format!("`{key}:")) {
+            // Written `name`, `name: X` (predicates) or `section.name` (scopes, test_user).
+            let dotted = format!("`{what}.{key}`");
+            if !text.contains(&format!("`{key}`"))
+                && !text.contains(&format!("`{key}:"))
+                && !text.contains(&dotted)
+            {
                 missing.push(format!("`{key}` ({what}) under `{heading}`"));
             }
         }
