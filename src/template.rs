@@ -44,6 +44,7 @@ pub const FILTERS: &[&str] = &[
     "len",
     "replace_char",
     "reverse_words",
+    "minus",
 ];
 
 /// A parsed template.
@@ -529,6 +530,15 @@ fn filter(name: &str, args: &[Value], v: Value) -> Result<Value, RenderError> {
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
+        // A lower bound for a value the server may round down, e.g. a remaining lifetime.
+        "minus" => {
+            let n = i64::try_from(int_arg()?).unwrap_or(i64::MAX);
+            let x = v
+                .as_i64()
+                .or_else(|| text().trim().parse().ok())
+                .ok_or_else(|| RenderError(format!("`minus` needs a number, got `{}`", text())))?;
+            Value::from(x.saturating_sub(n))
+        }
         "upper" => Value::String(text().to_uppercase()),
         "lower" => Value::String(text().to_lowercase()),
         "urlencode" => Value::String(form_urlencoded::byte_serialize(text().as_bytes()).collect()),
@@ -585,6 +595,8 @@ mod tests {
         assert_eq!(r("{{ rt0 | truncate(3) }}"), Ok(json!("abc")));
         assert_eq!(r("{{ rt0 | drop_last(2) | upper }}"), Ok(json!("ABCD")));
         assert_eq!(r("{{ rt0 | len }}"), Ok(json!(6)));
+        assert_eq!(r("{{ policy.grace.seconds | minus(2) }}"), Ok(json!(3)));
+        assert!(r("{{ rt0 | minus(2) }}").is_err());
         assert_eq!(r("{{ missing | default('x') }}").ok(), None);
         assert_eq!(r("{{ 'a b' | urlencode }}"), Ok(json!("a+b")));
     }
