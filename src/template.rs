@@ -45,6 +45,7 @@ pub const FILTERS: &[&str] = &[
     "replace_char",
     "reverse_words",
     "minus",
+    "if",
 ];
 
 /// A parsed template.
@@ -539,6 +540,18 @@ fn filter(name: &str, args: &[Value], v: Value) -> Result<Value, RenderError> {
                 .ok_or_else(|| RenderError(format!("`minus` needs a number, got `{}`", text())))?;
             Value::from(x.saturating_sub(n))
         }
+        // One template for cells that differ in a flag, e.g. `client.public`: the first argument
+        // when the value is `true`, else the second.
+        "if" => {
+            let [yes, no] = args else {
+                return Err(RenderError("`if` needs two arguments".into()));
+            };
+            if v == Value::Bool(true) || text() == "true" {
+                yes.clone()
+            } else {
+                no.clone()
+            }
+        }
         "upper" => Value::String(text().to_uppercase()),
         "lower" => Value::String(text().to_lowercase()),
         "urlencode" => Value::String(form_urlencoded::byte_serialize(text().as_bytes()).collect()),
@@ -571,7 +584,7 @@ mod tests {
     use serde_json::json;
 
     fn scope() -> serde_json::Map<String, Value> {
-        json!({"rt0": "abcdef", "policy": {"grace": {"seconds": 5}}, "target": {"params": {"a.b": 1}}, "l": [1, 2]})
+        json!({"rt0": "abcdef", "flag": true, "policy": {"grace": {"seconds": 5}}, "target": {"params": {"a.b": 1}}, "l": [1, 2]})
             .as_object()
             .cloned()
             .unwrap_or_default()
@@ -597,6 +610,8 @@ mod tests {
         assert_eq!(r("{{ rt0 | len }}"), Ok(json!(6)));
         assert_eq!(r("{{ policy.grace.seconds | minus(2) }}"), Ok(json!(3)));
         assert!(r("{{ rt0 | minus(2) }}").is_err());
+        assert_eq!(r("{{ flag | if(401, 400) }}"), Ok(json!(401)));
+        assert_eq!(r("{{ rt0 | if('a', 'b') }}"), Ok(json!("b")));
         assert_eq!(r("{{ missing | default('x') }}").ok(), None);
         assert_eq!(r("{{ 'a b' | urlencode }}"), Ok(json!("a+b")));
     }
