@@ -35,6 +35,7 @@ pub const SCOPE_FIELDS: &[&str] = &[
     "without_offline",
     "openid",
     "without_openid",
+    "resource",
 ];
 
 /// The fields of the `test_user` template namespace.
@@ -245,7 +246,8 @@ impl Scopes {
     }
 
     /// The `scopes` template namespace. `rest` is the granted words not in `narrower`;
-    /// `without_offline` and `without_openid` are the granted scope without that word.
+    /// `without_offline` and `without_openid` are the granted scope without that word;
+    /// `resource` is it without both (possibly empty): what a client asks for on its own behalf.
     pub fn template_value(&self) -> Value {
         let mut m = Map::new();
         let mut put = |k: &str, v: String| {
@@ -254,6 +256,9 @@ impl Scopes {
         put("granted", join(&self.granted));
         put("unknown", self.unknown.clone());
         put("without_openid", self.without(&[OPENID.to_owned()]));
+        let mut user_words = vec![OPENID.to_owned()];
+        user_words.extend(self.offline.clone());
+        put("resource", self.without(&user_words));
         if let Some(n) = &self.narrower {
             put("narrower", join(n));
             put("rest", self.without(n));
@@ -326,6 +331,7 @@ mod tests {
         assert_eq!(v["rest"], "write");
         assert_eq!(v["without_openid"], "offline_access read write");
         assert_eq!(v["without_offline"], "openid read write");
+        assert_eq!(v["resource"], "read write");
         assert_eq!(v["unknown"], DEFAULT_UNKNOWN);
         assert_eq!(
             s.capabilities(),
