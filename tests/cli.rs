@@ -363,6 +363,8 @@ fn embedded_reference_server_is_the_default_target() {
 async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
     let out = tempfile::tempdir().expect("tempdir");
     let d = out.path();
+    // A valid catalogue, so what is refused is the missing server, not the scenarios.
+    write(d, &[("specs/ok.yaml", GOOD)]);
     for args in [
         &["run", "--specs", "specs"][..],
         &["run", "--policy", "rfc9700"],
