@@ -2,7 +2,7 @@
 """The interop lab's gate: compares one profile's run with the server's expected findings.
 
   check.py --expected SERVER/expected-findings.toml --report OUT/report.json
-           [--prop OUT/prop.log] [--fuzz OUT/fuzz.log]
+           [--prop OUT/prop.log] [--fuzz OUT/fuzz.log [--fuzz-max N]]
            [--summary SUMMARY.tsv --times RUN_S PROP_S FUZZ_S]   append the profile's table line
   check.py --expected FILE --validate                  only check the expected-findings file
   check.py --expected FILE --draft --report R.json     print a TOML entry for every unexpected
@@ -29,11 +29,15 @@ except ImportError:  # Python < 3.11
     sys.exit("check.py needs Python 3.11 or newer (tomllib)")
 
 OUTCOMES = ("fail", "warn", "info")
+# An ERROR cell is expected only as the consequence of an expected finding (`caused_by`): the
+# scenario's setup cannot run on this server because of that deviation (e.g. every cell of a
+# client the server cannot authenticate).
+ERROR = "error"
 # The level that decides each outcome (specs/README.md, "Outcomes and exit codes").
 DECISIVE = {"fail": "MUST", "warn": "SHOULD", "info": "MAY"}
 KEYS = {
     "finding": {"id", "scenario", "cells", "outcome", "requirement", "profiles", "evidence",
-                "source", "why"},
+                "source", "why", "caused_by", "match"},
     "prop": {"id", "requirement", "message", "profiles", "evidence", "source", "why"},
     "fuzz": {"id", "oracle", "status", "requirement", "profiles", "evidence", "source", "why"},
 }
@@ -99,6 +103,11 @@ def load_expected(path):
             where = f"{path}:{lines[kind][n] if n < len(lines[kind]) else '?'}: [[{kind}]] #{n + 1}"
             errors += [f"{where}: {m}" for m in validate_entry(kind, e, profiles, base)]
         out[kind] = entries
+    causes = {e.get("id") for e in out["finding"] if e.get("outcome") in OUTCOMES}
+    for n, e in enumerate(out["finding"]):
+        if "caused_by" in e and e["caused_by"] not in causes:
+            errors.append(f"{path}:{lines['finding'][n] if n < len(lines['finding']) else '?'}: [[finding]] #{n + 1}: "
+                          f"caused_by `{e['caused_by']}` is not the id of a fail/warn/info finding in this file")
     if errors:
         raise Invalid("\n".join(errors))
     return out
@@ -125,8 +134,13 @@ def validate_entry(kind, e, profiles, base):
         if p not in profiles:
             msgs.append(f"profile `{p}` is not one of {profiles}")
     if kind == "finding":
-        if e.get("outcome") not in OUTCOMES:
-            msgs.append(f"outcome must be one of {', '.join(OUTCOMES)}, not `{e.get('outcome')}`")
+        if e.get("outcome") == ERROR:
+            if not e.get("caused_by") or not e.get("match"):
+                msgs.append("an `error` entry needs `caused_by` (the id of the expected finding that stops the "
+                            "scenario's setup) and `match` (text of the cell's first failure)")
+        elif e.get("outcome") not in OUTCOMES:
+            msgs.append(f"outcome must be one of {', '.join(OUTCOMES)} (or error with caused_by), "
+                        f"not `{e.get('outcome')}`")
         for c in as_list(e.get("cells", [])):
             if not isinstance(c, str) or "=" not in c:
                 msgs.append(f"cell `{c}` is not `dim=value` (as in reports)")
@@ -134,9 +148,8 @@ def validate_entry(kind, e, profiles, base):
         for s in as_list(e.get("status", [])):
             if not isinstance(s, int):
                 msgs.append(f"status `{s}` is not an integer")
-    for k in ("requirement",):
-        if not all(isinstance(r, str) and r for r in as_list(e.get(k, ""))):
-            msgs.append(f"`{k}` must be a requirement id or a list of them")
+    if not all(isinstance(r, str) and r for r in as_list(e.get("requirement", ""))):
+        msgs.append("`requirement` must be a requirement id or a list of them")
     return msgs
 
 
@@ -158,6 +171,13 @@ def first_reason(c, level=None):
     return c.get("reason") or "(no reason recorded)"
 
 
+def failure_text(c):
+    """What `match` is looked for in: the cell's reason and its first finding."""
+    reason = c.get("reason") or ""
+    first = first_reason(c) if c.get("findings") else ""
+    return f"{reason} :: {first}" if reason and first else (reason or first or "(no reason recorded)")
+
+
 def one_line(s, width=300):
     s = " ".join(str(s).split())
     return s if len(s) <= width else s[: width - 1] + "…"
@@ -174,32 +194,36 @@ def check_report(expected, report):
     for c in report["results"]:
         outcome = c["outcome"].lower()
         name = cell_name(c)
-        if outcome in ("error", "xpass"):
-            problems.append(f"{outcome.upper()} {name}: {one_line(c.get('reason') or first_reason(c))}")
-            unexpected_cells += 1
-            continue
         if outcome == "xfail":  # a deviation listed in the profile: the lab lists them here instead
             outcome = "fail"
-        if outcome not in OUTCOMES:
+        if outcome not in OUTCOMES + (ERROR, "xpass"):
             continue
-        level = DECISIVE[outcome]
-        decisive = sorted({f["requirement"] for f in c.get("findings", []) if f.get("level") == level})
         cands = [i for i, e in enumerate(entries)
                  if e["scenario"] == c["scenario"] and e["outcome"] == outcome
-                 and ("cells" not in e or c.get("cell", "") in as_list(e["cells"]))]
-        if not cands:
-            problems.append(f"UNEXPECTED {outcome.upper()} {name}: {one_line(first_reason(c, level))}")
-            unexpected_cells += 1
-            continue
-        ok = [i for i in cands if set(decisive) <= set(as_list(entries[i]["requirement"]))]
-        if not ok:
-            listed = sorted({r for i in cands for r in as_list(entries[i]["requirement"])})
-            extra = [r for r in decisive if r not in listed]
-            f = next(f for f in c["findings"] if f.get("level") == level and f["requirement"] in extra)
-            problems.append(f"UNEXPECTED {outcome.upper()} {name}: breaks {', '.join(extra)} "
-                            f"(expected only {', '.join(listed)}): {one_line(first_reason({'findings': [f]}))}")
-            unexpected_cells += 1
-            continue
+                 and ("cells" not in e or c.get("cell", "") in as_list(e["cells"]))
+                 and ("match" not in e or e["match"] in failure_text(c))]
+        if outcome in (ERROR, "xpass"):
+            if not cands:
+                problems.append(f"{outcome.upper()} {name}: {one_line(failure_text(c))}")
+                unexpected_cells += 1
+                continue
+            ok = cands
+        else:
+            level = DECISIVE[outcome]
+            decisive = sorted({f["requirement"] for f in c.get("findings", []) if f.get("level") == level})
+            if not cands:
+                problems.append(f"UNEXPECTED {outcome.upper()} {name}: {one_line(first_reason(c, level))}")
+                unexpected_cells += 1
+                continue
+            ok = [i for i in cands if set(decisive) <= set(as_list(entries[i]["requirement"]))]
+            if not ok:
+                listed = sorted({r for i in cands for r in as_list(entries[i]["requirement"])})
+                extra = [r for r in decisive if r not in listed]
+                f = next(f for f in c["findings"] if f.get("level") == level and f["requirement"] in extra)
+                problems.append(f"UNEXPECTED {outcome.upper()} {name}: breaks {', '.join(extra)} "
+                                f"(expected only {', '.join(listed)}): {one_line(first_reason({'findings': [f]}))}")
+                unexpected_cells += 1
+                continue
         expected_cells += 1
         for i in ok:
             matched.add((i, c.get("cell", "")))
@@ -215,8 +239,10 @@ def check_report(expected, report):
         if "cells" in e:
             for cell in want:
                 if cell not in hit:
-                    problems.append(f"STALE {label}[{cell}]: expected {e['outcome']}, the run shows "
-                                    f"{outcome_of(report, e['scenario'], cell)}")
+                    shown = outcome_of(report, e["scenario"], cell)
+                    if shown == e["outcome"]:
+                        shown += " for another reason" + (f" (no `{e['match']}`)" if "match" in e else "")
+                    problems.append(f"STALE {label}[{cell}]: expected {e['outcome']}, the run shows {shown}")
                     stale += 1
         elif not hit:
             problems.append(f"STALE {label}: expected {e['outcome']} in some cell, the run shows "
@@ -243,8 +269,8 @@ def parse_fuzz(text):
             found.append({"oracle": m.group("oracle"), "requirement": m.group("req"),
                           "status": int(st) if st.isdigit() else None, "error": m.group("error"),
                           "line": line.strip()})
-    done = re.search(r"^\d+ requests in [\d.]+ s", text, re.M) is not None
-    return found, done
+    m = re.search(r"^(\d+) requests in [\d.]+ s", text, re.M)
+    return found, (int(m.group(1)) if m else None)
 
 
 def parse_prop(text):
@@ -262,9 +288,13 @@ def parse_prop(text):
     return found, err
 
 
-def check_fuzz(expected, profile, text):
+def check_fuzz(expected, profile, text, max_requests=None):
+    """Fuzz findings against the expectations. When the time cap stopped the fuzzer before
+    `max_requests`, its expected findings may simply not have come up: no STALE then."""
     entries = [e for e in expected["fuzz"] if applies(e, profile)]
-    found, done = parse_fuzz(text)
+    found, sent = parse_fuzz(text)
+    done = sent is not None
+    complete = done and (max_requests is None or sent >= max_requests)
     problems, hit = [], set()
     if not done:
         errs = [ln for ln in text.splitlines() if ln.startswith("error")]
@@ -277,7 +307,7 @@ def check_fuzz(expected, profile, text):
             hit.update(ok)
         else:
             problems.append(f"UNEXPECTED FUZZ {f['oracle']}: {one_line(f['line'])}")
-    if done:
+    if complete:
         for i, e in enumerate(entries):
             if i not in hit:
                 problems.append(f"STALE {e['id']} FUZZ {e['oracle']}"
@@ -346,6 +376,7 @@ def main(argv=None):
     ap.add_argument("--report")
     ap.add_argument("--prop")
     ap.add_argument("--fuzz")
+    ap.add_argument("--fuzz-max", type=int, help="the fuzz run's --max-requests (a shorter run is not judged stale)")
     ap.add_argument("--summary")
     ap.add_argument("--times", nargs=3, default=["-", "-", "-"], metavar=("RUN_S", "PROP_S", "FUZZ_S"),
                     help="wall times for the summary line")
@@ -383,7 +414,7 @@ def main(argv=None):
         p, n_prop = check_prop(expected, profile, read_text(a.prop))
         problems += p
     if a.fuzz:
-        p, n_fuzz = check_fuzz(expected, profile, read_text(a.fuzz))
+        p, n_fuzz = check_fuzz(expected, profile, read_text(a.fuzz), a.fuzz_max)
         problems += p
     for p in problems:
         print(f"{profile}: {p}")

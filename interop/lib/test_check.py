@@ -168,6 +168,34 @@ class ReportTests(Base):
         self.assertEqual(len(problems), 1)
         self.assertIn("srv-c", problems[0])
 
+    def test_error_caused_by_an_expected_finding(self):
+        extra = textwrap.dedent("""
+            [[finding]]
+            id = "X1"
+            scenario = "refresh.ok"
+            cells = ["client=special"]
+            outcome = "error"
+            caused_by = "X1"
+            match = "observed 401"
+            requirement = "R-2.3.1"
+            evidence = "evidence/x1.md"
+            why = "the server cannot authenticate this client (X1), so the setup fails"
+            """)
+        expected = check.load_expected(self.write(EXPECTED + extra))
+        r = self.good()
+        setup = finding("R-6", step="obtain-tokens")
+        setup["observed"] = "401"
+        r["results"].append(cell("refresh.ok", "error", "client=special", [setup],
+                                 reason="setup step `obtain-tokens` did not get the expected answer"))
+        problems, stats = check.check_report(expected, r)
+        self.assertEqual(problems, [])
+        self.assertEqual(stats["expected"], 3)
+        # the same cell erroring for another reason is a problem
+        r["results"][-1] = cell("refresh.ok", "error", "client=special", reason="connection refused")
+        problems, _ = check.check_report(expected, r)
+        self.assertEqual([p.split(":")[0] for p in problems],
+                         ["ERROR refresh.ok[client=special]", "STALE X1 ERROR refresh.ok[client=special]"])
+
     def test_xfail_counts_as_fail(self):
         r = self.good()
         r["results"][0]["outcome"] = "xfail"
@@ -195,6 +223,11 @@ class PropFuzzTests(Base):
         text = "2000 requests in 30.0 s (66 req/s): 0 finding(s), 0 reproducer(s) in out\n"
         self.assertEqual(check.check_fuzz(self.expected, "srv-a", text)[0],
                          ["STALE X4 FUZZ malformed-error status 400: no longer found"])
+
+    def test_fuzz_cut_by_time_is_not_stale(self):
+        text = "700 requests in 60.0 s (11 req/s): 0 finding(s), 0 reproducer(s) in out\n"
+        self.assertEqual(check.check_fuzz(self.expected, "srv-a", text, 1500)[0], [])
+        self.assertEqual(len(check.check_fuzz(self.expected, "srv-a", text, 700)[0]), 1)
 
     def test_unfinished_fuzz(self):
         problems, _ = check.check_fuzz(self.expected, "srv-a", "error: discovery failed: 404\n")
@@ -234,11 +267,19 @@ class ValidationTests(Base):
         self.assertIn("source `a.c@v1` is not path:line@version", msg)
 
     def test_todo_why_and_bad_outcome_and_profile(self):
-        msg = self.invalid('profiles = ["a"]\n[[finding]]\nid = "1"\nscenario = "s"\noutcome = "error"\n'
+        msg = self.invalid('profiles = ["a"]\n[[finding]]\nid = "1"\nscenario = "s"\noutcome = "pass"\n'
                            'requirement = "R"\nsource = "a.c:1@v1"\nprofiles = ["b"]\nwhy = "TODO"\n')
         self.assertIn("`why` is still TODO", msg)
-        self.assertIn("outcome must be one of fail, warn, info", msg)
+        self.assertIn("outcome must be one of fail, warn, info (or error with caused_by)", msg)
         self.assertIn("profile `b` is not one of ['a']", msg)
+
+    def test_error_entry_needs_a_cause(self):
+        msg = self.invalid('profiles = ["a"]\n[[finding]]\nid = "1"\nscenario = "s"\noutcome = "error"\n'
+                           'requirement = "R"\nsource = "a.c:1@v1"\nwhy = "w"\n'
+                           '[[finding]]\nid = "2"\nscenario = "s"\noutcome = "error"\ncaused_by = "9"\n'
+                           'match = "x"\nrequirement = "R"\nsource = "a.c:1@v1"\nwhy = "w"\n')
+        self.assertIn("bad.toml:2: [[finding]] #1: an `error` entry needs `caused_by`", msg)
+        self.assertIn("bad.toml:9: [[finding]] #2: caused_by `9` is not the id of a fail/warn/info finding", msg)
 
     def test_toml_syntax_error_has_a_line(self):
         self.assertIn("line 2", self.invalid('profiles = ["a"]\n[[finding]\n'))
