@@ -39,7 +39,7 @@ KEYS = {
     "finding": {"id", "scenario", "cells", "outcome", "requirement", "profiles", "evidence",
                 "source", "why", "caused_by", "match"},
     "prop": {"id", "requirement", "message", "profiles", "evidence", "source", "why"},
-    "fuzz": {"id", "oracle", "status", "requirement", "profiles", "evidence", "source", "why"},
+    "fuzz": {"id", "oracle", "status", "mutations", "requirement", "profiles", "evidence", "source", "why"},
 }
 REQUIRED = {
     "finding": ("id", "scenario", "outcome", "requirement", "why"),
@@ -51,7 +51,7 @@ SOURCE_RE = re.compile(r"^[^\s:@]+:\d+(-\d+)?@[^\s@]+$")
 # One fuzz finding on the console (src/cli/fuzz.rs print_findings).
 FUZZ_RE = re.compile(
     r"^FINDING (?P<oracle>\S+) \((?P<req>[^)]+)\): .* — status (?P<status>\S+), error (?P<error>\S+), "
-    r"(?P<hits>\d+) hit")
+    r"(?:mutations (?P<mutations>\S+), )?(?P<hits>\d+) hit")
 # The shrunk prop counterexample (src/prop/mod.rs Finding::describe).
 PROP_RE = re.compile(r"^counterexample \(policy .*\): (?P<message>.*) \[(?P<req>[A-Za-z0-9.\-]+)\]$")
 
@@ -148,6 +148,9 @@ def validate_entry(kind, e, profiles, base):
         for s in as_list(e.get("status", [])):
             if not isinstance(s, int):
                 msgs.append(f"status `{s}` is not an integer")
+    for k in ("scenario", "mutations"):
+        if k in e and not all(isinstance(v, str) and v for v in as_list(e[k])):
+            msgs.append(f"`{k}` must be a string or a list of strings")
     if not all(isinstance(r, str) and r for r in as_list(e.get("requirement", ""))):
         msgs.append("`requirement` must be a requirement id or a list of them")
     return msgs
@@ -199,7 +202,7 @@ def check_report(expected, report):
         if outcome not in OUTCOMES + (ERROR, "xpass"):
             continue
         cands = [i for i, e in enumerate(entries)
-                 if e["scenario"] == c["scenario"] and e["outcome"] == outcome
+                 if c["scenario"] in as_list(e["scenario"]) and e["outcome"] == outcome
                  and ("cells" not in e or c.get("cell", "") in as_list(e["cells"]))
                  and ("match" not in e or e["match"] in failure_text(c))]
         if outcome in (ERROR, "xpass"):
@@ -226,28 +229,28 @@ def check_report(expected, report):
                 continue
         expected_cells += 1
         for i in ok:
-            matched.add((i, c.get("cell", "")))
+            matched.add((i, (c["scenario"], c.get("cell", ""))))
     ran = {c["scenario"]: {x.get("cell", "") for x in report["results"] if x["scenario"] == c["scenario"]}
            for c in report["results"]}
     stale = 0
     for i, e in enumerate(entries):
-        if e["scenario"] not in ran:
-            continue  # not in this run (filtered out)
         hit = {cell for (j, cell) in matched if j == i}
-        want = [c for c in as_list(e.get("cells", [])) if c in ran[e["scenario"]]]
-        label = f"{e['id']} {e['outcome'].upper()} {e['scenario']}"
-        if "cells" in e:
-            for cell in want:
-                if cell not in hit:
-                    shown = outcome_of(report, e["scenario"], cell)
-                    if shown == e["outcome"]:
-                        shown += " for another reason" + (f" (no `{e['match']}`)" if "match" in e else "")
-                    problems.append(f"STALE {label}[{cell}]: expected {e['outcome']}, the run shows {shown}")
-                    stale += 1
-        elif not hit:
-            problems.append(f"STALE {label}: expected {e['outcome']} in some cell, the run shows "
-                            f"{', '.join(sorted({outcome_of(report, e['scenario'], c) for c in ran[e['scenario']]}))}")
-            stale += 1
+        for scenario in as_list(e["scenario"]):
+            if scenario not in ran:
+                continue  # not in this run (filtered out)
+            label = f"{e['id']} {e['outcome'].upper()} {scenario}"
+            if "cells" in e:
+                for cell in (c for c in as_list(e["cells"]) if c in ran[scenario]):
+                    if (scenario, cell) not in hit:
+                        shown = outcome_of(report, scenario, cell)
+                        if shown == e["outcome"]:
+                            shown += " for another reason" + (f" (no `{e['match']}`)" if "match" in e else "")
+                        problems.append(f"STALE {label}[{cell}]: expected {e['outcome']}, the run shows {shown}")
+                        stale += 1
+            elif not any(s == scenario for (s, _) in hit):
+                shown = ", ".join(sorted({outcome_of(report, scenario, c) for c in ran[scenario]}))
+                problems.append(f"STALE {label}: expected {e['outcome']} in some cell, the run shows {shown}")
+                stale += 1
     stats = {"expected": expected_cells, "unexpected": unexpected_cells, "stale": stale}
     return problems, stats
 
@@ -266,9 +269,10 @@ def parse_fuzz(text):
         m = FUZZ_RE.match(line.strip())
         if m:
             st = m.group("status")
+            muts = m.group("mutations") or "-"
             found.append({"oracle": m.group("oracle"), "requirement": m.group("req"),
                           "status": int(st) if st.isdigit() else None, "error": m.group("error"),
-                          "line": line.strip()})
+                          "mutations": [] if muts == "-" else muts.split("+"), "line": line.strip()})
     m = re.search(r"^(\d+) requests in [\d.]+ s", text, re.M)
     return found, (int(m.group(1)) if m else None)
 
@@ -302,7 +306,8 @@ def check_fuzz(expected, profile, text, max_requests=None):
     for f in found:
         ok = [i for i, e in enumerate(entries)
               if e["oracle"] == f["oracle"] and f["requirement"] in as_list(e["requirement"])
-              and ("status" not in e or f["status"] in as_list(e["status"]))]
+              and ("status" not in e or f["status"] in as_list(e["status"]))
+              and ("mutations" not in e or set(f["mutations"]) <= set(as_list(e["mutations"])))]
         if ok:
             hit.update(ok)
         else:

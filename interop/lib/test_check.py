@@ -43,6 +43,7 @@ why = "no lock"
 id = "X4"
 oracle = "malformed-error"
 status = 400
+mutations = ["method-GET", "unknown-param"]
 requirement = "R-5.2.b"
 evidence = "evidence/x1.md"
 why = "empty error bodies"
@@ -196,6 +197,23 @@ class ReportTests(Base):
         self.assertEqual([p.split(":")[0] for p in problems],
                          ["ERROR refresh.ok[client=special]", "STALE X1 ERROR refresh.ok[client=special]"])
 
+    def test_scenario_list(self):
+        extra = textwrap.dedent("""
+            [[finding]]
+            id = "X5"
+            scenario = ["a.one", "a.two"]
+            outcome = "fail"
+            requirement = "R-1"
+            evidence = "evidence/x1.md"
+            why = "w"
+            """)
+        expected = check.load_expected(self.write(EXPECTED + extra))
+        r = self.good()
+        r["results"] += [cell("a.one", "fail", "c=1", [finding("R-1")]), cell("a.two", "pass", "c=1")]
+        self.assertEqual(check.check_report(expected, r)[0], ["STALE X5 FAIL a.two: expected fail in some cell, the run shows pass"])
+        r["results"][-1] = cell("a.two", "fail", "c=1", [finding("R-1")])
+        self.assertEqual(check.check_report(expected, r)[0], [])
+
     def test_xfail_counts_as_fail(self):
         r = self.good()
         r["results"][0]["outcome"] = "xfail"
@@ -205,8 +223,8 @@ class ReportTests(Base):
 class PropFuzzTests(Base):
     FUZZ_OK = textwrap.dedent("""\
         fuzzing http://127.0.0.1:1/token (seed 1, at most 60s or 2000 requests)
-        FINDING malformed-error (R-5.2.b): the error is not RFC 6749 §5.2 JSON — status 400, error -, 12 hit(s), reproducer out/a.yaml
-        FINDING malformed-error (R-5.2.b): the error is not RFC 6749 §5.2 JSON — status 400, error -, 3 hit(s)
+        FINDING malformed-error (R-5.2.b): the error is not RFC 6749 §5.2 JSON — status 400, error -, mutations method-GET, 12 hit(s), reproducer out/a.yaml
+        FINDING malformed-error (R-5.2.b): the error is not RFC 6749 §5.2 JSON — status 400, error -, mutations method-GET+unknown-param, 3 hit(s)
         2000 requests in 30.0 s (66 req/s): 2 finding(s), 1 reproducer(s) in out
         """)
 
@@ -214,10 +232,11 @@ class PropFuzzTests(Base):
         self.assertEqual(check.check_fuzz(self.expected, "srv-a", self.FUZZ_OK), ([], 2))
 
     def test_unexpected_fuzz_finding(self):
-        text = self.FUZZ_OK.replace("status 400, error -, 3", "status 500, error -, 3")
-        problems, _ = check.check_fuzz(self.expected, "srv-a", text)
-        self.assertEqual(len(problems), 1)
-        self.assertTrue(problems[0].startswith("UNEXPECTED FUZZ malformed-error: FINDING malformed-error"))
+        for old, new in (("status 400, error -, mutations method-GET+", "status 500, error -, mutations method-GET+"),
+                         ("mutations method-GET+unknown-param", "mutations method-GET+wrong-secret")):
+            problems, _ = check.check_fuzz(self.expected, "srv-a", self.FUZZ_OK.replace(old, new))
+            self.assertEqual(len(problems), 1, problems)
+            self.assertTrue(problems[0].startswith("UNEXPECTED FUZZ malformed-error: FINDING malformed-error"))
 
     def test_stale_fuzz_expectation(self):
         text = "2000 requests in 30.0 s (66 req/s): 0 finding(s), 0 reproducer(s) in out\n"
