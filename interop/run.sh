@@ -112,7 +112,7 @@ run_profile() {
     # The latency bound is generous: a slow answer on a shared CI machine is not a finding.
     timeout $((fuzz_secs + 120)) "$tc" fuzz --target "$out/profile.yaml" --max-requests "$fuzz_requests" \
       --duration "${fuzz_secs}s" --latency-bound 15s --seed 1 --out "$out/fuzz" > "$out/fuzz.log" 2>&1 || true
-    fuzz_s=$(secs "$t"); check_args+=(--fuzz "$out/fuzz.log")
+    fuzz_s=$(secs "$t"); check_args+=(--fuzz "$out/fuzz.log" --fuzz-max "$fuzz_requests")
   fi
   python3 "$here/lib/check.py" "${check_args[@]}" --summary "$summary" --times "$run_s" "$prop_s" "$fuzz_s" \
     > "$out/check.txt" && rc=0 || rc=$?
