@@ -150,11 +150,11 @@ trap - EXIT
 
 echo
 echo "summary ($summary):"
-[ -f "$summary" ] && python3 "$here/lib/check.py" --table "$summary"
+problems=0
+[ -f "$summary" ] && { python3 "$here/lib/check.py" --table "$summary" || problems=1; }
 if [ "$broken" != 0 ]; then echo "the lab broke (install, start or tokencert itself): see above" >&2; exit 2; fi
-problems=$(awk -F'\t' 'NR > 1 { n += $13 } END { print n + 0 }' "$summary")
 if [ "$problems" != 0 ]; then
-  echo "$problems problem(s): see REPORT_DIR/<profile>/check.txt (one line each)" >&2
+  echo "problems: see REPORT_DIR/<profile>/check.txt (one line each)" >&2
   exit 1
 fi
 echo "every profile shows exactly its expected findings"

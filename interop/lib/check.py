@@ -7,9 +7,10 @@
   check.py --expected FILE --validate                  only check the expected-findings file
   check.py --expected FILE --draft --report R.json     print a TOML entry for every unexpected
                                                        cell (why = "TODO": triage, then fill in)
-  check.py --table SUMMARY.tsv                         print the summary table
+  check.py --table SUMMARY.tsv                         print the summary table (exit 1: problems)
 
-A problem is: an ERROR or XPASS cell; a FAIL, WARN or INFO cell no expected finding names (or
+A problem is: an ERROR, TIMEOUT or XPASS cell (an ERROR may be expected as the consequence of
+an expected finding); a FAIL, WARN or INFO cell no expected finding names (or
 one that breaks a requirement its entry does not list); an expected finding that no longer
 shows (stale); a prop counterexample or fuzz finding not expected, or an expected one that did
 not show; prop or fuzz stopping on a harness error. One line per problem; exit 1 on any.
@@ -199,6 +200,10 @@ def check_report(expected, report):
         name = cell_name(c)
         if outcome == "xfail":  # a deviation listed in the profile: the lab lists them here instead
             outcome = "fail"
+        if outcome == "timeout":  # no answer within the timeout: the cell could not be judged
+            problems.append(f"TIMEOUT {name}: {one_line(failure_text(c))}")
+            unexpected_cells += 1
+            continue
         if outcome not in OUTCOMES + (ERROR, "xpass"):
             continue
         cands = [i for i, e in enumerate(entries)
@@ -364,15 +369,18 @@ def draft(expected, report):
         print()
 
 
-COLUMNS = ["profile", "pass", "fail", "warn", "info", "skip", "error", "expected", "unexpected",
+COLUMNS = ["profile", "pass", "fail", "warn", "info", "skip", "error", "timeout", "expected", "unexpected",
            "stale", "prop", "fuzz", "problems", "run_s", "prop_s", "fuzz_s"]
 
 
 def table(path):
+    """Prints the summary table; returns the number of problems it counts."""
     rows = [ln.split("\t") for ln in read_text(path).splitlines() if ln.strip()]
     widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))))
+    col = rows[0].index("problems")
+    return sum(int(r[col]) for r in rows[1:] if len(r) > col and r[col].isdigit())
 
 
 def main(argv=None):
@@ -390,8 +398,7 @@ def main(argv=None):
     ap.add_argument("--table")
     a = ap.parse_args(argv)
     if a.table:
-        table(a.table)
-        return 0
+        return 1 if table(a.table) else 0
     if not a.expected:
         ap.error("--expected is required")
     try:
@@ -430,7 +437,7 @@ def main(argv=None):
             if new:
                 out.write("\t".join(COLUMNS) + "\n")
             row = [profile] + [str(s.get(k, 0)) for k in ("pass", "fail", "warn", "info", "skip")]
-            row += [str(s.get("error", 0) + s.get("xpass", 0))]
+            row += [str(s.get("error", 0) + s.get("xpass", 0)), str(s.get("timeout", 0))]
             row += [str(stats.get(k, 0)) for k in ("expected", "unexpected", "stale")]
             row += [str(n_prop), str(n_fuzz), str(len(problems))] + a.times
             out.write("\t".join(row) + "\n")

@@ -106,6 +106,12 @@ class ReportTests(Base):
         problems, _ = check.check_report(self.expected, r)
         self.assertEqual(problems, ["ERROR grants.code[client=public]: setup step 1: 302"])
 
+    def test_timeout_is_a_problem(self):
+        r = self.good()
+        r["results"].append(cell("races.x", "timeout", reason="3 of 20 requests got no answer within 17.6 s"))
+        self.assertEqual(check.check_report(self.expected, r)[0],
+                         ["TIMEOUT races.x: 3 of 20 requests got no answer within 17.6 s"])
+
     def test_xpass_is_a_problem(self):
         r = self.good()
         r["results"].append(cell("x.y", "xpass", reason="known deviation passed"))
