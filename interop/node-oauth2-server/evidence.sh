@@ -52,4 +52,11 @@ echo "The client tokencert-special's secret contains + % :. RFC 6749 §2.3.1 has
 enc="$(python3 -c 'import sys,urllib.parse as u; print(u.quote_plus(sys.argv[1]))' "$TOKENCERT_SPECIAL_SECRET")"
 ev "$f" "the secret form-encoded, as RFC 6749 §2.3.1 has the client send it: invalid_client" -- -u "tokencert-special:$enc" -d "grant_type=refresh_token&refresh_token=unknown" "$B/token"
 ev "$f" "the raw secret → past client authentication (invalid_grant for the unknown token)" -- -u "tokencert-special:$TOKENCERT_SPECIAL_SECRET" -d "grant_type=refresh_token&refresh_token=unknown" "$B/token"
+fam
+f="$out/refused-refresh-revokes-token.md"; : > "$f"
+echo "# A refused refresh (a broader scope: invalid_scope) revokes the presented refresh token (alwaysIssueNewRefreshToken: true)" >> "$f"; echo >> "$f"
+echo "RFC 6749 §6 lets the server revoke the old refresh token after issuing a new one; here none is issued and the client is left without a grant. Source: lib/grant-types/refresh-token-grant-type.js (5.3.0) handle(): revokeToken (line 57) runs before getScope (line 59) checks the requested scope. Found by tokencert prop." >> "$f"; echo >> "$f"
+ev "$f" "refresh asking for a scope beyond the grant: refused, as it should be" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=read+write+admin" "$B/token"
+ev "$f" "the same refresh token, no scope: now invalid (it was revoked by the refused request)" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT" "$B/token"
+
 echo "evidence written to $out"
