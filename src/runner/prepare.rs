@@ -220,7 +220,7 @@ impl ScenarioRun<'_> {
         };
         let state = match &a.state {
             Some(t) => self.render_tpl(t)?,
-            None => uuid::Uuid::new_v4().simple().to_string(),
+            None => AuthorizeRequest::fresh_state(),
         };
         let opt = |me: &mut Self, t: &Option<Tpl>| match t {
             Some(t) => me.render_tpl(t),

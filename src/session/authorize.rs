@@ -32,6 +32,11 @@ pub struct AuthorizeRequest {
 }
 
 impl AuthorizeRequest {
+    /// A fresh random `state`.
+    pub fn fresh_state() -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+
     /// The request's parameters in order: the named ones, `params`, then each of the
     /// mechanism's `defaults` whose name the request leaves empty; empty values dropped.
     fn pairs(&self, defaults: &[(String, String)]) -> Vec<(String, String)> {

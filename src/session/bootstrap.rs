@@ -85,7 +85,7 @@ impl Session {
                     client_id: client.id.clone(),
                     redirect_uri: redirect.clone(),
                     scope: scope.clone(),
-                    state: uuid::Uuid::new_v4().to_string(),
+                    state: AuthorizeRequest::fresh_state(),
                     code_challenge: pkce::challenge_s256(&verifier),
                     code_challenge_method: "S256".into(),
                     ..AuthorizeRequest::default()
@@ -226,7 +226,8 @@ impl Session {
                     ],
                     self.target.max_response,
                 )
-                .await?;
+                .await
+                .map_err(|e| self.redactor.redact(&e))?;
             }
             (None, None) => return Err("no device approval hook configured".into()),
         }
