@@ -170,6 +170,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ),
     ("test.clock", "a virtual clock the harness can advance"),
     (
+        "authorize.unattended",
+        "the harness can run an authorization request without a person: a code-flow bootstrap with a `command` hook or `authorize_params` (unattended consent), or the embedded server",
+    ),
+    (
         "endpoint.device_approve",
         "a test endpoint approving (or, with action=deny, denying) a device user code as the test user",
     ),
@@ -231,6 +235,10 @@ pub const CLIENT_ROLES: &[(&str, &str)] = &[
 pub fn describe_missing(name: &str) -> String {
     if name.starts_with("scopes.") || name.starts_with("test_user") {
         format!("{name} (declare it in the target profile)")
+    } else if name == "authorize.unattended" {
+        format!(
+            "{name} (give the target profile a `bootstrap` with `grant: authorization_code` and a `command` hook that logs a test user in, or `authorize_params` the server consents to unattended)"
+        )
     } else {
         name.to_owned()
     }

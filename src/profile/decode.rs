@@ -214,6 +214,7 @@ impl ProfileDecoder<'_> {
             scope: String::new(),
             scopes: ScopeVocabulary::default(),
             test_user: None,
+            authorization: None,
             policy: Policy::preset("rfc6749").ok()?,
             add_capabilities: Vec::new(),
             remove_capabilities: Vec::new(),

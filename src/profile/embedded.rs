@@ -2,7 +2,7 @@
 //! port, described to the harness by the server's own [`Description`].
 
 use super::vocabulary::{OFFLINE_ACCESS, OPENID, ScopeVocabulary, TestUser};
-use super::{Bootstrap, ClientConfig, Secret, Target};
+use super::{Authorization, Bootstrap, ClientConfig, Secret, Target};
 use reference_server::{Description, Flaw, Running};
 use std::collections::BTreeMap;
 
@@ -93,6 +93,11 @@ pub fn target(running: &Running) -> Result<Target, String> {
         .users
         .first()
         .ok_or("the reference server describes no test user")?;
+    // The server consents for a test user named in login_hint, whatever the bootstrap grant.
+    let consent = Authorization {
+        params: vec![("login_hint".into(), user.username.clone())],
+        command: None,
+    };
     let bootstrap = if d.policy.grants.password {
         Bootstrap::Password {
             username: user.username.clone(),
@@ -100,7 +105,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
         }
     } else {
         Bootstrap::AuthorizationCode {
-            params: vec![("login_hint".into(), user.username.clone())],
+            params: consent.params.clone(),
             command: None,
         }
     };
@@ -128,6 +133,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
             username: user.username.clone(),
             password: Some(Secret::new(user.password.clone())),
         }),
+        authorization: Some(consent),
         policy: d.policy.clone(),
         add_capabilities: Vec::new(),
         remove_capabilities: Vec::new(),

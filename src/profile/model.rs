@@ -87,6 +87,18 @@ impl Bootstrap {
     }
 }
 
+/// How the harness gets through the authorization endpoint without a person: the code flow's
+/// login and consent. Scenarios that drive the code flow need one (`authorize.unattended`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authorization {
+    /// Parameters for every authorization request (e.g. `login_hint` naming a test user, for a
+    /// server with unattended consent); a request's own value of the same name wins.
+    pub params: Vec<(String, String)>,
+    /// Operator hook: gets `TOKENCERT_AUTHORIZE_URL`, logs a test user in, prints the redirect
+    /// URL (or the bare code).
+    pub command: Option<String>,
+}
+
 /// A device-code approval request.
 #[derive(Debug, Clone)]
 pub struct ApproveHook {
@@ -132,6 +144,9 @@ pub struct Target {
     pub scopes: ScopeVocabulary,
     /// The test user as declared (`test_user:`); else derived from the bootstrap grant.
     pub test_user: Option<TestUser>,
+    /// An authorization mechanism besides the bootstrap's (the embedded reference server's
+    /// unattended consent, whatever its bootstrap grant); see [`Target::authorization`].
+    pub authorization: Option<Authorization>,
     /// The policy the scenarios judge by.
     pub policy: Policy,
     /// Capabilities added by hand.
@@ -214,6 +229,26 @@ impl Target {
         }
     }
 
+    /// How to run an authorization request without a person: the one set on the target, else
+    /// the code-flow bootstrap's hook or unattended-consent parameters. `None` when the target
+    /// has neither (its code flow needs a person).
+    pub fn authorization(&self) -> Option<Authorization> {
+        if let Some(a) = &self.authorization {
+            return Some(a.clone());
+        }
+        match &self.bootstrap {
+            Bootstrap::AuthorizationCode { params, command }
+                if command.is_some() || !params.is_empty() =>
+            {
+                Some(Authorization {
+                    params: params.clone(),
+                    command: command.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The `scopes` template namespace.
     pub fn scopes_value(&self) -> serde_json::Value {
         self.scopes().template_value()
@@ -235,6 +270,9 @@ impl Target {
         }
         if self.test_clock.is_some() {
             caps.insert("test.clock".into());
+        }
+        if self.authorization().is_some() && self.endpoints.contains_key("authorization") {
+            caps.insert("authorize.unattended".into());
         }
         let p = &self.policy;
         let grant_issues = match self.bootstrap.grant() {

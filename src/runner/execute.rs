@@ -365,6 +365,39 @@ impl<'a> ScenarioRun<'a> {
                 }
                 self.capture(&step.captures, &[&resp])
             }
+            Action::Authorize(a) => {
+                let req = self.authorize_request(a)?;
+                let answer = self
+                    .session()
+                    .authorize(&req, record)
+                    .await
+                    .map_err(|e| StepError::at(a.loc, e))?;
+                // Without an `expect`, the step is the code flow's first leg: no code is an
+                // Error. With one, the scenario judges the answer (an error redirect, say).
+                if step.expect.is_none() {
+                    answer.code().map_err(|e| StepError::at(a.loc, e))?;
+                }
+                let resp = answer.judged();
+                if answer.via_hook {
+                    // No exchange to show: say what the hook reached (redacted with the result).
+                    let loc = resp.header_values("location").join(", ");
+                    record.message = Some(format!(
+                        "through the target's `command` hook, which reached {loc}"
+                    ));
+                }
+                let before = self.findings.len();
+                if let Some(e) = &step.expect {
+                    let ex = record.exchanges.len().checked_sub(1);
+                    self.judge_expect(e, id, &resp, ex, "")?;
+                }
+                if self.findings[before..]
+                    .iter()
+                    .any(|f| f.level == Level::Must)
+                {
+                    return Ok(());
+                }
+                self.capture(&step.captures, &[&resp])
+            }
             Action::Wait(t) => {
                 let v = t
                     .template
@@ -841,6 +874,7 @@ fn action_kind(a: &Action) -> &'static str {
     match a {
         Action::Request(_) => "request",
         Action::Bootstrap(_) => "bootstrap",
+        Action::Authorize(_) => "authorize",
         Action::Wait(_) => "wait",
         Action::Race(_) => "race",
         Action::Include(_) => "include",

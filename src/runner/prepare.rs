@@ -6,9 +6,11 @@ use super::failure::StepError;
 use crate::http::PreparedRequest;
 use crate::http::client::form_body;
 use crate::http::jwt::DpopKey;
-use crate::scenario::{BootstrapSpec, ClientAuthSpec, DpopSpec, RequestSpec, TplValue};
+use crate::scenario::{
+    AuthorizeSpec, BootstrapSpec, ClientAuthSpec, DpopSpec, RequestSpec, Tpl, TplValue,
+};
 use crate::session::client_auth::parse_method;
-use crate::session::{AuthOverrides, BootstrapRequest, DpopBinding};
+use crate::session::{AuthOverrides, AuthorizeRequest, BootstrapRequest, DpopBinding};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -179,5 +181,71 @@ impl ScenarioRun<'_> {
             req.dpop = Some(self.dpop_binding(d)?);
         }
         Ok(req)
+    }
+
+    /// An `authorize:` spec rendered into the session's request: the role's client_id,
+    /// redirect_uri and scope unless the spec sets them, a fresh state, S256 with a challenge.
+    pub(crate) fn authorize_request(
+        &mut self,
+        a: &AuthorizeSpec,
+    ) -> Result<AuthorizeRequest, StepError> {
+        let role = match &a.client {
+            Some(t) => self.render_tpl(t)?,
+            None => self.default_role(),
+        };
+        let client = self.session().target.clients.get(&role);
+        let client_id = match &a.client_id {
+            Some(t) => self.render_tpl(t)?,
+            None => client.map(|c| c.id.clone()).ok_or_else(|| {
+                StepError::at(
+                    a.loc,
+                    format!("the target defines no `{role}` client: name another in `client`, or set `client_id` and `redirect_uri`"),
+                )
+            })?,
+        };
+        let redirect_uri = match &a.redirect_uri {
+            Some(t) => self.render_tpl(t)?,
+            None => client.and_then(|c| c.redirect_uri.clone()).ok_or_else(|| {
+                StepError::at(
+                    a.loc,
+                    format!("client `{role}` has no redirect_uri: declare it in the target profile, or set `redirect_uri` on the step"),
+                )
+            })?,
+        };
+        let scope = match &a.scope {
+            Some(t) => self.render_tpl(t)?,
+            None => client
+                .and_then(|c| c.scope.clone())
+                .unwrap_or_else(|| self.session().target.scope.clone()),
+        };
+        let state = match &a.state {
+            Some(t) => self.render_tpl(t)?,
+            None => AuthorizeRequest::fresh_state(),
+        };
+        let opt = |me: &mut Self, t: &Option<Tpl>| match t {
+            Some(t) => me.render_tpl(t),
+            None => Ok(String::new()),
+        };
+        let nonce = opt(self, &a.nonce)?;
+        let code_challenge = opt(self, &a.code_challenge)?;
+        let code_challenge_method = match &a.code_challenge_method {
+            Some(t) => self.render_tpl(t)?,
+            None if code_challenge.is_empty() => String::new(),
+            None => "S256".into(),
+        };
+        let mut params = Vec::new();
+        for (k, v) in &a.params {
+            params.push((k.clone(), self.render_tpl(v)?));
+        }
+        Ok(AuthorizeRequest {
+            client_id,
+            redirect_uri,
+            scope,
+            state,
+            nonce,
+            code_challenge,
+            code_challenge_method,
+            params,
+        })
     }
 }

@@ -25,6 +25,7 @@ pub(crate) const STEP_KEYS: &[&str] = &[
     "name",
     "request",
     "bootstrap",
+    "authorize",
     "wait",
     "race",
     "include",
@@ -36,7 +37,14 @@ pub(crate) const STEP_KEYS: &[&str] = &[
     "retry",
     "idempotent",
 ];
-pub(crate) const ACTIONS: &[&str] = &["request", "bootstrap", "wait", "race", "include"];
+pub(crate) const ACTIONS: &[&str] = &[
+    "request",
+    "bootstrap",
+    "authorize",
+    "wait",
+    "race",
+    "include",
+];
 pub(crate) const REQUEST_KEYS: &[&str] = &[
     "method",
     "endpoint",
@@ -60,6 +68,17 @@ pub(crate) const CLIENT_AUTH_KEYS: &[&str] = &[
 ];
 pub(crate) const DPOP_KEYS: &[&str] = &["key", "claims", "header"];
 pub(crate) const BOOTSTRAP_KEYS: &[&str] = &["client", "scope", "grant", "dpop", "params"];
+pub(crate) const AUTHORIZE_KEYS: &[&str] = &[
+    "client",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "params",
+];
 pub(crate) const RACE_KEYS: &[&str] = &["count", "request", "requests"];
 pub(crate) const EXPECT_KEYS: &[&str] = &[
     "status",
@@ -339,6 +358,7 @@ impl Dec<'_> {
         match k.name.as_str() {
             "request" => self.request(v).map(|r| Action::Request(Box::new(r))),
             "bootstrap" => self.bootstrap(v).map(|b| Action::Bootstrap(Box::new(b))),
+            "authorize" => self.authorize(v).map(|a| Action::Authorize(Box::new(a))),
             "wait" => self.tpl(v, "wait").map(Action::Wait),
             "race" => self.race(v).map(|r| Action::Race(Box::new(r))),
             "include" => {
@@ -558,6 +578,55 @@ impl Dec<'_> {
             }
         }
         Some(b)
+    }
+
+    fn authorize(&mut self, node: &Node) -> Option<AuthorizeSpec> {
+        let mut a = AuthorizeSpec {
+            client: None,
+            client_id: None,
+            redirect_uri: None,
+            scope: None,
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            code_challenge_method: None,
+            params: Vec::new(),
+            loc: node.loc,
+        };
+        match &node.kind {
+            Kind::Null => return Some(a),
+            Kind::Str(_) => {
+                a.client = self.tpl(node, "authorize");
+                return Some(a);
+            }
+            _ => {}
+        }
+        let entries = self.map(node, "authorize", AUTHORIZE_KEYS)?;
+        for (k, v) in entries {
+            let what = format!("authorize.{}", k.name);
+            let slot = match k.name.as_str() {
+                "client" => &mut a.client,
+                "client_id" => &mut a.client_id,
+                "redirect_uri" => &mut a.redirect_uri,
+                "scope" => &mut a.scope,
+                "state" => &mut a.state,
+                "nonce" => &mut a.nonce,
+                "code_challenge" => &mut a.code_challenge,
+                "code_challenge_method" => &mut a.code_challenge_method,
+                "params" => {
+                    // A list value repeats the parameter.
+                    a.params = self
+                        .kv_tpls(v, &what)
+                        .into_iter()
+                        .flat_map(|(n, vs)| vs.into_iter().map(move |t| (n.clone(), t)))
+                        .collect();
+                    continue;
+                }
+                _ => continue,
+            };
+            *slot = self.tpl(v, &what);
+        }
+        Some(a)
     }
 
     fn race(&mut self, node: &Node) -> Option<RaceSpec> {

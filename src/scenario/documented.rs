@@ -41,7 +41,7 @@ fn section(heading: &str) -> &'static str {
 /// Every key list a decoder accepts, with the README section documenting it.
 fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let predicates: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
-    let lists: [(&str, &str, &[&str]); 22] = [
+    let lists: [(&str, &str, &[&str]); 23] = [
         ("scenario", "## Top-level keys", scenario::SCENARIO_KEYS),
         (
             "requirements[]",
@@ -72,6 +72,11 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             "bootstrap step",
             "### `bootstrap`",
             scenario::BOOTSTRAP_KEYS,
+        ),
+        (
+            "authorize step",
+            "### `authorize`",
+            scenario::AUTHORIZE_KEYS,
         ),
         ("race", "### `race`", scenario::RACE_KEYS),
         ("expect", "## `expect`", scenario::EXPECT_KEYS),

@@ -165,6 +165,8 @@ pub enum Action {
     Request(Box<RequestSpec>),
     /// Obtain a fresh token family with the target's bootstrap grant.
     Bootstrap(Box<BootstrapSpec>),
+    /// One authorization request through the target's authorization mechanism.
+    Authorize(Box<AuthorizeSpec>),
     /// Let time pass (virtual when the target has a test clock).
     Wait(Tpl),
     /// Send several requests at once, last-byte synchronised.
@@ -247,6 +249,33 @@ pub struct BootstrapSpec {
     /// Bind to a DPoP key.
     pub dpop: Option<DpopSpec>,
     /// Extra parameters for the final token request.
+    pub params: Vec<(String, Tpl)>,
+    /// Where it was written.
+    pub loc: Loc,
+}
+
+/// One authorization request (the code flow's first leg) through the target's mechanism: its
+/// `command` hook, else unattended consent. Every absent key takes its default; an empty value
+/// leaves the parameter out.
+#[derive(Debug, Clone)]
+pub struct AuthorizeSpec {
+    /// Client role whose `client_id` and `redirect_uri` are the defaults (default: the cell's).
+    pub client: Option<Tpl>,
+    /// `client_id` instead of the role's.
+    pub client_id: Option<Tpl>,
+    /// `redirect_uri` instead of the role's.
+    pub redirect_uri: Option<Tpl>,
+    /// `scope` (default: the role's `scope`, else the target's).
+    pub scope: Option<Tpl>,
+    /// `state` (default: a fresh random value).
+    pub state: Option<Tpl>,
+    /// `nonce` (default: none).
+    pub nonce: Option<Tpl>,
+    /// PKCE `code_challenge` (default: none).
+    pub code_challenge: Option<Tpl>,
+    /// PKCE `code_challenge_method` (default: `S256` with a challenge).
+    pub code_challenge_method: Option<Tpl>,
+    /// Further authorization request parameters (a name may repeat).
     pub params: Vec<(String, Tpl)>,
     /// Where it was written.
     pub loc: Loc,

@@ -2,8 +2,8 @@
 //!
 //! Checks: requirement ids exist, capabilities and client roles are known, fixtures exist,
 //! template names are defined before use (captures come from earlier steps), policy paths exist,
-//! and no step that sends a refresh token is retried (a retry consumes the token or triggers
-//! reuse detection).
+//! no step that sends a refresh token is retried (a retry consumes the token or triggers
+//! reuse detection), and every `authorize` step is gated on `authorize.unattended`.
 
 use super::*;
 use crate::capability;
@@ -61,6 +61,26 @@ struct Validator<'a> {
     policy: &'a serde_json::Value,
 }
 
+/// The capability an `authorize` step needs.
+const AUTHORIZE_GATE: &str = "authorize.unattended";
+
+/// Whether `step` runs an `authorize` action (itself or in a fixture it includes) without a
+/// `when: [authorize.unattended]` on the way.
+fn authorizes_unguarded(step: &Step, cat: &Catalogue, depth: u8) -> bool {
+    if depth > 8 || step.when.iter().any(|g| g.name == AUTHORIZE_GATE) {
+        return false;
+    }
+    match &step.action {
+        Action::Authorize(_) => true,
+        Action::Include(inc) => cat.fixtures.get(&inc.name).is_some_and(|f| {
+            f.steps
+                .iter()
+                .any(|st| authorizes_unguarded(st, cat, depth + 1))
+        }),
+        _ => false,
+    }
+}
+
 /// Where each capture name is first defined, across a step list (fixtures included).
 fn captures_by_name(steps: &[Step], cat: &Catalogue) -> BTreeMap<String, Loc> {
     let mut m = BTreeMap::new();
@@ -106,6 +126,7 @@ impl Validator<'_> {
 
     fn scenario(&mut self, s: &Scenario) {
         self.catches(s);
+        self.authorize_gated(s);
         for r in &s.requirements {
             self.requirement(&r.id, r.loc);
         }
@@ -142,6 +163,29 @@ impl Validator<'_> {
         }
         for step in &all {
             self.step(step, &mut defined, &later, &dims);
+        }
+    }
+
+    /// An `authorize` step (here or in an included fixture) runs only where the target can
+    /// authorize without a person: the scenario (or the step) must gate on that, so a target
+    /// whose code flow needs a person skips instead of erroring.
+    fn authorize_gated(&mut self, s: &Scenario) {
+        if s.requires.iter().any(|g| g.name == AUTHORIZE_GATE) {
+            return;
+        }
+        let steps = s.setup.iter().chain(&s.steps).chain(&s.teardown);
+        let unguarded: Vec<Loc> = steps
+            .filter(|st| authorizes_unguarded(st, self.cat, 0))
+            .map(|st| st.loc)
+            .collect();
+        for loc in unguarded {
+            self.error(
+                loc,
+                format!("this step runs an authorization request, but the scenario does not require `{AUTHORIZE_GATE}`"),
+            )
+            .label = Some(format!(
+                "add `{AUTHORIZE_GATE}` to `requires:` (a target whose login needs a person then skips the scenario)"
+            ));
         }
     }
 
@@ -214,6 +258,28 @@ impl Validator<'_> {
                 if let Some(d) = &b.dpop {
                     tpls.push(&d.key);
                     values.extend(d.claims.iter().chain(&d.jwt_header).map(|(_, v)| v));
+                }
+            }
+            Action::Authorize(a) => {
+                tpls.extend(
+                    [
+                        &a.client,
+                        &a.client_id,
+                        &a.redirect_uri,
+                        &a.scope,
+                        &a.state,
+                        &a.nonce,
+                        &a.code_challenge,
+                        &a.code_challenge_method,
+                    ]
+                    .into_iter()
+                    .flatten(),
+                );
+                tpls.extend(a.params.iter().map(|(_, t)| t));
+                if let Some(c) = &a.client
+                    && let Some(role) = c.template.as_literal()
+                {
+                    self.role(&role, c.loc);
                 }
             }
             Action::Wait(t) => tpls.push(t),

@@ -1,7 +1,8 @@
 //! Getting a fresh token family from the target without a person: the profile's bootstrap
-//! grant (password, authorization code + PKCE with unattended consent or a hook, device code
-//! with an approval hook, JWT bearer, or a seeded refresh token).
+//! grant (password, authorization code + PKCE through the target's authorization mechanism,
+//! device code with an approval hook, JWT bearer, or a seeded refresh token).
 
+use super::authorize::AuthorizeRequest;
 use super::hook::run_hook;
 use super::{DpopBinding, Record, Session};
 use crate::http::client::form_body;
@@ -75,27 +76,24 @@ impl Session {
                         .into(),
                 );
             }
-            ("authorization_code", boot) => {
-                let (params, command) = match boot {
-                    Bootstrap::AuthorizationCode { params, command } => {
-                        (params.as_slice(), command.as_deref())
-                    }
-                    _ => (&[][..], None),
-                };
+            ("authorization_code", _) => {
                 let redirect = client.redirect_uri.clone().ok_or_else(|| {
                     format!("client `{role}` needs a redirect_uri for the code flow")
                 })?;
                 let verifier = pkce::verifier();
-                let consent = Consent {
-                    client_id: &client.id,
-                    redirect: &redirect,
-                    scope: &scope,
-                    verifier: &verifier,
-                    params,
-                    command,
+                let mut req = AuthorizeRequest {
+                    client_id: client.id.clone(),
+                    redirect_uri: redirect.clone(),
+                    scope: scope.clone(),
+                    state: AuthorizeRequest::fresh_state(),
+                    code_challenge: pkce::challenge_s256(&verifier),
+                    code_challenge_method: "S256".into(),
+                    ..AuthorizeRequest::default()
                 };
-                let code = self.authorize(&consent, b, rec).await?;
-                self.redactor.add("code", &code);
+                if let Some(d) = &b.dpop {
+                    req.params.push(("dpop_jkt".into(), d.key.thumbprint()));
+                }
+                let code = self.authorize(&req, rec).await?.code()?;
                 form.push(("grant_type".into(), "authorization_code".into()));
                 form.push(("code".into(), code));
                 form.push(("redirect_uri".into(), redirect));
@@ -170,103 +168,6 @@ impl Session {
         self.send(&req, None, rec).await
     }
 
-    /// The authorization request of the code flow; returns the code.
-    async fn authorize(
-        &self,
-        c: &Consent<'_>,
-        b: &BootstrapRequest,
-        rec: &mut dyn Record,
-    ) -> Result<String, String> {
-        let mut url = self
-            .target
-            .endpoints
-            .get("authorization")
-            .cloned()
-            .ok_or("the target has no authorization endpoint for the code flow")?;
-        let state = uuid::Uuid::new_v4().to_string();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code");
-            q.append_pair("client_id", c.client_id);
-            q.append_pair("redirect_uri", c.redirect);
-            if !c.scope.is_empty() {
-                q.append_pair("scope", c.scope);
-            }
-            q.append_pair("state", &state);
-            q.append_pair("code_challenge", &pkce::challenge_s256(c.verifier));
-            q.append_pair("code_challenge_method", "S256");
-            for (k, v) in c.params {
-                q.append_pair(k, v);
-            }
-        }
-        if let Some(d) = &b.dpop {
-            url.query_pairs_mut()
-                .append_pair("dpop_jkt", &d.key.thumbprint());
-        }
-        let location = match c.command {
-            Some(cmd) => {
-                run_hook(
-                    cmd,
-                    &[("TOKENCERT_AUTHORIZE_URL", url.as_str())],
-                    self.target.max_response,
-                )
-                .await?
-            }
-            None => {
-                let req = PreparedRequest {
-                    method: "GET".into(),
-                    url: url.clone(),
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                };
-                let resp = self.send(&req, None, rec).await?;
-                if !(300..400).contains(&resp.status) {
-                    return Err(format!(
-                        "the authorization endpoint answered {} instead of a redirect: is unattended consent configured (authorize_params)?",
-                        resp.status
-                    ));
-                }
-                resp.header_values("location")
-                    .first()
-                    .map(|s| (*s).to_owned())
-                    .ok_or("the authorization redirect has no Location header")?
-            }
-        };
-        self.code_from_redirect(location.trim(), &state)
-    }
-
-    /// The code in an authorization redirect (or the bare code a hook printed).
-    fn code_from_redirect(&self, loc: &str, state: &str) -> Result<String, String> {
-        let parsed = url::Url::parse(loc).or_else(|_| self.target.base_url.join(loc));
-        match parsed {
-            Ok(u) => {
-                let get = |k: &str| {
-                    u.query_pairs()
-                        .find(|(n, _)| n == k)
-                        .map(|(_, v)| v.into_owned())
-                };
-                if let Some(err) = get("error") {
-                    return Err(format!(
-                        "authorization failed: {err} {}",
-                        get("error_description").unwrap_or_default()
-                    ));
-                }
-                if get("state").is_some_and(|s| s != state) {
-                    return Err(
-                        "the authorization redirect carries another state: CSRF protection broken"
-                            .into(),
-                    );
-                }
-                get("code").ok_or_else(|| "the authorization redirect has no code".into())
-            }
-            // A hook may print the bare code.
-            Err(_) if !loc.is_empty() && !loc.contains(char::is_whitespace) => Ok(loc.to_owned()),
-            Err(_) => {
-                Err("the authorization hook printed neither a redirect URL nor a code".into())
-            }
-        }
-    }
-
     /// The device authorization grant (RFC 8628): ask, approve through the hook, poll.
     async fn device_flow(
         &self,
@@ -325,7 +226,8 @@ impl Session {
                     ],
                     self.target.max_response,
                 )
-                .await?;
+                .await
+                .map_err(|e| self.redactor.redact(&e))?;
             }
             (None, None) => return Err("no device approval hook configured".into()),
         }
@@ -388,14 +290,4 @@ impl Session {
         }
         Ok(())
     }
-}
-
-/// The authorization request of one code flow.
-struct Consent<'a> {
-    client_id: &'a str,
-    redirect: &'a str,
-    scope: &'a str,
-    verifier: &'a str,
-    params: &'a [(String, String)],
-    command: Option<&'a str>,
 }

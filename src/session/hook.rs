@@ -49,12 +49,26 @@ pub(super) async fn run_hook(
         .await
         .map_err(|_| format!("hook `{cmd}` timed out after 120 s"))??;
     if !status.success() {
+        // The end of stderr says why; the caller redacts it.
         return Err(format!(
             "hook `{cmd}` exited with {status}: {}",
-            String::from_utf8_lossy(&err).trim()
+            tail(String::from_utf8_lossy(&err).trim(), STDERR_TAIL)
         ));
     }
     Ok(String::from_utf8_lossy(&out).trim().to_owned())
+}
+
+/// How much of a failed hook's stderr an error shows (its end).
+const STDERR_TAIL: usize = 600;
+
+/// The last `n` characters of `s` (with `…` when cut).
+pub(super) fn tail(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n {
+        s.to_owned()
+    } else {
+        format!("…{}", s.chars().skip(count - n).collect::<String>())
+    }
 }
 
 /// All of one output stream, or an error once it passes `limit`.
@@ -89,6 +103,28 @@ mod tests {
             err.contains("exit status: 3") && err.contains("oops"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tail_keeps_the_end() {
+        assert_eq!(tail("abcdef", 3), "…def");
+        assert_eq!(tail("ab", 3), "ab");
+    }
+
+    #[tokio::test]
+    async fn a_failed_hook_shows_the_end_of_its_stderr() {
+        let err = run_hook(
+            "i=0; while [ $i -lt 200 ]; do echo noise-$i >&2; i=$((i+1)); done; echo last-words >&2; exit 1",
+            &[],
+            BodyLimit::DEFAULT,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.ends_with("last-words") && !err.contains("noise-1\n"),
+            "{err}"
+        );
+        assert!(err.chars().count() < 800, "{err}");
     }
 
     #[tokio::test]

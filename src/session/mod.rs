@@ -5,12 +5,14 @@
 //! through a [`Session`], so each of these is written once: a new client authentication method
 //! is added in [`client_auth`] only.
 
+mod authorize;
 mod bootstrap;
 pub mod client_auth;
 mod discovery;
 mod dpop;
 mod hook;
 
+pub use authorize::{AuthorizeAnswer, AuthorizeRequest};
 pub use bootstrap::BootstrapRequest;
 pub use client_auth::{ASSERTION_TYPE, AuthOverrides};
 pub use dpop::DpopBinding;

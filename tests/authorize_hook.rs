@@ -1,0 +1,229 @@
+//! The code-flow scenarios run through a target profile's `command` hook, as they do against a
+//! real server whose login needs a browser.
+//!
+//! A profile written at test time points at the reference server (in process) like an external
+//! target: its bootstrap is `authorization_code` with a hook and **no** `authorize_params`, so the
+//! server's unattended consent (it needs `login_hint`) cannot be what passes. The hook does the
+//! login itself: it adds the test user's `login_hint` to `TOKENCERT_AUTHORIZE_URL`, GETs it
+//! without following the redirect (curl) and prints where the redirect goes. Every code-flow
+//! scenario (`grants.code-*`, `races.code-*`, `oidc.id-token-on-refresh-*`) must pass or skip for
+//! a policy reason, with every authorization request through the hook. Without the hook the
+//! scenarios skip naming `authorize.unattended`; a failing hook is an Error that shows the end
+//! of its stderr, redacted.
+
+use reference_server::{Config, Running};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokencert::profile::{ProcessEnv, Target};
+use tokencert::report::{Outcome, ScenarioResult};
+use tokencert::runner::{RunOptions, Runner};
+use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert::session::Session;
+use tokencert_policy::Policy;
+
+const CODE_FLOW: &[&str] = &[
+    "grants.code-*",
+    "races.code-*",
+    "oidc.id-token-on-refresh-*",
+];
+
+/// The hook: the login a browser would do, here the reference server's `login_hint`. A progress
+/// line first (the harness reads the last line); a log line per run, to count them.
+const HOOK: &str = r#"#!/bin/sh
+set -eu
+echo "logging $TEST_USER in"
+echo run >> "$HOOK_LOG"
+loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$TOKENCERT_AUTHORIZE_URL&login_hint=$TEST_USER")
+[ -n "$loc" ] || { echo "no redirect from the authorization endpoint" >&2; exit 1; }
+echo "$loc"
+"#;
+
+fn catalogue() -> Arc<Catalogue> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let (cat, diags) = load_paths(&[root], &LoadOptions::default());
+    let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
+    assert!(
+        errors.is_empty(),
+        "catalogue invalid:\n{}",
+        errors.join("\n")
+    );
+    Arc::new(cat)
+}
+
+/// A profile for the running server as an external target would have one, with `bootstrap`.
+fn profile(running: &Running, preset: &str, dir: &Path, bootstrap: &str) -> PathBuf {
+    let t = tokencert::profile::embedded::target(running).expect("embedded target");
+    let mut y = format!(
+        "name: reference-server-through-a-hook\nbase_url: {}\npolicy: {preset}\nendpoints:\n",
+        t.base_url
+    );
+    for (name, url) in &t.endpoints {
+        y.push_str(&format!("  {name}: {url}\n"));
+    }
+    if let Some(clock) = &t.test_clock {
+        y.push_str(&format!("test_clock: {clock}\n"));
+    }
+    y.push_str("clients:\n");
+    for (role, c) in &t.clients {
+        y.push_str(&format!(
+            "  {role}:\n    id: \"{}\"\n    auth_method: {}\n",
+            c.id, c.auth_method
+        ));
+        if let Some(s) = &c.secret {
+            y.push_str(&format!("    secret: \"{}\"\n", s.expose()));
+        }
+        if let Some(k) = &c.private_key {
+            let file = format!("{role}.pem");
+            std::fs::write(dir.join(&file), k.expose()).expect("key file");
+            y.push_str(&format!("    private_key: {{ file: {file} }}\n"));
+        }
+        if let Some(r) = &c.redirect_uri {
+            y.push_str(&format!("    redirect_uri: \"{r}\"\n"));
+        }
+    }
+    let s = t.scopes();
+    y.push_str(&format!(
+        "scopes:\n  granted: \"{}\"\n",
+        s.granted.join(" ")
+    ));
+    if let Some(n) = &s.narrower {
+        y.push_str(&format!("  narrower: \"{}\"\n", n.join(" ")));
+    }
+    if let Some(o) = &s.outside {
+        y.push_str(&format!("  outside: \"{}\"\n", o.join(" ")));
+    }
+    y.push_str(&format!(
+        "bootstrap:\n  grant: authorization_code\n  scope: \"{}\"\n{bootstrap}",
+        t.scope
+    ));
+    let path = dir.join("target.yaml");
+    std::fs::write(&path, y).expect("profile");
+    path
+}
+
+async fn run(profile: &Path, filters: &[&str]) -> Vec<ScenarioResult> {
+    let target = Target::load(profile, &ProcessEnv)
+        .map_err(|e| format!("{e:?}"))
+        .expect("profile valid");
+    let session = Session::new(target).await.expect("session");
+    let runner = Arc::new(Runner::new(Arc::new(session), catalogue(), "hook".into()));
+    let filters: Vec<String> = filters.iter().map(|f| (*f).to_owned()).collect();
+    let cells = runner.plan(&filters);
+    assert!(!cells.is_empty(), "no cell matches {filters:?}");
+    runner.run(cells, &RunOptions::default()).await
+}
+
+fn user(running: &Running) -> String {
+    running.description().users[0].username.clone()
+}
+
+fn hook_command(dir: &Path, user: &str, script: &str) -> String {
+    let hook = dir.join("hook.sh");
+    std::fs::write(&hook, script).expect("hook");
+    format!(
+        "  command: TEST_USER='{user}' HOOK_LOG='{}' sh '{}'\n",
+        dir.join("hook.log").display(),
+        hook.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_flow_scenarios_pass_through_a_command_hook() {
+    assert!(
+        std::process::Command::new("curl")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "this test's hook needs curl on PATH"
+    );
+    // rfc9700 refuses plain PKCE and revokes on code replay; rfc6749 allows plain and no PKCE.
+    for preset in ["rfc9700", "rfc6749"] {
+        let policy = Policy::preset(preset).expect("preset");
+        let running = reference_server::spawn(Config::new(policy))
+            .await
+            .expect("server");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cmd = hook_command(dir.path(), &user(&running), HOOK);
+        let path = profile(&running, preset, dir.path(), &cmd);
+        let results = run(&path, CODE_FLOW).await;
+        let bad: Vec<String> = results
+            .iter()
+            .filter(|r| !matches!(r.outcome, Outcome::Pass | Outcome::Skip))
+            .map(|r| format!("{} {:?}: {:?}", r.name(), r.outcome, r.reason))
+            .collect();
+        assert!(bad.is_empty(), "{preset}: {}", bad.join("\n"));
+        let passed = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .count();
+        // Skips are policy gates only (pkce.plain, code.replay_revokes…), never the mechanism.
+        for r in results.iter().filter(|r| r.outcome == Outcome::Skip) {
+            let why = r.reason.as_deref().unwrap_or_default();
+            assert!(!why.contains("authorize.unattended"), "{}: {why}", r.name());
+        }
+        eprintln!(
+            "{preset}: {passed} of {} cells passed, {} hook runs",
+            results.len(),
+            std::fs::read_to_string(dir.path().join("hook.log"))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        );
+        assert!(passed >= 15, "{preset}: only {passed} passed");
+        // Every authorization request went through the hook: at least one per passing cell.
+        let runs = std::fs::read_to_string(dir.path().join("hook.log")).unwrap_or_default();
+        assert!(
+            runs.lines().count() >= passed,
+            "{preset}: {} hook runs for {passed} passing cells",
+            runs.lines().count()
+        );
+        running.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_mechanism_code_flow_scenarios_skip_and_a_failing_hook_is_a_redacted_error() {
+    let running = reference_server::spawn(Config::new(Policy::preset("rfc9700").expect("preset")))
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No hook, no authorize_params: the code flow would need a person.
+    let path = profile(&running, "rfc9700", dir.path(), "");
+    let results = run(&path, CODE_FLOW).await;
+    for r in &results {
+        let why = r.reason.as_deref().unwrap_or_default();
+        assert!(
+            r.outcome == Outcome::Skip
+                && why.contains("authorize.unattended (give the target profile"),
+            "{} {:?}: {why}",
+            r.name(),
+            r.outcome
+        );
+    }
+    // A hook that fails and says so on stderr, quoting the client secret it was given.
+    let secret = tokencert::profile::embedded::target(&running)
+        .expect("target")
+        .clients["confidential"]
+        .secret
+        .as_ref()
+        .expect("secret")
+        .expose()
+        .to_owned();
+    let failing =
+        format!("#!/bin/sh\necho noise >&2\necho 'login rejected for {secret}' >&2\nexit 3\n");
+    let cmd = hook_command(dir.path(), &user(&running), &failing);
+    let path = profile(&running, "rfc9700", dir.path(), &cmd);
+    let results = run(&path, &["grants.code-pkce-s256-issues-refresh-token"]).await;
+    let r = &results[0];
+    let why = r.reason.as_deref().unwrap_or_default();
+    eprintln!("failing hook: {why}");
+    assert_eq!(r.outcome, Outcome::Error, "{why}");
+    assert!(
+        why.contains("fixtures/grants-authorize.yaml:")
+            && why.contains("exit status: 3")
+            && why.contains("login rejected for")
+            && !why.contains(&secret),
+        "{why}"
+    );
+    running.shutdown().await;
+}
