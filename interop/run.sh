@@ -21,8 +21,8 @@
 #                        NODE_JOBS) overrides one server. Glewlwyd's and Django's SQLite
 #                        answer 500 under more concurrency (Glewlwyd TRIAGE G7)
 #   LAB_PROP_CASES       prop cases per profile [20]; 0 skips prop
-#   LAB_FUZZ_REQUESTS    fuzz requests per profile [1500]; 0 skips fuzz
-#   LAB_FUZZ_SECONDS     fuzz time cap per profile [60]
+#   LAB_FUZZ_REQUESTS    fuzz requests per profile [per server, see PROFILES]; 0 skips fuzz
+#   LAB_FUZZ_SECONDS     fuzz time cap per profile [90]: a run it cuts short is not judged stale
 #   LAB_RUN_TIMEOUT      cap on one `tokencert run`, seconds [1800]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,14 +30,16 @@ root="$(cd "$here/.." && pwd)"
 . "$here/lib/common.sh"
 cd "$root"
 
-# server  profile file  start environment  default -j
+# server  profile file  start environment  default -j  default fuzz requests
+# (fuzz requests: each refresh-based request spends a fresh token family, and a family costs a
+# login through the server's pages: node and Django give ~10 requests/s, Glewlwyd ~2)
 PROFILES="
-node-oauth2-server   profile.yaml            ROTATE=1  4
-node-oauth2-server   profile-no-rotate.yaml  ROTATE=0  4
-django-oidc-provider profile.yaml            -         2
-glewlwyd             profile.yaml            -         1
-glewlwyd             profile-fixed.yaml      -         1
-glewlwyd             profile-oneuse.yaml     -         1
+node-oauth2-server   profile.yaml            ROTATE=1  4  600
+node-oauth2-server   profile-no-rotate.yaml  ROTATE=0  4  600
+django-oidc-provider profile.yaml            -         2  300
+glewlwyd             profile.yaml            -         1  120
+glewlwyd             profile-fixed.yaml      -         1  120
+glewlwyd             profile-oneuse.yaml     -         1  120
 "
 default_port() {
   case "$1" in node-oauth2-server) echo 18401 ;; django-oidc-provider) echo 18402 ;; glewlwyd) echo 18403 ;; esac
@@ -51,12 +53,12 @@ target_name() { sed -n 's/^\(target\|name\): *\([^ #]*\).*/\2/p' "$1" | head -1;
 
 # The selection: every profile whose server or target name is an argument (all without any).
 selected=()
-while read -r server file startenv jobs; do
+while read -r server file startenv jobs fuzzn; do
   [ -n "$server" ] || continue
   name="$(target_name "$here/$server/$file")"
-  if [ $# -eq 0 ]; then selected+=("$server $file $startenv $jobs $name"); continue; fi
+  if [ $# -eq 0 ]; then selected+=("$server $file $startenv $jobs $fuzzn $name"); continue; fi
   for want in "$@"; do
-    if [ "$want" = "$server" ] || [ "$want" = "$name" ]; then selected+=("$server $file $startenv $jobs $name"); fi
+    if [ "$want" = "$server" ] || [ "$want" = "$name" ]; then selected+=("$server $file $startenv $jobs $fuzzn $name"); fi
   done
 done <<< "$PROFILES"
 if [ ${#selected[@]} -eq 0 ]; then
@@ -70,16 +72,16 @@ summary="$reports/summary.tsv"
 rm -f "$summary"
 tc="${TOKENCERT:-$root/target/release/tokencert}"
 [ -x "$tc" ] || cargo build --release
-prop_cases="${LAB_PROP_CASES:-20}" fuzz_requests="${LAB_FUZZ_REQUESTS:-1500}" fuzz_secs="${LAB_FUZZ_SECONDS:-60}"
+prop_cases="${LAB_PROP_CASES:-20}" fuzz_secs="${LAB_FUZZ_SECONDS:-90}"
 python3 -m unittest discover -s "$here/lib" -p 'test_*.py' 2>&1 | tail -1 | grep -qx OK ||
   { echo "lib/check.py's unit tests fail: python3 -m unittest discover -s interop/lib -p 'test_*.py'" >&2; exit 2; }
 
 now() { date +%s.%N; }
 secs() { python3 -c "print(round($(now) - $1, 1))"; }
 
-# run_profile SERVER FILE JOBS NAME ENVFILE: the catalogue, prop, fuzz, then the check.
+# run_profile SERVER FILE JOBS FUZZ_REQUESTS NAME ENVFILE: the catalogue, prop, fuzz, then the check.
 run_profile() {
-  local server="$1" file="$2" jobs="$3" name="$4" envfile="$5" out t rc run_s prop_s fuzz_s
+  local server="$1" file="$2" jobs="$3" fuzz_requests="$4" name="$5" envfile="$6" out t rc run_s prop_s fuzz_s
   local -a check_args
   out="$reports/$name"
   rm -rf "$out"; mkdir -p "$out"
@@ -127,8 +129,9 @@ stop_current() { [ -z "$current" ] || "$here/${current%% *}/stop.sh" >&2 || true
 trap stop_current EXIT
 installed=" "
 for entry in "${selected[@]}"; do
-  read -r server file startenv jobs name <<< "$entry"
+  read -r server file startenv jobs fuzzn name <<< "$entry"
   jobs="$(jobs_for "$server" "$jobs")"
+  fuzzn="${LAB_FUZZ_REQUESTS:-$fuzzn}"
   if [[ "$installed" != *" $server "* ]]; then
     echo "== $server: install"
     "$here/$server/install.sh" >&2 || { echo "$server: install failed" >&2; broken=1; continue; }
@@ -143,7 +146,7 @@ for entry in "${selected[@]}"; do
     fi
     current="$server $startenv"
   fi
-  run_profile "$server" "$file" "$jobs" "$name" "$envfile" || broken=1
+  run_profile "$server" "$file" "$jobs" "$fuzzn" "$name" "$envfile" || broken=1
 done
 stop_current
 trap - EXIT
