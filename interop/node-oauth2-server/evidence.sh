@@ -59,4 +59,10 @@ echo "RFC 6749 §6 lets the server revoke the old refresh token after issuing a 
 ev "$f" "refresh asking for a scope beyond the grant: refused, as it should be" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=read+write+admin" "$B/token"
 ev "$f" "the same refresh token, no scope: now invalid (it was revoked by the refused request)" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT" "$B/token"
 
+f="$out/code-redirect-uri-mismatch.md"; : > "$f"
+echo "# A code redeemed with another redirect_uri gets invalid_request, not invalid_grant (RFC 6749 §5.2)" >> "$f"; echo >> "$f"
+echo "RFC 6749 §5.2 names this case under invalid_grant: the grant 'does not match the redirection URI used in the authorization request'. Source: lib/grant-types/authorization-code-grant-type.js (5.3.0) validateRedirectUri throws InvalidRequestError (lines 216-217)." >> "$f"; echo >> "$f"
+auth_code tokencert-conf "$B/authorize" "$hook"
+ev "$f" "the code, with the registered redirect_uri plus /elsewhere" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback%2Felsewhere&code_verifier=$VERIFIER" "$B/token"
+
 echo "evidence written to $out"
