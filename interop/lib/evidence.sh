@@ -29,11 +29,13 @@ ev() {
 }
 # An authorization code through the code flow with PKCE (the login hook signs the user in):
 #   auth_code CLIENT_ID AUTHORIZE_URL HOOK [extra authorize params] -> sets CODE, VERIFIER
+#   (PKCE=0: no code_challenge in the authorization request)
 auth_code() {
-  local client="$1" authz="$2" hook="$3" extra="${4:-}" c loc
+  local client="$1" authz="$2" hook="$3" extra="${4:-}" c loc pkce=""
   VERIFIER="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
   c="$(python3 -c "import hashlib,base64,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip('='))" "$VERIFIER")"
-  loc="$(TOKENCERT_AUTHORIZE_URL="$authz?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$SCOPE&state=s1&code_challenge=$c&code_challenge_method=S256$extra" python3 $hook)"
+  [ "${PKCE:-1}" = 0 ] || pkce="&code_challenge=$c&code_challenge_method=S256"
+  loc="$(TOKENCERT_AUTHORIZE_URL="$authz?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$SCOPE&state=s1$pkce$extra" python3 $hook)"
   CODE="$(python3 -c "import sys,urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)['code'][0])" "$loc")"
 }
 # A fresh token family through the code flow, printed as JSON (for the evidence scripts):
