@@ -75,4 +75,10 @@ echo "RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate. RFC 6749 §5.2 (and 
 ev "$f" "a GET with Basic credentials: 401 without WWW-Authenticate" -- "${conf[@]}" "$B/oidc-rolling/token?grant_type=client_credentials&scope=read"
 ev "$f" "a malformed DPoP header: 403 invalid_dpop_proof (src/plugin/protocol_oidc.c v2.7.5 get_access_token_from_refresh answers 403)" -- "${conf[@]}" -H "DPoP: not-a-jwt" -d "grant_type=refresh_token&refresh_token=$RT" "$B/oidc-rolling/token"
 ev "$f" "a code exchange with an unknown code: 403 invalid_code (RFC 6749 §5.2: 400 invalid_grant)" -- "${conf[@]}" -d "grant_type=authorization_code&code=no-such-code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "$B/oidc-rolling/token"
+f="$out/code-pkce-downgrade.md"; : > "$f"
+echo "# PKCE downgrade: a code_verifier for a code whose authorization request had no code_challenge is accepted (RFC 9700 §2.1.1: MUST be refused)" >> "$f"; echo >> "$f"
+echo "Source: src/plugin/protocol_oidc.c v2.7.5 validate_code_challenge returns G_OK when the stored code has no code_challenge, whatever code_verifier the token request carries." >> "$f"; echo >> "$f"
+PKCE=0 auth_code tokencert-conf "$B/oidc-rolling/auth" "$hook" "&nonce=n1"
+ev "$f" "a code from an authorization request without code_challenge, redeemed with a code_verifier: 200" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$VERIFIER" "$B/oidc-rolling/token"
+
 echo "evidence written to $out"
