@@ -9,7 +9,6 @@ use crate::http::jwt;
 use crate::http::{HttpResponse, PreparedRequest, pkce};
 use crate::profile::{ApproveHook, Bootstrap};
 use serde_json::Value;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -22,7 +21,7 @@ pub struct BootstrapRequest {
     pub role: String,
     /// Scope (default: the client's, else the target's).
     pub scope: Option<String>,
-    /// Grant (default: the profile's bootstrap grant).
+    /// Grant (default: the role's bootstrap grant, else the profile's).
     pub grant: Option<String>,
     /// Extra token request parameters.
     pub params: Vec<(String, String)>,
@@ -52,19 +51,34 @@ impl Session {
     ) -> Result<HttpResponse, String> {
         let role = b.role.as_str();
         let client = self.client(role)?;
-        let scope = b.scope.clone().unwrap_or_else(|| {
-            client
-                .scope
-                .clone()
-                .unwrap_or_else(|| self.target.scope.clone())
-        });
+        let default = self.target.bootstrap_of(role);
         let grant = b
             .grant
             .clone()
-            .unwrap_or_else(|| self.target.bootstrap.grant().to_owned());
+            .unwrap_or_else(|| default.grant().to_owned());
+        let scope = b
+            .scope
+            .clone()
+            .or_else(|| client.scope.clone())
+            .unwrap_or_else(|| {
+                if grant == "client_credentials" {
+                    self.target.scopes().resource()
+                } else {
+                    self.target.scope.clone()
+                }
+            });
+        // The settings of that grant: the role's own, else the profile's (named like the keys
+        // of `bootstrap_keys`).
+        let (config, owner) = [
+            (client.bootstrap.as_ref(), role),
+            (Some(&self.target.bootstrap), ""),
+        ]
+        .into_iter()
+        .find_map(|(c, owner)| c.filter(|c| c.grant() == grant).map(|c| (Some(c), owner)))
+        .unwrap_or((None, ""));
         let mut form: Vec<(String, String)> = Vec::new();
-        match (grant.as_str(), &self.target.bootstrap) {
-            ("password", Bootstrap::Password { username, password }) => {
+        match (grant.as_str(), config) {
+            ("password", Some(Bootstrap::Password { username, password })) => {
                 form.push(("grant_type".into(), "password".into()));
                 form.push(("username".into(), username.clone()));
                 form.push(("password".into(), password.expose().to_owned()));
@@ -77,7 +91,7 @@ impl Session {
             }
             ("authorization_code", boot) => {
                 let (params, command) = match boot {
-                    Bootstrap::AuthorizationCode { params, command } => {
+                    Some(Bootstrap::AuthorizationCode { params, command }) => {
                         (params.as_slice(), command.as_deref())
                     }
                     _ => (&[][..], None),
@@ -103,7 +117,7 @@ impl Session {
             }
             ("device_code", boot) => {
                 let (approve, command) = match boot {
-                    Bootstrap::DeviceCode { approve, command } => {
+                    Some(Bootstrap::DeviceCode { approve, command }) => {
                         (approve.as_ref(), command.as_deref())
                     }
                     _ => (None, None),
@@ -112,18 +126,18 @@ impl Session {
             }
             (
                 "jwt_bearer",
-                Bootstrap::JwtBearer {
+                Some(Bootstrap::JwtBearer {
                     issuer,
                     subject,
                     audience,
                     ..
-                },
+                }),
             ) => {
                 let aud = match audience {
                     Some(a) => a.clone(),
                     None => self.endpoint("token")?.to_string(),
                 };
-                let key = match &self.bootstrap_key {
+                let key = match self.bootstrap_keys.get(owner) {
                     Some(Ok(k)) => k,
                     Some(Err(e)) => return Err(e.clone()),
                     None => return Err("the bootstrap grant has no key".into()),
@@ -138,17 +152,25 @@ impl Session {
                 form.push(("grant_type".into(), JWT_GRANT.into()));
                 form.push(("assertion".into(), assertion));
             }
-            ("refresh_token", Bootstrap::RefreshToken { token }) => {
-                if self.seed_used.swap(true, Ordering::SeqCst) {
+            ("refresh_token", Some(Bootstrap::RefreshToken { token })) => {
+                let fresh = self
+                    .seeds_used
+                    .lock()
+                    .map_err(|_| "the seeded refresh tokens' lock is poisoned")?
+                    .insert(owner.to_owned());
+                if !fresh {
                     return Err("the seeded refresh token was already used by another scenario: a seeded token serves one scenario; use a repeatable bootstrap grant (password, authorization_code, device_code, jwt_bearer) to run more".into());
                 }
                 form.push(("grant_type".into(), "refresh_token".into()));
                 form.push(("refresh_token".into(), token.expose().to_owned()));
             }
+            ("client_credentials", _) => {
+                form.push(("grant_type".into(), "client_credentials".into()));
+            }
             (g, _) => {
                 return Err(format!(
-                    "bootstrap grant `{g}` is not configured in the target profile (its bootstrap grant is `{}`)",
-                    self.target.bootstrap.grant()
+                    "bootstrap grant `{g}` is not configured in the target profile (client `{role}` bootstraps with `{}`)",
+                    default.grant()
                 ));
             }
         }
