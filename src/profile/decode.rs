@@ -1128,6 +1128,11 @@ deviations:
     id: n1
     secret: {{ env: C1_SECRET }}
     bootstrap: {{ grant: client_credentials, scope: orders:read }}
+  post:
+    id: c2
+    secret: s2
+    auth_method: client_secret_post
+    bootstrap: {{ grant: password, username: bob, password: role-pw-8Qz }}
 policy: rfc6749
 "
         );
@@ -1143,6 +1148,10 @@ policy: rfc6749
         );
         // rfc6749 issues refresh tokens for both grants in use; `no_refresh` is meant to get none.
         assert!(t.capabilities().contains("refresh.issued"));
+        // A role's own secrets are redacted like the profile's.
+        let r = crate::profile::Redactor::new();
+        t.register_secrets(&r);
+        assert!(!r.redact("sent role-pw-8Qz").contains("role-pw-8Qz"));
     }
 
     #[test]
