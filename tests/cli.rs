@@ -122,6 +122,8 @@ async fn exit_codes_and_reports() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target.yaml",
             "--filter",
@@ -140,7 +142,15 @@ async fn exit_codes_and_reports() {
     // 4: a conformance failure, with the requirement, the step and the YAML location.
     let (code, _, err) = tokencert_async(
         d,
-        &["run", "--target", "target.yaml", "--report-dir", "out4"],
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "target.yaml",
+            "--report-dir",
+            "out4",
+        ],
     )
     .await;
     assert_eq!(code, 4, "{err}");
@@ -163,6 +173,8 @@ async fn exit_codes_and_reports() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target3.yaml",
             "--filter",
@@ -179,6 +191,8 @@ async fn exit_codes_and_reports() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "dead.yaml",
             "--filter",
@@ -194,8 +208,19 @@ async fn exit_codes_and_reports() {
         "{ env: TOKENCERT_TEST_UNSET_VAR }",
     );
     write(d, &[("env.yaml", &env_target)]);
-    let (code, _, err) =
-        tokencert_async(d, &["run", "--target", "env.yaml", "--report-dir", "out3c"]).await;
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "env.yaml",
+            "--report-dir",
+            "out3c",
+        ],
+    )
+    .await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("TOKENCERT_TEST_UNSET_VAR"), "{err}");
 
@@ -207,7 +232,8 @@ async fn exit_codes_and_reports() {
             "id: x\ntitle: t\nrequirements: [{ id: RFC6749-6.a, level: MUST }]\nsteps:\n  - request: { endpoint: tokn }\n",
         )],
     );
-    let (code, _, err) = tokencert_async(d, &["run", "--target", "target.yaml"]).await;
+    let (code, _, err) =
+        tokencert_async(d, &["run", "--specs", "specs", "--target", "target.yaml"]).await;
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = tokencert_async(d, &["validate", "specs"]).await;
     assert_eq!(code, 2);
@@ -221,6 +247,93 @@ async fn exit_codes_and_reports() {
     assert_eq!(code, 1);
     let (code, _, _) = tokencert_async(d, &["frobnicate"]).await;
     assert_eq!(code, 1);
+}
+
+/// The catalogue is built in: a profile anywhere (written like the README's, starting with
+/// `name:`) validates and runs from a directory without `specs/`, its deviations are checked
+/// against the built-in scenarios, and a `specs/` directory here is pointed out, never read
+/// unasked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_catalogue_serves_any_directory() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let typo = "deviations:\n  - { scenario: examples.refresh-succes-shape, reason: r }\n";
+    write(
+        d,
+        &[
+            ("profiles/my-server.yaml", &target_yaml(&s.uri(), "")),
+            ("profiles/typo.yaml", &target_yaml(&s.uri(), typo)),
+        ],
+    );
+    let (code, out, err) = tokencert_async(d, &["validate", "profiles/my-server.yaml"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 target profile(s) valid"), "{out}");
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "profiles/my-server.yaml",
+            "-f",
+            "examples.refresh-success-shape",
+            "--report-dir",
+            "out",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("examples.refresh-success-shape"), "{err}");
+    // An unknown deviation id: exit 2 at its place, before anything is sent.
+    let requests = s.received_requests().await.map_or(0, |r| r.len());
+    for args in [
+        &["validate", "profiles/typo.yaml"][..],
+        &["run", "--target", "profiles/typo.yaml"],
+    ] {
+        let (code, _, err) = tokencert_async(d, args).await;
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("profiles/typo.yaml:11:17")
+                && err.contains("did you mean `examples.refresh-success-shape`?"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(s.received_requests().await.map_or(0, |r| r.len()), requests);
+    // A `specs/` directory here is not the catalogue unless named.
+    write(d, &[("specs/ok.yaml", GOOD)]);
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "profiles/my-server.yaml",
+            "-f",
+            "ok.scenario",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("./specs differs from the built-in catalogue"),
+        "{err}"
+    );
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "profiles/my-server.yaml",
+            "-f",
+            "ok.scenario",
+            "--report-dir",
+            "out2",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("differs"), "{err}");
 }
 
 /// Known secrets planted in the target profile, the server's answers and captures never appear
@@ -243,6 +356,8 @@ async fn planted_secrets_never_reach_any_output() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target.yaml",
             "-v",
@@ -388,7 +503,8 @@ async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
             ("specs/ok.yaml", GOOD),
         ],
     );
-    let (code, _, err) = tokencert_async(d, &["run", "--target", "target.yaml"]).await;
+    let (code, _, err) =
+        tokencert_async(d, &["run", "--specs", "specs", "--target", "target.yaml"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("PASS  ok.scenario"), "{err}");
 }

@@ -560,6 +560,85 @@ steps:
     }
 }
 
+/// A role with its own bootstrap grant uses it for every family bootstrapped for it; the other
+/// roles use the profile's, and a step naming another grant finds that grant's settings in the
+/// profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_bootstraps_with_its_own_grant() {
+    let server = MockServer::start().await;
+    for (needle, via) in [
+        (
+            "grant_type=client_credentials&scope=batch%3Arun",
+            "client_credentials",
+        ),
+        ("grant_type=password&username=alice", "password"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains(needle))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "via": via })))
+            .mount(&server)
+            .await;
+    }
+    let target = format!(
+        "name: roles
+base_url: {}
+endpoints: {{ token: /token }}
+clients:
+  confidential: {{ id: conf-1, secret: s1 }}
+  no_refresh:
+    id: batch-1
+    secret: s2
+    bootstrap: {{ grant: client_credentials, scope: batch:run }}
+bootstrap: {{ grant: password, username: alice, password: pw, scope: read }}
+policy: rfc9700
+",
+        server.uri()
+    );
+    let case = |id: &str, bootstrap: &str, via: &str| {
+        format!(
+            "id: {id}
+title: bootstrap
+requirements: [{{ id: RFC6749-4.4.a, level: MUST }}]
+steps:
+  - bootstrap: {bootstrap}
+    expect: {{ json: {{ $.via: {{ equals: {via} }} }} }}
+"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        &[
+            ("target.yaml", &target),
+            (
+                "specs/a.yaml",
+                &case("profile.grant", "confidential", "password"),
+            ),
+            (
+                "specs/b.yaml",
+                &case("own.grant", "no_refresh", "client_credentials"),
+            ),
+            (
+                "specs/c.yaml",
+                &case(
+                    "named.grant",
+                    "{ client: no_refresh, grant: password }",
+                    "password",
+                ),
+            ),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    for id in ["profile.grant", "own.grant", "named.grant"] {
+        assert_eq!(
+            outcome_of(&results, id),
+            Outcome::Pass,
+            "{id}: {results:#?}"
+        );
+    }
+}
+
 /// An idempotent step with `retry` is tried again until its expectations hold (or attempts run
 /// out); a failed check never turns into an Error through a capture that finds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,8 +23,8 @@ pub(super) struct RunArgs {
     /// Where reports go (default: reports/<run-id>/).
     #[arg(long)]
     report_dir: Option<PathBuf>,
-    /// Scenario directories or files.
-    #[arg(long, default_value = "specs")]
+    /// Scenario directories or files (repeatable). Default: the catalogue built into this binary.
+    #[arg(long)]
     specs: Vec<PathBuf>,
     /// Per-request timeout, e.g. `10s`, from connecting to the last byte of the body.
     #[arg(long)]
@@ -39,15 +39,24 @@ pub(super) struct RunArgs {
 
 pub(super) async fn run(a: RunArgs) -> u8 {
     // The scenarios first: an invalid file is reported before a server is started or asked.
+    let from = super::spec_source(&a.specs);
     let cat = match load_specs(
-        &a.specs,
+        &from,
         Some("the scenarios are invalid: fix them (tokencert validate) before running"),
     ) {
         Ok(c) => Arc::new(c),
         Err(code) => return code,
     };
+    let builtin = a
+        .target
+        .target
+        .is_some()
+        .then(|| super::builtin_besides(&from))
+        .flatten();
+    let scenarios: Vec<&Catalogue> = std::iter::once(cat.as_ref()).chain(&builtin).collect();
     let setup = SetupOptions {
         timeout: a.timeout.map(Into::into),
+        scenarios: &scenarios,
         ..SetupOptions::default()
     };
     let opened = match super::target::open(&a.target, &setup).await {

@@ -65,11 +65,7 @@ pub struct Cell {
 impl Cell {
     /// `client=public,x=y`.
     pub fn name(&self) -> String {
-        self.values
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::scenario::cell_name(&self.values)
     }
 }
 
@@ -106,20 +102,7 @@ impl Runner {
         let Some(s) = self.catalogue.scenarios.get(scenario) else {
             return Vec::new();
         };
-        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
-        for d in &s.matrix {
-            combos = combos
-                .into_iter()
-                .flat_map(|c| {
-                    d.values.iter().map(move |(v, _)| {
-                        let mut c = c.clone();
-                        c.push((d.name.clone(), v.clone()));
-                        c
-                    })
-                })
-                .collect();
-        }
-        combos
+        s.cells()
             .into_iter()
             .map(|values| Cell { scenario, values })
             .collect()

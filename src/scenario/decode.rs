@@ -18,8 +18,9 @@ pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "steps",
     "teardown",
     "catches",
+    "kind",
 ];
-pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps"];
+pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps", "kind"];
 pub(crate) const STEP_KEYS: &[&str] = &[
     "id",
     "name",

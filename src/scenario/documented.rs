@@ -111,6 +111,16 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     ));
     out.push(("secret", "## Secrets", profile::SECRET_KEYS.to_vec()));
     out.push((
+        "base_url",
+        "## Profile keys",
+        profile::BASE_URL_KEYS.to_vec(),
+    ));
+    out.push((
+        "bootstrap grant",
+        "## Bootstrap grants",
+        profile::GRANT_KEYS.iter().map(|(g, _)| *g).collect(),
+    ));
+    out.push((
         "capabilities",
         "## Capabilities: `add` and `remove`",
         profile::CAPABILITY_KEYS.to_vec(),

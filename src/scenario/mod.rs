@@ -2,6 +2,7 @@
 //!
 //! One file holds one rule. The format is documented key by key in `specs/README.md`.
 
+pub mod builtin;
 pub mod coverage;
 pub(crate) mod decode;
 #[cfg(test)]
@@ -12,7 +13,7 @@ pub mod load;
 pub mod requirements;
 mod validate;
 
-pub use load::{Catalogue, LoadOptions, load_paths};
+pub use load::{Catalogue, FileKind, LoadOptions, SpecSource, TargetFile, load, load_paths};
 
 /// The semantic pass over a catalogue (also run by [`load_paths`]).
 pub fn validate_catalogue(cat: &Catalogue) -> Vec<crate::diagnostic::Diagnostic> {
@@ -107,6 +108,35 @@ pub struct Scenario {
     pub source: Source,
     /// Where the id (or the document) is.
     pub loc: Loc,
+}
+
+impl Scenario {
+    /// Every matrix cell, the values in dimension order (one empty cell without a matrix).
+    pub fn cells(&self) -> Vec<Vec<(String, String)>> {
+        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for d in &self.matrix {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    d.values.iter().map(move |(v, _)| {
+                        let mut c = c.clone();
+                        c.push((d.name.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos
+    }
+}
+
+/// A cell's name as reports and deviations write it: `client=public,x=y`.
+pub fn cell_name(values: &[(String, String)]) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A reusable sequence of steps (`specs/fixtures/*.yaml`), included with `include:`.
