@@ -170,6 +170,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ),
     ("test.clock", "a virtual clock the harness can advance"),
     (
+        "time.wait",
+        "time can be made to pass: a test clock, or real-time waits (--max-wait above zero)",
+    ),
+    (
         "endpoint.device_approve",
         "a test endpoint approving (or, with action=deny, denying) a device user code as the test user",
     ),
@@ -231,6 +235,8 @@ pub const CLIENT_ROLES: &[(&str, &str)] = &[
 pub fn describe_missing(name: &str) -> String {
     if name.starts_with("scopes.") || name.starts_with("test_user") {
         format!("{name} (declare it in the target profile)")
+    } else if name == "time.wait" {
+        format!("{name} (no test clock, and --max-wait is 0)")
     } else {
         name.to_owned()
     }

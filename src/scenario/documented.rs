@@ -41,7 +41,7 @@ fn section(heading: &str) -> &'static str {
 /// Every key list a decoder accepts, with the README section documenting it.
 fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let predicates: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
-    let lists: [(&str, &str, &[&str]); 22] = [
+    let lists: [(&str, &str, &[&str]); 23] = [
         ("scenario", "## Top-level keys", scenario::SCENARIO_KEYS),
         (
             "requirements[]",
@@ -74,6 +74,7 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             scenario::BOOTSTRAP_KEYS,
         ),
         ("race", "### `race`", scenario::RACE_KEYS),
+        ("wait", "### `wait`", scenario::WAIT_KEYS),
         ("expect", "## `expect`", scenario::EXPECT_KEYS),
         ("predicate meta", "### Predicates", scenario::CHECK_META),
         ("capture", "## `capture`", scenario::CAPTURE_KEYS),
