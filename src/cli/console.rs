@@ -60,9 +60,10 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
         .as_deref()
         .map(|s| format!("  ({s})"))
         .unwrap_or_default();
+    // Labels padded to five, then a space: TIMEOUT, the one longer label, still gets its space.
     let _ = writeln!(
         out,
-        "{:<6}{}  {} ms{reason}",
+        "{:<5} {}  {} ms{reason}",
         r.outcome.label(),
         r.name(),
         r.duration_ms

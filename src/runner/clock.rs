@@ -3,9 +3,10 @@
 //! With a test clock the harness advances the target's virtual clock: instant, and exact to the
 //! second. Without one, a wait is slept in real time, provided the run's waiting fits
 //! `--max-wait`: every waiting cell must be done waiting by the time `--max-wait` has passed
-//! since the run started (cells wait concurrently and give their `-j` place back while they
-//! sleep, so that is the run's extra length). A cell whose waits would not fit is skipped
-//! before it starts, with the time it needed.
+//! since the run started (waiting cells start first and run concurrently, outside `-j`: they
+//! mostly sleep, and a place to wake up into could come too late for the check after a wait; so
+//! that is the run's extra length). A cell whose waits would not fit is skipped before it
+//! starts, with the time it needed.
 //!
 //! **Margins.** A real server keeps time in whole seconds (an expiry rounded either way when
 //! stored, compared at whole seconds) and answers after some latency, so a wait written against
@@ -71,7 +72,7 @@ pub(crate) struct Pacing {
     pub clock: Clock,
     /// The target's capabilities, with [`TIME_WAIT`] when time can pass.
     capabilities: BTreeSet<String>,
-    /// The `-j` places.
+    /// The `-j` places of the cells that do not wait in real time.
     jobs: Arc<Semaphore>,
 }
 
@@ -98,7 +99,7 @@ impl Pacing {
         self.capabilities.contains(capability)
     }
 
-    /// The `-j` places.
+    /// The `-j` places of the cells that do not wait in real time.
     pub fn jobs(&self) -> Arc<Semaphore> {
         Arc::clone(&self.jobs)
     }
@@ -283,17 +284,20 @@ impl ScenarioRun<'_> {
             }
             Clock::Real { .. } => {
                 self.pacing.fits(d).map_err(StepError::skip)?;
-                // A sleeping cell gives its `-j` place to the others.
-                let held = self.permit.take().is_some();
                 tokio::time::sleep(d).await;
-                if held {
-                    self.permit = self.pacing.jobs().acquire_owned().await.ok();
-                }
                 record.message = Some(format!(
                     "waited {} in real time (margin {})",
                     seconds(d),
                     seconds(margin)
                 ));
+                // Woken late (a stalled machine): the check after this wait would be late too.
+                let late = self.now().saturating_sub(end);
+                if late > margin && v.within.is_some() {
+                    return Err(StepError::skip(format!(
+                        "woke {} late from a real-time wait, too late for the check after it",
+                        seconds(late)
+                    )));
+                }
             }
         }
         Ok(())
@@ -303,6 +307,8 @@ impl ScenarioRun<'_> {
     /// requests take no time, and a wait whose value depends on an answer (a capture) counts
     /// as none. `Err` when a wait could not end safely inside its `within` lifetime.
     pub(super) fn planned_wait(&mut self) -> Result<Duration, String> {
+        // A var that cannot render is the run's error to report; here it only hides a wait.
+        let _ = self.render_vars();
         let margin = self.pacing.clock.margin(Duration::ZERO);
         let mut sim = Sim::default();
         let s = self.scenario;

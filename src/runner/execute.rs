@@ -22,7 +22,6 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::OwnedSemaphorePermit;
 
 /// How a step went, for control flow.
 enum Flow {
@@ -50,8 +49,6 @@ pub(crate) struct ScenarioRun<'a> {
     ran_any: bool,
     /// How time passes in this run, and the capabilities it gates on.
     pub(super) pacing: &'a Pacing,
-    /// The cell's `-j` place, handed back while it sleeps in real time.
-    pub(super) permit: Option<OwnedSemaphorePermit>,
     /// Cell time: real time since `started`, or the virtual clock's advances in this cell.
     pub(super) started: Instant,
     pub(super) virtual_elapsed: Duration,
@@ -122,7 +119,6 @@ impl<'a> ScenarioRun<'a> {
         scenario: &'a Scenario,
         cell: &'a Cell,
         pacing: &'a Pacing,
-        permit: Option<OwnedSemaphorePermit>,
     ) -> ScenarioRun<'a> {
         ScenarioRun {
             ctx,
@@ -137,7 +133,6 @@ impl<'a> ScenarioRun<'a> {
             stop: None,
             ran_any: false,
             pacing,
-            permit,
             started: Instant::now(),
             virtual_elapsed: Duration::ZERO,
             marks: HashMap::new(),

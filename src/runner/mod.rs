@@ -4,7 +4,7 @@
 //! are independent and run `-j N` at a time. Cells that let time pass (`wait`) run one at a
 //! time after the others when the target has a virtual clock, because advancing the clock is
 //! global to the server and would expire other cells' tokens mid-flight. In real time they run
-//! first and alongside the rest, giving their place back while they sleep (see [`clock`]).
+//! first, alongside the rest and outside `-j`, since they mostly sleep (see [`clock`]).
 
 mod clock;
 mod execute;
@@ -150,20 +150,26 @@ impl Runner {
             .into_iter()
             .enumerate()
             .partition(|(_, c)| virtual_clock && waits(c));
-        // Real time: cells that wait start first, so their waits overlap the rest of the run
-        // and fit --max-wait.
+        // Real time: cells that wait start first and outside `-j` (they mostly sleep, and a
+        // place to wake up into could come too late for their checks), so their waits overlap
+        // the rest of the run and fit --max-wait.
         parallel.sort_by_key(|(_, c)| !waits(c));
         let mut set = tokio::task::JoinSet::new();
         // Which cell each task runs, so a cell whose task panicked still gets a result.
         let mut tasks = std::collections::HashMap::new();
         for (idx, cell) in parallel {
+            let limited = !waits(&cell);
             let ctx = Arc::clone(self);
             let task_cell = cell.clone();
             let pacing = Arc::clone(&pacing);
             let cb = opts.on_result.clone();
             let handle = set.spawn(async move {
-                let permit = pacing.jobs().acquire_owned().await.ok();
-                let r = ctx.run_cell(&cell, &pacing, permit).await;
+                let _place = if limited {
+                    pacing.jobs().acquire_owned().await.ok()
+                } else {
+                    None
+                };
+                let r = ctx.run_cell(&cell, &pacing).await;
                 if let Some(cb) = &cb {
                     cb(&r);
                 }
@@ -189,7 +195,7 @@ impl Runner {
             }
         }
         for (idx, cell) in serial {
-            let r = self.run_cell(&cell, &pacing, None).await;
+            let r = self.run_cell(&cell, &pacing).await;
             if let Some(cb) = &opts.on_result {
                 cb(&r);
             }
@@ -225,12 +231,7 @@ impl Runner {
 
     /// Runs one cell, gating first (capabilities, then its waits: they must fit the clock's
     /// margins and, in real time, what is left of `--max-wait`); the result is redacted.
-    async fn run_cell(
-        &self,
-        cell: &Cell,
-        pacing: &Pacing,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> ScenarioResult {
+    async fn run_cell(&self, cell: &Cell, pacing: &Pacing) -> ScenarioResult {
         let s = &self.catalogue.scenarios[cell.scenario];
         let start = std::time::Instant::now();
         let cell_name = cell.name();
@@ -240,7 +241,7 @@ impl Runner {
             result.reason = Some(reason);
             return result;
         }
-        let mut run = execute::ScenarioRun::new(self, s, cell, pacing, permit);
+        let mut run = execute::ScenarioRun::new(self, s, cell, pacing);
         let planned = run.planned_wait().and_then(|d| pacing.fits(d));
         if let Err(reason) = planned {
             result.outcome = Outcome::Skip;
