@@ -325,7 +325,7 @@ pub struct Expect {
 pub struct RaceExpect {
     /// Number of 2xx responses.
     pub successes: Option<Check>,
-    /// Number of 5xx responses (and transport failures).
+    /// Number of 5xx responses and dropped connections (never copies unanswered in time).
     pub server_errors: Option<Check>,
     /// Applied to every 2xx response.
     pub each_success: Option<Box<Expect>>,
