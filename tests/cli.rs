@@ -103,6 +103,92 @@ async fn tokencert_async(dir: &Path, args: &[&str]) -> (i32, String, String) {
     .expect("joins")
 }
 
+/// `--timeout`: a target slower than it makes the cell a TIMEOUT ("no answer within …", exit 3,
+/// counted apart in every report), not a 5xx. `--max-wait`: without a test clock, a wait that
+/// does not fit skips its cell naming the flag; `0` turns real-time waits off (`time.wait`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_and_max_wait_flags() {
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&slow)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let waits = "id: waits.long
+title: waits out a long lifetime
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+requires: [time.wait]
+steps:
+  - wait: { past: 30 }
+  - request: { endpoint: token, form: { grant_type: password } }
+";
+    write(
+        d,
+        &[
+            ("target.yaml", &target_yaml(&slow.uri(), "")),
+            ("specs/ok.yaml", GOOD),
+            ("specs/waits.yaml", waits),
+        ],
+    );
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "target.yaml",
+            "--filter",
+            "ok.*",
+            "--timeout",
+            "300ms",
+            "--report-dir",
+            "slow",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("TIMEOUT ok.scenario"), "{err}");
+    assert!(err.contains("no answer within 0.3 s"), "{err}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("slow/report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(json["summary"]["timeout"], 1);
+    assert_eq!(json["summary"]["error"], 0);
+    let junit = std::fs::read_to_string(d.join("slow/junit.xml")).expect("junit");
+    assert!(junit.contains("type=\"timeout\""), "{junit}");
+
+    for (flag, reason) in [
+        (
+            "0",
+            "target lacks time.wait (no test clock, and --max-wait is 0)",
+        ),
+        (
+            "5s",
+            "needs 32 s of real-time waiting, more than --max-wait (5 s)",
+        ),
+    ] {
+        let (code, _, err) = tokencert_async(
+            d,
+            &[
+                "run",
+                "--target",
+                "target.yaml",
+                "--filter",
+                "waits.*",
+                "--max-wait",
+                flag,
+                "--report-dir",
+                "waits",
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("SKIP  waits.long"), "{err}");
+        assert!(err.contains(reason), "{err}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_and_reports() {
     let s = server().await;

@@ -79,6 +79,7 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             scenario::AUTHORIZE_KEYS,
         ),
         ("race", "### `race`", scenario::RACE_KEYS),
+        ("wait", "### `wait`", scenario::WAIT_KEYS),
         ("expect", "## `expect`", scenario::EXPECT_KEYS),
         ("predicate meta", "### Predicates", scenario::CHECK_META),
         ("capture", "## `capture`", scenario::CAPTURE_KEYS),

@@ -167,8 +167,9 @@ impl Session {
         &self,
         reqs: Vec<PreparedRequest>,
         timeout: Duration,
+        answers_within: Duration,
     ) -> Vec<Result<HttpResponse, String>> {
-        let out = self.http.race(reqs, timeout).await;
+        let out = self.http.race(reqs, timeout, answers_within).await;
         for resp in out.iter().flatten() {
             self.learn_secrets(resp);
         }
