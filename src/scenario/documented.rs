@@ -41,7 +41,7 @@ fn section(heading: &str) -> &'static str {
 /// Every key list a decoder accepts, with the README section documenting it.
 fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let predicates: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
-    let lists: [(&str, &str, &[&str]); 23] = [
+    let lists: [(&str, &str, &[&str]); 24] = [
         ("scenario", "## Top-level keys", scenario::SCENARIO_KEYS),
         (
             "requirements[]",
