@@ -135,6 +135,8 @@ steps:
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target.yaml",
             "--filter",
@@ -172,6 +174,8 @@ steps:
             d,
             &[
                 "run",
+                "--specs",
+                "specs",
                 "--target",
                 "target.yaml",
                 "--filter",
