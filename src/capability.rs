@@ -174,6 +174,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
         "the harness can run an authorization request without a person: a code-flow bootstrap with a `command` hook or `authorize_params` (unattended consent), or the embedded server",
     ),
     (
+        "time.wait",
+        "time can be made to pass: a test clock, or real-time waits (--max-wait above zero)",
+    ),
+    (
         "endpoint.device_approve",
         "a test endpoint approving (or, with action=deny, denying) a device user code as the test user",
     ),
@@ -239,6 +243,8 @@ pub fn describe_missing(name: &str) -> String {
         format!(
             "{name} (give the target profile a `bootstrap` with `grant: authorization_code` and a `command` hook that logs a test user in, or `authorize_params` the server consents to unattended)"
         )
+    } else if name == "time.wait" {
+        format!("{name} (no test clock, and --max-wait is 0)")
     } else {
         name.to_owned()
     }

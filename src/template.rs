@@ -45,6 +45,8 @@ pub const FILTERS: &[&str] = &[
     "replace_char",
     "reverse_words",
     "minus",
+    "times",
+    "div",
     "if",
 ];
 
@@ -540,6 +542,28 @@ fn filter(name: &str, args: &[Value], v: Value) -> Result<Value, RenderError> {
                 .ok_or_else(|| RenderError(format!("`minus` needs a number, got `{}`", text())))?;
             Value::from(x.saturating_sub(n))
         }
+        // Parts of a lifetime for `wait`: `{{ policy.lifetimes.refresh_absolute | times(9) | div(10) }}`.
+        "times" | "div" => {
+            let n = int_arg()?;
+            let x = v
+                .as_f64()
+                .or_else(|| text().trim().parse().ok())
+                .ok_or_else(|| RenderError(format!("`{name}` needs a number, got `{}`", text())))?;
+            if name == "div" && n == 0 {
+                return Err(RenderError("`div(0)`: division by zero".into()));
+            }
+            let y = if name == "times" {
+                x * n as f64
+            } else {
+                x / n as f64
+            };
+            // Whole numbers stay integers, so `{{ … | div(2) }}` of 10 is `5`, not `5.0`.
+            if y.fract() == 0.0 && y.abs() < 9.0e15 {
+                Value::from(y as i64)
+            } else {
+                Value::from(y)
+            }
+        }
         // One template for cells that differ in a flag, e.g. `client.public`: the first argument
         // when the value is `true`, else the second.
         "if" => {
@@ -610,6 +634,15 @@ mod tests {
         assert_eq!(r("{{ rt0 | len }}"), Ok(json!(6)));
         assert_eq!(r("{{ policy.grace.seconds | minus(2) }}"), Ok(json!(3)));
         assert!(r("{{ rt0 | minus(2) }}").is_err());
+        assert_eq!(
+            r("{{ policy.grace.seconds | times(9) | div(10) }}"),
+            Ok(json!(4.5))
+        );
+        assert_eq!(
+            r("{{ policy.grace.seconds | times(2) | div(5) }}"),
+            Ok(json!(2))
+        );
+        assert!(r("{{ policy.grace.seconds | div(0) }}").is_err());
         assert_eq!(r("{{ flag | if(401, 400) }}"), Ok(json!(401)));
         assert_eq!(r("{{ rt0 | if('a', 'b') }}"), Ok(json!("b")));
         assert_eq!(r("{{ missing | default('x') }}").ok(), None);

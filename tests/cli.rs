@@ -103,6 +103,96 @@ async fn tokencert_async(dir: &Path, args: &[&str]) -> (i32, String, String) {
     .expect("joins")
 }
 
+/// `--timeout`: a target slower than it makes the cell a TIMEOUT ("no answer within …", exit 3,
+/// counted apart in every report), not a 5xx. `--max-wait`: without a test clock, a wait that
+/// does not fit skips its cell naming the flag; `0` turns real-time waits off (`time.wait`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_and_max_wait_flags() {
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&slow)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let waits = "id: waits.long
+title: waits out a long lifetime
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+requires: [time.wait]
+steps:
+  - wait: { past: 30 }
+  - request: { endpoint: token, form: { grant_type: password } }
+";
+    write(
+        d,
+        &[
+            ("target.yaml", &target_yaml(&slow.uri(), "")),
+            ("specs/ok.yaml", GOOD),
+            ("specs/waits.yaml", waits),
+        ],
+    );
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "target.yaml",
+            "--filter",
+            "ok.*",
+            "--timeout",
+            "300ms",
+            "--report-dir",
+            "slow",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("TIMEOUT ok.scenario"), "{err}");
+    assert!(err.contains("no answer within 0.3 s"), "{err}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("slow/report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(json["summary"]["timeout"], 1);
+    assert_eq!(json["summary"]["error"], 0);
+    let junit = std::fs::read_to_string(d.join("slow/junit.xml")).expect("junit");
+    assert!(junit.contains("type=\"timeout\""), "{junit}");
+
+    for (flag, reason) in [
+        (
+            "0",
+            "target lacks time.wait (no test clock, and --max-wait is 0)",
+        ),
+        (
+            "5s",
+            "needs 32 s of real-time waiting, more than --max-wait (5 s)",
+        ),
+    ] {
+        let (code, _, err) = tokencert_async(
+            d,
+            &[
+                "run",
+                "--specs",
+                "specs",
+                "--target",
+                "target.yaml",
+                "--filter",
+                "waits.*",
+                "--max-wait",
+                flag,
+                "--report-dir",
+                "waits",
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("SKIP  waits.long"), "{err}");
+        assert!(err.contains(reason), "{err}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_and_reports() {
     let s = server().await;
@@ -122,6 +212,8 @@ async fn exit_codes_and_reports() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target.yaml",
             "--filter",
@@ -140,7 +232,15 @@ async fn exit_codes_and_reports() {
     // 4: a conformance failure, with the requirement, the step and the YAML location.
     let (code, _, err) = tokencert_async(
         d,
-        &["run", "--target", "target.yaml", "--report-dir", "out4"],
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "target.yaml",
+            "--report-dir",
+            "out4",
+        ],
     )
     .await;
     assert_eq!(code, 4, "{err}");
@@ -163,6 +263,8 @@ async fn exit_codes_and_reports() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target3.yaml",
             "--filter",
@@ -179,6 +281,8 @@ async fn exit_codes_and_reports() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "dead.yaml",
             "--filter",
@@ -194,8 +298,19 @@ async fn exit_codes_and_reports() {
         "{ env: TOKENCERT_TEST_UNSET_VAR }",
     );
     write(d, &[("env.yaml", &env_target)]);
-    let (code, _, err) =
-        tokencert_async(d, &["run", "--target", "env.yaml", "--report-dir", "out3c"]).await;
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "env.yaml",
+            "--report-dir",
+            "out3c",
+        ],
+    )
+    .await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("TOKENCERT_TEST_UNSET_VAR"), "{err}");
 
@@ -207,7 +322,8 @@ async fn exit_codes_and_reports() {
             "id: x\ntitle: t\nrequirements: [{ id: RFC6749-6.a, level: MUST }]\nsteps:\n  - request: { endpoint: tokn }\n",
         )],
     );
-    let (code, _, err) = tokencert_async(d, &["run", "--target", "target.yaml"]).await;
+    let (code, _, err) =
+        tokencert_async(d, &["run", "--specs", "specs", "--target", "target.yaml"]).await;
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = tokencert_async(d, &["validate", "specs"]).await;
     assert_eq!(code, 2);
@@ -221,6 +337,93 @@ async fn exit_codes_and_reports() {
     assert_eq!(code, 1);
     let (code, _, _) = tokencert_async(d, &["frobnicate"]).await;
     assert_eq!(code, 1);
+}
+
+/// The catalogue is built in: a profile anywhere (written like the README's, starting with
+/// `name:`) validates and runs from a directory without `specs/`, its deviations are checked
+/// against the built-in scenarios, and a `specs/` directory here is pointed out, never read
+/// unasked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_catalogue_serves_any_directory() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let typo = "deviations:\n  - { scenario: examples.refresh-succes-shape, reason: r }\n";
+    write(
+        d,
+        &[
+            ("profiles/my-server.yaml", &target_yaml(&s.uri(), "")),
+            ("profiles/typo.yaml", &target_yaml(&s.uri(), typo)),
+        ],
+    );
+    let (code, out, err) = tokencert_async(d, &["validate", "profiles/my-server.yaml"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 target profile(s) valid"), "{out}");
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "profiles/my-server.yaml",
+            "-f",
+            "examples.refresh-success-shape",
+            "--report-dir",
+            "out",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("examples.refresh-success-shape"), "{err}");
+    // An unknown deviation id: exit 2 at its place, before anything is sent.
+    let requests = s.received_requests().await.map_or(0, |r| r.len());
+    for args in [
+        &["validate", "profiles/typo.yaml"][..],
+        &["run", "--target", "profiles/typo.yaml"],
+    ] {
+        let (code, _, err) = tokencert_async(d, args).await;
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("profiles/typo.yaml:11:17")
+                && err.contains("did you mean `examples.refresh-success-shape`?"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(s.received_requests().await.map_or(0, |r| r.len()), requests);
+    // A `specs/` directory here is not the catalogue unless named.
+    write(d, &[("specs/ok.yaml", GOOD)]);
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--target",
+            "profiles/my-server.yaml",
+            "-f",
+            "ok.scenario",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("./specs differs from the built-in catalogue"),
+        "{err}"
+    );
+    let (code, _, err) = tokencert_async(
+        d,
+        &[
+            "run",
+            "--specs",
+            "specs",
+            "--target",
+            "profiles/my-server.yaml",
+            "-f",
+            "ok.scenario",
+            "--report-dir",
+            "out2",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("differs"), "{err}");
 }
 
 /// Known secrets planted in the target profile, the server's answers and captures never appear
@@ -243,6 +446,8 @@ async fn planted_secrets_never_reach_any_output() {
         d,
         &[
             "run",
+            "--specs",
+            "specs",
             "--target",
             "target.yaml",
             "-v",
@@ -388,7 +593,8 @@ async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
             ("specs/ok.yaml", GOOD),
         ],
     );
-    let (code, _, err) = tokencert_async(d, &["run", "--target", "target.yaml"]).await;
+    let (code, _, err) =
+        tokencert_async(d, &["run", "--specs", "specs", "--target", "target.yaml"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("PASS  ok.scenario"), "{err}");
 }

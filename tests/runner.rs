@@ -450,6 +450,202 @@ async fn race_outcomes_are_judged_over_the_set() {
     }
 }
 
+/// A target slower than the timeout: a request with no complete answer is a Timeout naming
+/// the deadline, never a 5xx finding; in a race, unanswered copies are not server errors, a
+/// count they could still change is not judged (the cell is a Timeout), and a finding that
+/// holds whatever they would have answered still fails the cell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_target_times_out_and_is_never_a_5xx() {
+    use std::time::Duration;
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_body())
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&slow)
+        .await;
+    // Two copies answered at once (`first` 200s, then 400s), the rest held past the deadline.
+    let partly = |first: u16| async move {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(first).set_body_json(json!({"error": "invalid_grant"})),
+            )
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        server
+    };
+    let request = "id: slow.request
+title: one slow request
+requirements: [{ id: RFC6749-5.1.a, level: MUST }]
+steps:
+  - request:
+      endpoint: token
+      client_auth: confidential
+      form: { grant_type: refresh_token, refresh_token: x }
+      timeout: 300ms
+    expect:
+      status: { lt: 500 }
+";
+    let race = |id: &str, expect: &str| {
+        format!(
+            "id: {id}
+title: a race against a slow target
+requirements: [{{ id: RFC9700-4.14.2.d, level: MUST }}]
+steps:
+  - race:
+      count: 5
+      request: {{ endpoint: token, client_auth: confidential, form: {{ grant_type: refresh_token, refresh_token: r }}, timeout: 500ms }}
+    expect:
+{expect}"
+        )
+    };
+    let no_5xx = race(
+        "slow.race",
+        "      successes: { lte: 1 }\n      server_errors: 0\n",
+    );
+    let two_wins = race("slow.two-winners", "      successes: 1\n");
+    let a_5xx = race("slow.five-hundred", "      server_errors: 0\n");
+    let cases: Vec<(&MockServer, &str, Outcome, &str)> = vec![
+        (&slow, request, Outcome::Timeout, "no answer within 0.3 s"),
+        (
+            &slow,
+            &no_5xx,
+            Outcome::Timeout,
+            "5 of 5 requests got no answer within 0.5 s",
+        ),
+    ];
+    let partly_400 = partly(400).await;
+    let partly_200 = partly(200).await;
+    let partly_500 = partly(500).await;
+    let cases: Vec<(&MockServer, &str, Outcome, &str)> = cases
+        .into_iter()
+        .chain([
+            (
+                &partly_400,
+                no_5xx.as_str(),
+                Outcome::Timeout,
+                "3 of 5 requests got no answer",
+            ),
+            (&partly_200, two_wins.as_str(), Outcome::Fail, ""),
+            (&partly_500, a_5xx.as_str(), Outcome::Fail, ""),
+        ])
+        .collect();
+    for (server, spec, want, reason) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = target_yaml(&server.uri(), "");
+        write(
+            dir.path(),
+            &[("target.yaml", &target), ("specs/s.yaml", spec)],
+        );
+        let results = run_dir(dir.path()).await;
+        let r = &results[0];
+        let got = r.reason.clone().unwrap_or_default();
+        assert_eq!(r.outcome, want, "{}: {got} {:#?}", r.scenario, r.findings);
+        assert!(got.contains(reason), "{}: {got}", r.scenario);
+        if want == Outcome::Timeout {
+            assert!(r.findings.is_empty(), "{}: {:#?}", r.scenario, r.findings);
+        }
+        // Only the two 500s are server errors, not the three copies still unanswered.
+        if r.scenario == "slow.five-hundred" {
+            assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+            assert_eq!(r.findings[0].observed, "2");
+        }
+    }
+}
+
+/// Without a test clock, waits happen in real time within `--max-wait`: a short one runs, one
+/// that does not fit the budget or the margin skips its cell before anything is sent, naming
+/// the reason; a lifetime-bound wait pads the lifetime with the margin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_time_waits_fit_the_budget_or_skip() {
+    let server = token_server().await;
+    let waiting = |id: &str, wait: &str| {
+        format!(
+            "id: {id}
+title: waits
+requirements: [{{ id: RFC6749-6.a, level: MUST }}]
+requires: [time.wait]
+steps:
+  - id: issue
+    request: {{ endpoint: token, form: {{ grant_type: password }} }}
+    expect: {{ status: 200 }}
+  - wait: {wait}
+  - request: {{ endpoint: token, form: {{ grant_type: password }} }}
+    expect: {{ status: 200 }}
+"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    let files = [
+        ("specs/a.yaml", waiting("wait.short", "0.2")),
+        ("specs/b.yaml", waiting("wait.past", "{ past: 0.1 }")),
+        (
+            "specs/c.yaml",
+            waiting("wait.too-long", "{ past: 600, since: issue }"),
+        ),
+        (
+            "specs/d.yaml",
+            waiting("wait.too-tight", "{ for: 2, within: 3 }"),
+        ),
+        (
+            "specs/e.yaml",
+            waiting("wait.guard", "{ for: 0, within: [1, 100], since: issue }"),
+        ),
+    ];
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    all.push(("target.yaml", &target));
+    write(dir.path(), &all);
+    let results = run_dir(dir.path()).await;
+    let get = |n: &str| {
+        let r = results.iter().find(|r| r.scenario == n).expect(n);
+        (
+            r.outcome,
+            r.reason.clone().unwrap_or_default(),
+            r.steps.len(),
+        )
+    };
+    assert_eq!(
+        get("wait.short").0,
+        Outcome::Pass,
+        "{:?}",
+        get("wait.short")
+    );
+    let (o, _, _) = get("wait.past");
+    assert_eq!(o, Outcome::Pass);
+    let past = results
+        .iter()
+        .find(|r| r.scenario == "wait.past")
+        .expect("past");
+    let msg = past.steps[1].message.clone().unwrap_or_default();
+    assert!(msg.contains("in real time (margin 2"), "{msg}");
+    let (o, why, steps) = get("wait.too-long");
+    assert_eq!(o, Outcome::Skip);
+    assert!(
+        why.contains("needs 602 s of real-time waiting, more than --max-wait (120 s)"),
+        "{why}"
+    );
+    assert_eq!(steps, 0, "skipped before anything was sent");
+    let (o, why, _) = get("wait.too-tight");
+    assert_eq!(o, Outcome::Skip);
+    assert!(
+        why.contains("within 2 s of the end of a 3 s lifetime"),
+        "{why}"
+    );
+    let (o, why, _) = get("wait.guard");
+    assert_eq!(o, Outcome::Skip, "{why}");
+}
+
 /// Levels decide outcomes; known deviations turn Fail into XFail and Pass into XPass; a broken
 /// setup or an unreachable target is an Error, not a Fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,6 +752,85 @@ steps:
             outcome_of(&results, &format!("auth.methods[client={cell}]")),
             Outcome::Pass,
             "{cell}"
+        );
+    }
+}
+
+/// A role with its own bootstrap grant uses it for every family bootstrapped for it; the other
+/// roles use the profile's, and a step naming another grant finds that grant's settings in the
+/// profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_bootstraps_with_its_own_grant() {
+    let server = MockServer::start().await;
+    for (needle, via) in [
+        (
+            "grant_type=client_credentials&scope=batch%3Arun",
+            "client_credentials",
+        ),
+        ("grant_type=password&username=alice", "password"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains(needle))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "via": via })))
+            .mount(&server)
+            .await;
+    }
+    let target = format!(
+        "name: roles
+base_url: {}
+endpoints: {{ token: /token }}
+clients:
+  confidential: {{ id: conf-1, secret: s1 }}
+  no_refresh:
+    id: batch-1
+    secret: s2
+    bootstrap: {{ grant: client_credentials, scope: batch:run }}
+bootstrap: {{ grant: password, username: alice, password: pw, scope: read }}
+policy: rfc9700
+",
+        server.uri()
+    );
+    let case = |id: &str, bootstrap: &str, via: &str| {
+        format!(
+            "id: {id}
+title: bootstrap
+requirements: [{{ id: RFC6749-4.4.a, level: MUST }}]
+steps:
+  - bootstrap: {bootstrap}
+    expect: {{ json: {{ $.via: {{ equals: {via} }} }} }}
+"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        &[
+            ("target.yaml", &target),
+            (
+                "specs/a.yaml",
+                &case("profile.grant", "confidential", "password"),
+            ),
+            (
+                "specs/b.yaml",
+                &case("own.grant", "no_refresh", "client_credentials"),
+            ),
+            (
+                "specs/c.yaml",
+                &case(
+                    "named.grant",
+                    "{ client: no_refresh, grant: password }",
+                    "password",
+                ),
+            ),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    for id in ["profile.grant", "own.grant", "named.grant"] {
+        assert_eq!(
+            outcome_of(&results, id),
+            Outcome::Pass,
+            "{id}: {results:#?}"
         );
     }
 }

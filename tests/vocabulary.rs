@@ -2,13 +2,16 @@
 //! configuration, and every scenario that reads an optional part of the target's vocabulary gates
 //! on it (so a profile without it skips the scenario instead of failing or erroring).
 //!
-//! Checked: every file under `specs/` except the example target profiles (`specs/targets/`,
-//! which are profiles, not scenarios) and the requirement catalogue (`specs/requirements.yaml`,
-//! quotations of the specifications).
+//! Checked: every scenario and fixture under `specs/`, as the loader sorts files (target profiles
+//! wherever they live, e.g. `specs/targets/`, and the requirement catalogue
+//! `specs/requirements.yaml`, quotations of the specifications, are not).
 //!
-//! - **Anywhere**, comments and prose included: the reference server's client ids and secrets,
-//!   test user names and passwords, redirect URIs, trusted issuers, endpoint paths (except the
-//!   RFC 8414 well-known path), and its scope words other than the standard OpenID Connect ones.
+//! - **Anywhere**, comments and prose included: the reference server's client ids and secrets
+//!   (also percent-encoded, and as the Base64 of HTTP Basic credentials), test user names and
+//!   passwords, redirect URIs and their hosts, trusted issuers and their hosts, its key material
+//!   (PEM lines, key ids), endpoint paths (except the RFC 8414 and OpenID Connect Discovery
+//!   well-known paths) and any path under its test-only `/test/`, and its scope words other than
+//!   the standard OpenID Connect ones (also percent-encoded).
 //! - **Outside prose and labels** (`title`, `description`, `name`, `message`, `reason`, `tags`)
 //!   and comments: the
 //!   standard OpenID Connect scope words too (`openid`, `offline_access`, `profile`, `email`,
@@ -32,8 +35,14 @@ const STANDARD_SCOPE_WORDS: &[&str] = &[
 ];
 /// Keys whose string values are for people (prose) or labels, never sent to a server.
 const PROSE_KEYS: &[&str] = &["title", "description", "name", "message", "reason", "tags"];
-/// RFC 8414 §3: a standard path, not the reference server's choice.
-const STANDARD_PATHS: &[&str] = &["/.well-known/oauth-authorization-server"];
+/// RFC 8414 §3 and OpenID Connect Discovery 1.0 §4: standard paths, not the reference server's
+/// choice.
+const STANDARD_PATHS: &[&str] = &[
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+];
+/// The reference server's test-only routes live below this path; a real server has none of them.
+const TEST_ONLY_PREFIX: &str = "/test/";
 
 fn specs_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs")
@@ -57,6 +66,58 @@ fn reference_configuration() -> (Description, Vec<String>) {
     })
 }
 
+/// How a literal reaches the wire besides as is: form-urlencoded (RFC 6749 Appendix B) and
+/// percent-encoded (a query string).
+fn encodings(lit: &str) -> Vec<String> {
+    let form: String = form_urlencoded::byte_serialize(lit.as_bytes()).collect();
+    let percent =
+        percent_encoding::utf8_percent_encode(lit, percent_encoding::NON_ALPHANUMERIC).to_string();
+    [form, percent].into_iter().filter(|e| e != lit).collect()
+}
+
+/// HTTP Basic credentials of a client as a scenario could hard-code them: the Base64 of
+/// `id:secret`, as is and form-encoded first (RFC 6749 §2.3.1).
+fn basic_credentials(id: &str, secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    [
+        format!("{id}:{secret}"),
+        format!("{}:{}", enc(id), enc(secret)),
+    ]
+    .iter()
+    .map(|pair| base64::engine::general_purpose::STANDARD.encode(pair))
+    .collect()
+}
+
+/// The reference server's key material: every Base64 line of its PEM keys, and the RFC 7638
+/// thumbprints (its key ids) of those keys.
+fn key_material() -> Vec<String> {
+    use reference_server::keys;
+    let pems = [
+        keys::ISSUER_SIGNING_PEM,
+        keys::CLIENT_PRIVATE_KEY_JWT_PEM,
+        keys::TRUSTED_ISSUER_PEM,
+        keys::DPOP_DEMO_PEM,
+    ];
+    let mut out = Vec::new();
+    for pem in pems {
+        out.extend(
+            pem.lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+                .map(str::to_owned),
+        );
+        if let Ok((x, y)) = keys::public_coordinates(pem) {
+            out.push(keys::ec_thumbprint(&x, &y));
+        }
+    }
+    out
+}
+
+fn host_of(u: &str) -> Option<String> {
+    url::Url::parse(u).ok()?.host_str().map(str::to_owned)
+}
+
 /// The literals that may appear nowhere, and the scope words that may appear only in prose.
 fn literals() -> (BTreeSet<String>, BTreeSet<String>) {
     let (d, endpoints) = reference_configuration();
@@ -65,7 +126,11 @@ fn literals() -> (BTreeSet<String>, BTreeSet<String>) {
     for c in &d.clients {
         strict.insert(c.id.clone());
         strict.extend(c.secret.clone());
+        if let Some(secret) = &c.secret {
+            strict.extend(basic_credentials(&c.id, secret));
+        }
         strict.extend(c.redirect_uris.iter().cloned());
+        strict.extend(c.redirect_uris.iter().filter_map(|u| host_of(u)));
         for w in c
             .scope
             .split_whitespace()
@@ -80,7 +145,9 @@ fn literals() -> (BTreeSet<String>, BTreeSet<String>) {
     }
     for i in &d.trusted_issuers {
         strict.insert(i.issuer.clone());
+        strict.extend(host_of(&i.issuer));
     }
+    strict.extend(key_material());
     let e = &d.endpoints;
     let urls = [
         &e.token,
@@ -107,6 +174,11 @@ fn literals() -> (BTreeSet<String>, BTreeSet<String>) {
         .into_iter()
         .partition(|w| STANDARD_SCOPE_WORDS.contains(&w.as_str()));
     strict.extend(own);
+    let encoded: Vec<String> = strict.iter().flat_map(|l| encodings(l)).collect();
+    strict.extend(encoded);
+    let mut standard = standard;
+    let encoded: Vec<String> = standard.iter().flat_map(|w| encodings(w)).collect();
+    standard.extend(encoded);
     (strict, standard)
 }
 
@@ -147,24 +219,27 @@ fn protocol_strings(node: &Node, prose: bool, out: &mut Vec<(u32, String)>) {
     }
 }
 
-fn checked_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("read specs")
-        .flatten()
-        .map(|e| e.path())
+/// Every scenario and fixture file under `root`, as the loader sorts them.
+fn checked_files(root: &Path) -> Vec<PathBuf> {
+    let (cat, _) = load_paths(&[root.to_path_buf()], &LoadOptions::default());
+    let mut files: Vec<PathBuf> = cat
+        .scenarios
+        .iter()
+        .map(|s| &s.source)
+        .chain(cat.fixtures.values().map(|f| &f.source))
+        .map(|src| PathBuf::from(&*src.path))
         .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n != "targets") {
-                checked_files(&p, out);
-            }
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-            && p.file_name().is_some_and(|n| n != "requirements.yaml")
-        {
-            out.push(p);
-        }
-    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Where a path below the reference server's test-only prefix starts in `hay`, unless it
+/// follows a host (`https://other.example/test/…` is another server's path).
+fn find_test_only_path(hay: &str) -> Option<usize> {
+    hay.match_indices(TEST_ONLY_PREFIX)
+        .map(|(i, _)| i)
+        .find(|&i| hay[..i].chars().next_back().is_none_or(|c| !continues(c)))
 }
 
 /// The violations in one file's text.
@@ -182,6 +257,12 @@ fn violations(
                 line_of(text, i)
             ));
         }
+    }
+    if let Some(i) = find_test_only_path(text) {
+        found.push(format!(
+            "{display}:{}: a path under `{TEST_ONLY_PREFIX}` is a test-only route of the reference server (name a test endpoint the profile provides)",
+            line_of(text, i)
+        ));
     }
     let tree = yaml::parse(text).unwrap_or_else(|e| panic!("{display}: {}", e.message));
     let mut values = Vec::new();
@@ -206,8 +287,7 @@ fn no_scenario_or_fixture_names_a_value_of_the_reference_server() {
         "the reference server's configuration yielded too few literals: {strict:?}"
     );
     let root = specs_root();
-    let mut files = Vec::new();
-    checked_files(&root, &mut files);
+    let files = checked_files(&root);
     assert!(files.len() > 150, "only {} files under specs/", files.len());
     let mut found = Vec::new();
     for f in &files {
@@ -254,17 +334,56 @@ fn the_literal_check_finds_what_it_should_and_nothing_else() {
         1
     );
     assert!(violations("t.yaml", &clean, &strict, &standard).is_empty());
+    // Encoded, wrapped in Basic credentials, a host, or a test-only route: found too.
+    let (d, _) = reference_configuration();
+    let c = d
+        .clients
+        .iter()
+        .find(|c| c.secret.is_some())
+        .expect("a client with a secret");
+    let basic = &basic_credentials(&c.id, c.secret.as_deref().unwrap_or_default())[1];
+    let scope = d.clients[0]
+        .scope
+        .split_whitespace()
+        .find(|w| w.contains(':'))
+        .expect("a scope word with `:`");
+    let host = host_of(&c.redirect_uris[0]).expect("a redirect host");
+    let planted = format!(
+        "steps:\n  - request:\n      url: \"{{{{ target.base_url }}}}/test/reset\"\n      headers: {{ authorization: \"Basic {basic}\" }}\n      body: \"scope={}\"\n      form: {{ redirect_uri: \"https://{host}/cb\" }}\n",
+        encodings(scope)[0]
+    );
+    let v = violations("t.yaml", &planted, &strict, &standard);
+    let lines: Vec<&str> = v.iter().filter_map(|m| m.split(": ").next()).collect();
+    assert_eq!(
+        lines,
+        ["t.yaml:4", "t.yaml:5", "t.yaml:6", "t.yaml:3"],
+        "{v:#?}"
+    );
 }
 
-/// The optional vocabulary a template path needs, as the capability that gates it.
-fn gate_of(path: &str) -> Option<&'static str> {
-    match path {
+/// The optional vocabulary a template path needs, as the capability that gates it: a scope
+/// word or user the profile may not declare, a client role it may not define
+/// (`clients.<role>.…`), an endpoint it may not have (`target.endpoints.<name>`; the token
+/// endpoint is always there).
+fn gate_of(path: &str) -> Option<String> {
+    let fixed = match path {
         "scopes.narrower" | "scopes.rest" => Some("scopes.narrower"),
         "scopes.outside" => Some("scopes.outside"),
         "scopes.offline" | "scopes.without_offline" => Some("scopes.offline"),
         "scopes.openid" => Some("scopes.openid"),
         "test_user.username" => Some("test_user"),
         "test_user.password" => Some("test_user.password"),
+        _ => None,
+    };
+    if let Some(g) = fixed {
+        return Some(g.to_owned());
+    }
+    let mut parts = path.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("clients"), Some(role), Some(_)) => Some(format!("client.{role}")),
+        (Some("target"), Some("endpoints"), Some(name)) if name != "token" => {
+            Some(format!("endpoint.{name}"))
+        }
         _ => None,
     }
 }
@@ -303,18 +422,22 @@ fn text_with_fixtures(cat: &Catalogue, text: &str) -> String {
 fn every_scenario_that_reads_optional_vocabulary_requires_it() {
     let (cat, diags) = load_paths(&[specs_root()], &LoadOptions::default());
     assert!(diags.is_empty(), "the catalogue is invalid");
-    let path = regex::Regex::new(r"\b(scopes|test_user)\.([a-z_]+)").expect("regex");
+    let path =
+        regex::Regex::new(r"\b(scopes|test_user|clients|target)\.([a-z_0-9]+(?:\.[a-z_0-9]+)?)")
+            .expect("regex");
     let mut missing = Vec::new();
     for s in &cat.scenarios {
         let text = text_with_fixtures(&cat, &s.source.text);
         let requires: BTreeSet<&str> = s.requires.iter().map(|g| g.name.as_str()).collect();
         let mut needed = BTreeSet::new();
         for c in path.captures_iter(&text) {
-            if let Some(g) = gate_of(&format!("{}.{}", &c[1], &c[2])) {
-                needed.insert(g);
-            }
+            let p = format!("{}.{}", &c[1], &c[2]);
+            // `scopes.granted.x` is no deeper path: the first two parts name the value.
+            let shallow: String = p.split('.').take(2).collect::<Vec<_>>().join(".");
+            needed.extend(gate_of(&p).or_else(|| gate_of(&shallow)));
         }
         for g in needed {
+            let g = g.as_str();
             // A password implies the user.
             let ok = requires.contains(g)
                 || (g == "test_user" && requires.contains("test_user.password"));

@@ -1,12 +1,44 @@
 //! What happened to one scenario × matrix cell, and the run's counts of each.
 //!
-//! One table below gives the outcomes' order (least severe first), wire names, labels and
-//! [`Summary`] fields; everything else derives from it.
+//! One table below gives the outcomes' order (least severe first), wire names, labels, what each
+//! means for CI ([`Verdict`]: exit code, JUnit element) and [`Summary`] fields; everything else
+//! derives from it.
 
 use serde::{Deserialize, Serialize};
 
+/// What an outcome means for CI: the exit code it sets and how JUnit reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// Nothing to report.
+    Passed,
+    /// Not applicable, or failing as a listed deviation: JUnit `<skipped>`.
+    Skipped,
+    /// Non-blocking findings (SHOULD, MAY): reported, exit 0.
+    Noted,
+    /// The cell could not be judged, or the profile is out of date: JUnit `<error>`, exit 3.
+    Unjudged,
+    /// A MUST is broken: JUnit `<failure>`, exit 4.
+    Failed,
+}
+
+impl Verdict {
+    /// The process exit code a run with this verdict gets (the greatest over the run wins).
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Passed | Verdict::Skipped | Verdict::Noted => 0,
+            Verdict::Unjudged => 3,
+            Verdict::Failed => 4,
+        }
+    }
+
+    /// Whether reports show the cell's findings, reason and exchanges.
+    pub const fn has_details(self) -> bool {
+        matches!(self, Verdict::Noted | Verdict::Unjudged | Verdict::Failed)
+    }
+}
+
 macro_rules! outcomes {
-    ( $( $(#[$doc:meta])* $variant:ident = $field:ident / $label:literal, )+ ) => {
+    ( $( $(#[$doc:meta])* $variant:ident = $field:ident / $label:literal / $verdict:ident / $meaning:literal, )+ ) => {
         vocabulary! {
             /// What happened to one scenario × matrix cell. The derived order is severity, least
             /// severe first: a requirement's roll-up keeps the greatest outcome among its results.
@@ -21,10 +53,24 @@ macro_rules! outcomes {
                 const LABELS: &[&str] = &[ $( $label, )+ ];
                 LABELS[self as usize]
             }
+
+            /// What the outcome means for CI.
+            pub const fn verdict(self) -> Verdict {
+                const VERDICTS: &[Verdict] = &[ $( Verdict::$verdict, )+ ];
+                VERDICTS[self as usize]
+            }
+
+            /// One line for legends: what the outcome says about the cell.
+            pub const fn meaning(self) -> &'static str {
+                const MEANINGS: &[&str] = &[ $( $meaning, )+ ];
+                MEANINGS[self as usize]
+            }
         }
 
-        /// Counts per outcome, one field per outcome (named by its wire name).
+        /// Counts per outcome, one field per outcome (named by its wire name). A field missing
+        /// from a stored report (written before that outcome existed) reads as 0.
         #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+        #[serde(default)]
         pub struct Summary {
             /// All results.
             pub total: usize,
@@ -49,22 +95,25 @@ macro_rules! outcomes {
 }
 
 outcomes! {
-    /// Not applicable (capability missing, matrix cell undefined).
-    Skip = skip / "SKIP",
+    /// Not applicable (capability missing, matrix cell undefined, a wait beyond `--max-wait`).
+    Skip = skip / "SKIP" / Skipped / "not applicable to this target, or not run (the reason says why)",
     /// Every assertion held.
-    Pass = pass / "PASS",
+    Pass = pass / "PASS" / Passed / "every assertion held",
     /// A listed known deviation failed as expected.
-    Xfail = xfail / "XFAIL",
+    Xfail = xfail / "XFAIL" / Skipped / "a listed known deviation, failing as expected",
     /// Only MAY-level assertions failed.
-    Info = info / "INFO",
+    Info = info / "INFO" / Noted / "a MAY is not met",
     /// A SHOULD-level assertion failed.
-    Warn = warn / "WARN",
+    Warn = warn / "WARN" / Noted / "a SHOULD is broken",
     /// A listed known deviation passed (an error: update the profile).
-    Xpass = xpass / "XPASS",
+    Xpass = xpass / "XPASS" / Unjudged / "a listed known deviation that now passes: update the profile",
+    /// The target gave no complete answer within the request timeout where the cell needed
+    /// one; nothing it did answer broke a requirement. Says nothing about conformance.
+    Timeout = timeout / "TIMEOUT" / Unjudged / "no complete answer within --timeout: the cell could not be judged",
     /// The run could not proceed (network, bootstrap, template).
-    Error = error / "ERROR",
+    Error = error / "ERROR" / Unjudged / "could not run (network, bootstrap, template)",
     /// A MUST-level assertion failed.
-    Fail = fail / "FAIL",
+    Fail = fail / "FAIL" / Failed / "a MUST is broken",
 }
 
 impl Outcome {
@@ -80,6 +129,17 @@ impl Outcome {
 }
 
 impl Summary {
+    /// The process exit code: the greatest [`Verdict::exit_code`] among the outcomes counted, so
+    /// a conformance failure (4) outranks a cell that could not be judged (3).
+    pub fn exit_code(&self) -> u8 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| self.count(**o) > 0)
+            .map(|o| o.verdict().exit_code())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Counts `outcomes`.
     pub fn of(outcomes: impl IntoIterator<Item = Outcome>) -> Summary {
         let mut s = Summary::default();
@@ -118,6 +178,30 @@ mod tests {
         }
         assert!(Outcome::Skip < Outcome::Pass && Outcome::Error < Outcome::Fail);
         assert_eq!(Outcome::Warn.worst(Outcome::Xfail), Outcome::Warn);
+    }
+
+    #[test]
+    fn verdicts_give_exit_codes() {
+        assert_eq!(Summary::default().exit_code(), 0);
+        let of = |os: &[Outcome]| Summary::of(os.iter().copied()).exit_code();
+        assert_eq!(
+            of(&[Outcome::Pass, Outcome::Warn, Outcome::Skip, Outcome::Xfail]),
+            0
+        );
+        assert_eq!(of(&[Outcome::Pass, Outcome::Timeout]), 3);
+        assert_eq!(of(&[Outcome::Xpass]), 3);
+        assert_eq!(of(&[Outcome::Error, Outcome::Fail, Outcome::Timeout]), 4);
+        // Severity and verdict agree: a more severe outcome never gets a milder verdict.
+        for w in Outcome::ALL.windows(2) {
+            assert!(
+                w[0].verdict().exit_code() <= w[1].verdict().exit_code(),
+                "{} vs {}",
+                w[0],
+                w[1]
+            );
+        }
+        let old: Summary = serde_json::from_str(r#"{"total":1,"pass":1}"#).expect("old report");
+        assert_eq!(old.timeout, 0);
     }
 
     #[test]

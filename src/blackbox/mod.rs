@@ -239,6 +239,8 @@ async fn send(
     let timeout = Some(opts.latency_bound * 4);
     match session.send(prepared, timeout, &mut Unrecorded).await {
         Ok(r) => Ok(r),
+        // A request that got no answer in time would only wait as long again.
+        Err(e) if crate::http::NoAnswer::is(&e) => Err(e),
         Err(_) => {
             let outcome = fresh.send(prepared, timeout).await;
             if let Ok(r) = &outcome {

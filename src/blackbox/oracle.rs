@@ -8,7 +8,7 @@ use std::time::Duration;
 /// A kind of finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Oracle {
-    /// A 5xx answer, or no answer at all.
+    /// A 5xx answer, or a connection closed without an answer.
     ServerError,
     /// Tokens came back for a request that must be refused.
     TokenForInvalidRequest,
@@ -20,7 +20,7 @@ pub enum Oracle {
     MissingChallenge,
     /// A token response (tokens issued) without `Cache-Control: no-store`.
     MissingNoStore,
-    /// Slower than the bound.
+    /// Slower than the bound, or no answer before the request's deadline.
     Slow,
 }
 
@@ -41,7 +41,7 @@ impl Oracle {
     /// What it means.
     pub fn describe(self) -> &'static str {
         match self {
-            Oracle::ServerError => "the server answered 5xx (or not at all)",
+            Oracle::ServerError => "the server answered 5xx (or dropped the connection)",
             Oracle::TokenForInvalidRequest => {
                 "tokens were issued for a request that must be refused"
             }
@@ -51,7 +51,7 @@ impl Oracle {
                 "401 after Basic authentication without WWW-Authenticate: Basic"
             }
             Oracle::MissingNoStore => "a token response without Cache-Control: no-store",
-            Oracle::Slow => "the answer was slower than the latency bound",
+            Oracle::Slow => "the answer was slower than the latency bound (or did not come at all)",
         }
     }
 
@@ -79,6 +79,8 @@ pub fn judge(
     let mut out = Vec::new();
     let resp = match outcome {
         Ok(r) => r,
+        // No answer in time says nothing about the answer: too slow, not a 5xx.
+        Err(e) if crate::http::NoAnswer::is(e) => return vec![Oracle::Slow],
         Err(_) => return vec![Oracle::ServerError],
     };
     if resp.duration > bound {

@@ -60,17 +60,15 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
         .as_deref()
         .map(|s| format!("  ({s})"))
         .unwrap_or_default();
+    // Labels padded to five, then a space: TIMEOUT, the one longer label, still gets its space.
     let _ = writeln!(
         out,
-        "{:<6}{}  {} ms{reason}",
+        "{:<5} {}  {} ms{reason}",
         r.outcome.label(),
         r.name(),
         r.duration_ms
     );
-    if matches!(
-        r.outcome,
-        Outcome::Fail | Outcome::Warn | Outcome::Info | Outcome::Xpass | Outcome::Error
-    ) {
+    if r.outcome.verdict().has_details() {
         for f in &r.findings {
             let _ = writeln!(
                 out,
@@ -87,7 +85,7 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
                 out.push_str(&indent(&render_exchange(ex, verbose), 8));
             }
         }
-        if r.outcome == Outcome::Error {
+        if matches!(r.outcome, Outcome::Error | Outcome::Timeout) {
             for s in r
                 .steps
                 .iter()
@@ -152,20 +150,22 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// The closing line(s).
+/// The closing line(s): every outcome's count, most severe first.
 pub fn summary(s: &Summary, duration_ms: u64) {
     eprintln!();
-    eprintln!(
-        "{} scenario cells in {:.1} s: {} passed, {} failed, {} warned, {} info, {} skipped, {} errors, {} xfail, {} xpass",
+    eprintln!("{}", summary_line(s, duration_ms));
+}
+
+fn summary_line(s: &Summary, duration_ms: u64) -> String {
+    let counts: Vec<String> = Outcome::ALL
+        .iter()
+        .rev()
+        .map(|o| format!("{} {}", s.count(*o), o.as_str()))
+        .collect();
+    format!(
+        "{} scenario cells in {:.1} s: {}",
         s.total,
         duration_ms as f64 / 1000.0,
-        s.pass,
-        s.fail,
-        s.warn,
-        s.info,
-        s.skip,
-        s.error,
-        s.xfail,
-        s.xpass
-    );
+        counts.join(", ")
+    )
 }

@@ -15,9 +15,9 @@ mod target;
 mod validate;
 
 use crate::diagnostic::Severity;
-use crate::scenario::{self, Catalogue, LoadOptions};
+use crate::scenario::{self, Catalogue, LoadOptions, SpecSource};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit code: everything passed (or was skipped / expected to fail).
@@ -61,19 +61,31 @@ enum Command {
 /// Scenario files or directories.
 #[derive(Debug, clap::Args)]
 struct PathArgs {
-    /// Files or directories (default: specs).
+    /// Files or directories (default: the catalogue built into this binary).
     paths: Vec<PathBuf>,
 }
 
 impl PathArgs {
-    /// The paths given, else `specs`.
-    fn paths(&self) -> Vec<PathBuf> {
-        if self.paths.is_empty() {
-            vec![PathBuf::from("specs")]
-        } else {
-            self.paths.clone()
-        }
+    /// The paths given, else the built-in catalogue.
+    fn source(&self) -> SpecSource {
+        spec_source(&self.paths)
     }
+}
+
+/// The catalogue a command reads: the paths given, else the one built into the binary, whatever
+/// the working directory (a `specs/` directory here may be anything, or another version of the
+/// catalogue: one that differs from the built-in one is pointed out, never read unasked).
+fn spec_source(paths: &[PathBuf]) -> SpecSource {
+    if !paths.is_empty() {
+        return SpecSource::Paths(paths.to_vec());
+    }
+    let here = Path::new(scenario::builtin::ROOT);
+    if here.is_dir() && scenario::builtin::differs_from(here) {
+        eprintln!(
+            "note: ./specs differs from the built-in catalogue, which this command uses; name it to use it instead (`run --specs specs`, `validate specs`)"
+        );
+    }
+    SpecSource::BuiltIn
 }
 
 /// Entry point used by `main`.
@@ -115,8 +127,8 @@ pub fn main() -> ExitCode {
 
 /// Loads scenarios and fixtures; on an error prints every diagnostic (and `then`, if given)
 /// and returns the exit code.
-fn load_specs(paths: &[PathBuf], then: Option<&str>) -> Result<Catalogue, u8> {
-    let (cat, diags) = scenario::load_paths(paths, &LoadOptions::default());
+fn load_specs(from: &SpecSource, then: Option<&str>) -> Result<Catalogue, u8> {
+    let (cat, diags) = scenario::load(from, &LoadOptions::default());
     if !diags.iter().any(|d| d.severity == Severity::Error) {
         return Ok(cat);
     }
@@ -125,4 +137,19 @@ fn load_specs(paths: &[PathBuf], then: Option<&str>) -> Result<Catalogue, u8> {
         eprintln!("{msg}");
     }
     Err(EXIT_INVALID)
+}
+
+/// Besides the catalogue loaded `from`, the one a profile's deviations may also name: the
+/// built-in one, when it is not the one loaded (a run over part of the catalogue accepts a profile
+/// written for all of it).
+fn builtin_besides(from: &SpecSource) -> Option<Catalogue> {
+    match from {
+        SpecSource::BuiltIn => None,
+        SpecSource::Paths(_) => {
+            let decode_only = LoadOptions {
+                skip_validation: true,
+            };
+            Some(scenario::load(&SpecSource::BuiltIn, &decode_only).0)
+        }
+    }
 }

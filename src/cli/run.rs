@@ -2,7 +2,9 @@
 
 use super::target::{SetupOptions, TargetArgs};
 use super::{EXIT_HARNESS, EXIT_USAGE, console, load_specs};
-use crate::report::{self, FlawMatrix, Outcome, RunReport, ScenarioResult, TargetInfo, Tool};
+use crate::report::{
+    self, FlawMatrix, Outcome, RunReport, ScenarioResult, TargetInfo, Tool, Verdict,
+};
 use crate::runner::{RunOptions, Runner};
 use crate::scenario::Catalogue;
 use crate::session::Session;
@@ -23,12 +25,18 @@ pub(super) struct RunArgs {
     /// Where reports go (default: reports/<run-id>/).
     #[arg(long)]
     report_dir: Option<PathBuf>,
-    /// Scenario directories or files.
-    #[arg(long, default_value = "specs")]
+    /// Scenario directories or files (repeatable). Default: the catalogue built into this binary.
+    #[arg(long)]
     specs: Vec<PathBuf>,
-    /// Per-request timeout, e.g. `10s`, from connecting to the last byte of the body.
+    /// Per-request timeout, e.g. `10s`, from connecting to the last byte of the body. A request
+    /// still unanswered then is reported as "no answer within …" (a Timeout, never a 5xx).
     #[arg(long)]
     timeout: Option<humantime::Duration>,
+    /// Without a test clock, how long the run may wait in real time for lifetimes to pass, e.g.
+    /// `2m`: every waiting cell must be done waiting this long after the run starts (they wait
+    /// concurrently); a cell that would need longer is skipped. `0` turns real-time waits off.
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    max_wait: humantime::Duration,
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -39,15 +47,24 @@ pub(super) struct RunArgs {
 
 pub(super) async fn run(a: RunArgs) -> u8 {
     // The scenarios first: an invalid file is reported before a server is started or asked.
+    let from = super::spec_source(&a.specs);
     let cat = match load_specs(
-        &a.specs,
+        &from,
         Some("the scenarios are invalid: fix them (tokencert validate) before running"),
     ) {
         Ok(c) => Arc::new(c),
         Err(code) => return code,
     };
+    let builtin = a
+        .target
+        .target
+        .is_some()
+        .then(|| super::builtin_besides(&from))
+        .flatten();
+    let scenarios: Vec<&Catalogue> = std::iter::once(cat.as_ref()).chain(&builtin).collect();
     let setup = SetupOptions {
         timeout: a.timeout.map(Into::into),
+        scenarios: &scenarios,
         ..SetupOptions::default()
     };
     let opened = match super::target::open(&a.target, &setup).await {
@@ -82,6 +99,7 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
         jobs: a.jobs,
         filters: a.filter.clone(),
         on_result: Some(Arc::new(move |r| cb_printer.result(r))),
+        max_wait: a.max_wait.into(),
     };
     let results = runner.run(cells, &opts).await;
     printer.finish();
@@ -102,7 +120,7 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
             base_url: t.base_url.to_string(),
             policy: t.policy.name.clone(),
             flaws: t.flaws.clone(),
-            capabilities: runner.session.capabilities.iter().cloned().collect(),
+            capabilities: runner.capabilities(&opts).into_iter().collect(),
         },
         summary: summary.clone(),
         requirements: report::requirement_summaries(&cat, &results),
@@ -155,10 +173,10 @@ fn flaw_row(flaw: &str, results: &[ScenarioResult]) -> FlawMatrix {
     let mut columns: Vec<String> = Vec::new();
     let mut cells: Vec<String> = Vec::new();
     for r in results {
-        let state = match r.outcome {
-            Outcome::Fail => "caught",
-            Outcome::Error => "error",
-            Outcome::Skip => "skip",
+        let state = match r.outcome.verdict() {
+            Verdict::Failed => "caught",
+            Verdict::Unjudged => "error",
+            Verdict::Skipped if r.outcome == Outcome::Skip => "skip",
             _ => "passed",
         };
         match columns.iter().position(|c| *c == r.scenario) {

@@ -4,7 +4,8 @@
 
 use super::{EXIT_HARNESS, EXIT_INVALID, EXIT_USAGE};
 use crate::embedded::{Flaw, Running};
-use crate::profile::{ProcessEnv, Target, TargetError};
+use crate::profile::{ProcessEnv, Target, TargetError, deviations};
+use crate::scenario::Catalogue;
 use crate::session::Session;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub(super) struct SetupOptions<'a> {
     pub allow_remote: bool,
     /// Without --target, leave the embedded server to the command (prop starts one per case).
     pub defer_embedded: bool,
+    /// The scenarios a profile's deviations must name (none: not checked).
+    pub scenarios: &'a [&'a Catalogue],
 }
 
 /// The target a command plays against.
@@ -72,7 +75,7 @@ pub(super) async fn open(a: &TargetArgs, o: &SetupOptions<'_>) -> Result<Opened,
     let (target, running) = match &a.target {
         Some(path) => {
             refuse_embedded_flags(a, o.embedded_only)?;
-            (load_target(path)?, None)
+            (load_target(path, o.scenarios)?, None)
         }
         None if o.defer_embedded => {
             return Ok(Opened {
@@ -145,10 +148,23 @@ fn embedded_policy(asked: Option<&str>, flaws: &[Flaw]) -> String {
     }
 }
 
-/// Loads a target profile, printing its errors; `Err` is the exit code.
-fn load_target(path: &Path) -> Result<Target, u8> {
+/// Loads a target profile, printing its errors; `Err` is the exit code. Its deviations must name
+/// scenarios of `scenarios` (when given).
+fn load_target(path: &Path, scenarios: &[&Catalogue]) -> Result<Target, u8> {
     match Target::load(path, &ProcessEnv) {
-        Ok(t) => Ok(t),
+        Ok(t) => {
+            let wrong = if scenarios.is_empty() {
+                Vec::new()
+            } else {
+                deviations::check(&t, scenarios)
+            };
+            if wrong.is_empty() {
+                return Ok(t);
+            }
+            eprint!("{}", crate::diagnostic::render_all(&wrong));
+            eprintln!("the target profile is invalid");
+            Err(EXIT_INVALID)
+        }
         Err(TargetError::Invalid(diags)) => {
             eprint!("{}", crate::diagnostic::render_all(&diags));
             eprintln!("the target profile is invalid");

@@ -5,9 +5,12 @@
 
 use super::race::race;
 use super::raw::{RawOptions, send_raw};
-use super::{BodyLimit, HttpResponse, PreparedRequest};
+use super::{BodyLimit, HttpResponse, NoAnswer, PreparedRequest};
 use base64::Engine as _;
 use std::time::{Duration, Instant};
+
+/// The longest a connection may take to open, whatever the request's deadline.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends prepared requests.
 #[derive(Debug, Clone)]
@@ -56,7 +59,7 @@ impl HttpClient {
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .connect_timeout(timeout.min(CONNECT_TIMEOUT))
             .danger_accept_invalid_certs(insecure)
             .pool_max_idle_per_host(idle)
             .build()
@@ -80,20 +83,19 @@ impl HttpClient {
         // One deadline from connecting to the last body byte, whatever the server drips.
         match tokio::time::timeout(timeout, self.exchange(req)).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out: no complete response within {}",
-                humantime::format_duration(timeout)
-            )),
+            Err(_) => Err(NoAnswer::within(timeout)),
         }
     }
 
-    /// Races `requests` (see [`race`]) with the client's TLS mode and body limit.
+    /// Races `requests` (see [`race`]) with the client's TLS mode and body limit: `timeout`
+    /// to connect and prime them all, `answers_within` from the release of the final bytes.
     pub async fn race(
         &self,
         requests: Vec<PreparedRequest>,
         timeout: Duration,
+        answers_within: Duration,
     ) -> Vec<Result<HttpResponse, String>> {
-        race(requests, self.raw_options(timeout)).await
+        race(requests, self.raw_options(timeout), answers_within).await
     }
 
     /// Sends one request over the raw HTTP/1.1 client (see [`send_raw`]).
@@ -124,6 +126,7 @@ impl HttpClient {
             b = b.body(req.body.clone());
         }
         let start = Instant::now();
+        let describe = |e: reqwest::Error| self.describe(e);
         let mut resp = b.send().await.map_err(describe)?;
         let status = resp.status().as_u16();
         let headers = resp
@@ -161,10 +164,22 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    fn describe(&self, e: reqwest::Error) -> String {
+        // Only the connect timeout fires inside reqwest (the whole exchange is bounded above).
+        if e.is_timeout() {
+            return NoAnswer::within_while(self.connect_timeout(), "connecting");
+        }
+        describe(e)
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        self.timeout.min(CONNECT_TIMEOUT)
+    }
+}
+
 fn describe(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
+    let kind = if e.is_connect() {
         "connection failed"
     } else {
         "request failed"

@@ -1,9 +1,12 @@
-//! How much the harness reads from a target. Token endpoint answers are a few hundred bytes, so
-//! a body of megabytes means a broken or hostile target; reading it whole would let one
-//! endless response exhaust the harness's memory, so every reader stops at a [`BodyLimit`].
+//! How much, and how long, the harness reads from a target. Token endpoint answers are a few
+//! hundred bytes, so a body of megabytes means a broken or hostile target; reading it whole would
+//! let one endless response exhaust the harness's memory, so every reader stops at a
+//! [`BodyLimit`]. Every request also has a deadline; one that passes is [`NoAnswer`], which
+//! says nothing about what the server would have answered (never a 5xx).
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
@@ -90,6 +93,38 @@ impl FromStr for BodyLimit {
     }
 }
 
+/// The error of a request that got no complete answer before its deadline.
+pub struct NoAnswer;
+
+const NO_ANSWER: &str = "no answer within ";
+
+impl NoAnswer {
+    /// `no answer within 10 s`.
+    pub fn within(d: Duration) -> String {
+        format!("{NO_ANSWER}{}", seconds(d))
+    }
+
+    /// `no answer within 10 s (what was under way)`.
+    pub fn within_while(d: Duration, what: &str) -> String {
+        format!("{} ({what})", Self::within(d))
+    }
+
+    /// Whether `error` is (or starts with) one [`NoAnswer`] made.
+    pub fn is(error: &str) -> bool {
+        error.starts_with(NO_ANSWER)
+    }
+}
+
+/// `10 s`, `2.5 s`, `0.3 s`: whole seconds without decimals.
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
 /// Reads `io` to its end, but no more than `limit` bytes: `Ok(None)` if it had more.
 pub async fn read_capped<R: AsyncRead + Unpin>(
     io: R,
@@ -129,6 +164,17 @@ mod tests {
             BodyLimit::DEFAULT.exceeded(),
             "response body exceeded 4 MiB"
         );
+    }
+
+    #[test]
+    fn no_answer_names_the_deadline() {
+        let e = NoAnswer::within(Duration::from_secs(10));
+        assert_eq!(e, "no answer within 10 s");
+        assert!(NoAnswer::is(&e));
+        let e = NoAnswer::within_while(Duration::from_millis(2500), "connecting");
+        assert_eq!(e, "no answer within 2.5 s (connecting)");
+        assert!(NoAnswer::is(&e) && !NoAnswer::is("connection refused"));
+        assert!(!BodyLimit::is_exceeded(&e));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ pub mod raw;
 
 use std::time::Duration;
 
-pub use limit::BodyLimit;
+pub use limit::{BodyLimit, NoAnswer};
 
 /// A request ready to send: everything already rendered and authenticated.
 #[derive(Debug, Clone)]

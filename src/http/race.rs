@@ -9,14 +9,21 @@
 //!
 //! The requests go over the raw HTTP/1.1 client (`super::raw`), which gives that control over
 //! the wire.
+//!
+//! Two deadlines: connecting and priming every request must fit `opts.timeout`; the answers
+//! then get `answers_within` from the moment the final bytes go out. The caller sizes the second
+//! for the race: a server that handles the copies one at a time (a slow password hash for each
+//! client authentication, say) legitimately needs N times its usual time for the last one. A
+//! copy still unanswered at the deadline is a [`NoAnswer`](super::NoAnswer) error, never a 5xx.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Barrier;
 use tokio::time::{Instant, timeout_at};
 
-use super::raw::{self, RawOptions, TIMED_OUT_SENDING};
-use super::{HttpResponse, PreparedRequest};
+use super::raw::{self, RawOptions, timed_out_sending};
+use super::{HttpResponse, NoAnswer, PreparedRequest};
 
 /// Most requests in one race; each holds a socket and a task, and more adds nothing to a race.
 pub const MAX_RACE: usize = 64;
@@ -25,12 +32,14 @@ pub const MAX_RACE: usize = 64;
 ///
 /// Each request gets its own connection (TLS for `https`, accepting any certificate when
 /// `opts.insecure`); all are written except for their final byte, then the final bytes are
-/// released together. `opts.timeout` bounds each request from the start of the race to the end
-/// of its response; `duration` in each response is measured from its final byte. More than
-/// [`MAX_RACE`] requests is refused (every entry is an error).
+/// released together. `opts.timeout` bounds connecting and priming, from the start of the race;
+/// `answers_within` bounds each response from the release of the final bytes; `duration` in each
+/// response is measured from its final byte. More than [`MAX_RACE`] requests is refused (every
+/// entry is an error).
 pub async fn race(
     requests: Vec<PreparedRequest>,
     opts: RawOptions,
+    answers_within: Duration,
 ) -> Vec<Result<HttpResponse, String>> {
     if requests.len() > MAX_RACE {
         let msg = format!(
@@ -48,7 +57,9 @@ pub async fn race(
         .into_iter()
         .map(|req| {
             let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move { run_one(&req, &barrier, deadline, opts).await })
+            tokio::spawn(
+                async move { run_one(&req, &barrier, deadline, opts, answers_within).await },
+            )
         })
         .collect();
     let mut out = Vec::with_capacity(handles.len());
@@ -67,19 +78,22 @@ async fn run_one(
     barrier: &Barrier,
     deadline: Instant,
     opts: RawOptions,
+    answers_within: Duration,
 ) -> Result<HttpResponse, String> {
     let primed = match timeout_at(deadline, raw::prime(req, opts)).await {
         Ok(r) => r,
-        Err(_) => Err(TIMED_OUT_SENDING.to_string()),
+        Err(_) => Err(timed_out_sending(opts.timeout)),
     };
     // Every task reaches the barrier, failed ones included; otherwise the others would wait
     // until the deadline. The timeout also covers a racer whose task died.
     if timeout_at(deadline, barrier.wait()).await.is_err() {
-        return Err(primed
-            .err()
-            .unwrap_or_else(|| "timed out waiting for the other requests".to_string()));
+        return Err(primed.err().unwrap_or_else(|| {
+            NoAnswer::within_while(opts.timeout, "the other requests were not ready to race")
+        }));
     }
-    primed?.fire(deadline).await
+    primed?
+        .fire(Instant::now() + answers_within, answers_within)
+        .await
 }
 
 #[cfg(test)]
@@ -250,7 +264,11 @@ mod tests {
         let server = tokio::spawn(judged_server(listener, N));
         let results = tokio::time::timeout(
             Duration::from_secs(60),
-            race(racing_requests(addr, N, 3), opts(Duration::from_secs(30))),
+            race(
+                racing_requests(addr, N, 3),
+                opts(Duration::from_secs(30)),
+                Duration::from_secs(30),
+            ),
         )
         .await
         .unwrap();
@@ -314,6 +332,7 @@ mod tests {
                 req("ftp://example/", &[], b"x"),
             ],
             opts(Duration::from_secs(10)),
+            Duration::from_secs(10),
         )
         .await;
         assert!(results[0].as_ref().unwrap_err().contains("connecting"));
@@ -322,10 +341,50 @@ mod tests {
         server.await.unwrap();
     }
 
+    /// A copy the server holds past the answer deadline is a `NoAnswer`, the others are judged.
+    #[tokio::test]
+    async fn an_unanswered_copy_is_no_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                while !buf.ends_with(b"x") {
+                    assert!(read_more(&mut s, &mut buf).await);
+                }
+                if String::from_utf8_lossy(&buf).contains("X-Idx: 0") {
+                    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                } else {
+                    held.push(s);
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(held);
+        });
+        let url = format!("http://{addr}/");
+        let results = race(
+            vec![
+                req(&url, &[("X-Idx", "0")], b"x"),
+                req(&url, &[("X-Idx", "1")], b"x"),
+            ],
+            opts(Duration::from_secs(10)),
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(results[0].as_ref().unwrap().status, 200);
+        let err = results[1].as_ref().unwrap_err();
+        assert_eq!(err, "no answer within 0.3 s");
+        server.abort();
+    }
+
     #[tokio::test]
     async fn oversized_race_is_refused() {
         let reqs = vec![req("http://127.0.0.1:9/", &[], b""); MAX_RACE + 1];
-        let results = race(reqs, opts(Duration::from_secs(1))).await;
+        let results = race(reqs, opts(Duration::from_secs(1)), Duration::from_secs(1)).await;
         assert_eq!(results.len(), MAX_RACE + 1);
         assert!(
             results
@@ -333,9 +392,13 @@ mod tests {
                 .all(|r| r.as_ref().unwrap_err().contains("limited"))
         );
         assert!(
-            race(Vec::new(), opts(Duration::from_secs(1)))
-                .await
-                .is_empty()
+            race(
+                Vec::new(),
+                opts(Duration::from_secs(1)),
+                Duration::from_secs(1)
+            )
+            .await
+            .is_empty()
         );
     }
 }

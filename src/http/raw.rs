@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 use tokio::time::{Instant, timeout_at};
 
-use super::{BodyLimit, HttpResponse, PreparedRequest};
+use super::{BodyLimit, HttpResponse, NoAnswer, PreparedRequest};
 use connect::{Conn, connect};
 
 /// How the raw client sends and reads.
@@ -31,13 +31,15 @@ pub async fn send_raw(req: &PreparedRequest, opts: RawOptions) -> Result<HttpRes
     let deadline = Instant::now() + opts.timeout;
     let primed = match timeout_at(deadline, prime(req, opts)).await {
         Ok(r) => r?,
-        Err(_) => return Err(TIMED_OUT_SENDING.to_string()),
+        Err(_) => return Err(timed_out_sending(opts.timeout)),
     };
-    primed.fire(deadline).await
+    primed.fire(deadline, opts.timeout).await
 }
 
 /// Reported when the deadline passes before the request is (all but) written.
-pub(super) const TIMED_OUT_SENDING: &str = "timed out connecting or sending the request";
+pub(super) fn timed_out_sending(d: Duration) -> String {
+    NoAnswer::within_while(d, "connecting or sending the request")
+}
 
 /// The exact bytes sent for `req`.
 ///
@@ -114,12 +116,16 @@ pub(super) async fn prime(req: &PreparedRequest, opts: RawOptions) -> Result<Pri
 }
 
 impl Primed {
-    /// Writes the final byte and reads the response, all before `deadline`; `duration` is
-    /// measured from the final byte.
-    pub(super) async fn fire(self, deadline: Instant) -> Result<HttpResponse, String> {
+    /// Writes the final byte and reads the response, all before `deadline` (`window` after
+    /// the request started, for the message); `duration` is measured from the final byte.
+    pub(super) async fn fire(
+        self,
+        deadline: Instant,
+        window: Duration,
+    ) -> Result<HttpResponse, String> {
         match timeout_at(deadline, self.fire_and_read()).await {
             Ok(r) => r,
-            Err(_) => Err("timed out waiting for the response".to_string()),
+            Err(_) => Err(NoAnswer::within(window)),
         }
     }
 
@@ -286,6 +292,6 @@ pub(super) mod tests {
         let err = send_raw(&r, opts(Duration::from_millis(300)))
             .await
             .unwrap_err();
-        assert!(err.contains("timed out"), "{err}");
+        assert!(NoAnswer::is(&err), "{err}");
     }
 }

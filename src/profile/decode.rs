@@ -29,6 +29,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "scopes",
     "test_user",
     "target",
+    "kind",
 ];
 pub(crate) const CLIENT_KEYS: &[&str] = &[
     "id",
@@ -38,6 +39,7 @@ pub(crate) const CLIENT_KEYS: &[&str] = &[
     "assertion_audience",
     "redirect_uri",
     "scope",
+    "bootstrap",
 ];
 pub(crate) const BOOTSTRAP_KEYS: &[&str] = &[
     "grant",
@@ -53,17 +55,32 @@ pub(crate) const BOOTSTRAP_KEYS: &[&str] = &[
     "assertion_audience",
     "refresh_token",
 ];
+/// Each bootstrap grant with the keys it reads besides `grant` and `scope` (a key of another grant
+/// is an error: it would be ignored).
+pub(crate) const GRANT_KEYS: &[(&str, &[&str])] = &[
+    ("password", &["username", "password"]),
+    ("authorization_code", &["authorize_params", "command"]),
+    ("device_code", &["approve", "command"]),
+    (
+        "jwt_bearer",
+        &[
+            "assertion_key",
+            "assertion_issuer",
+            "assertion_subject",
+            "assertion_audience",
+        ],
+    ),
+    ("refresh_token", &["refresh_token"]),
+    ("client_credentials", &[]),
+];
 pub(crate) const SECRET_KEYS: &[&str] = &["env", "file"];
+pub(crate) const BASE_URL_KEYS: &[&str] = &["env", "default"];
 pub(crate) const CAPABILITY_KEYS: &[&str] = &["add", "remove"];
 pub(crate) const APPROVE_KEYS: &[&str] = &["url", "method", "form"];
 pub(crate) const DEVIATION_KEYS: &[&str] = &["scenario", "cell", "reason"];
-const GRANTS: &[&str] = &[
-    "password",
-    "authorization_code",
-    "device_code",
-    "jwt_bearer",
-    "refresh_token",
-];
+/// Roles that must be a client of their own: the cross-client scenarios present another role's
+/// token with them and expect a refusal, which one client sharing its id would rightly not give.
+const OWN_CLIENT_ROLES: &[&str] = &["confidential2", "public2", "no_refresh"];
 
 impl Target {
     /// Loads a profile file.
@@ -94,7 +111,10 @@ impl Target {
             base_dir,
             missing: Vec::new(),
         };
-        let target = p.target(&node);
+        let target = p.target(&node).map(|mut t| {
+            t.source = Some(source.clone());
+            t
+        });
         if !p.dec.errors.is_empty() {
             return Err(TargetError::Invalid(p.dec.errors));
         }
@@ -129,6 +149,10 @@ impl ProfileDecoder<'_> {
                             Some(Secret::new(String::new()))
                         }
                     },
+                    // `validate` reads no secret file either: it may live elsewhere in CI.
+                    "file" if self.env.is_placeholder() => {
+                        Some(Secret::new(format!("placeholder-for-{name}")))
+                    }
                     "file" => {
                         let path = self.base_dir.join(&name);
                         match std::fs::read_to_string(&path) {
@@ -155,30 +179,124 @@ impl ProfileDecoder<'_> {
 
     fn url(&mut self, node: &Node, what: &str, base: Option<&url::Url>) -> Option<url::Url> {
         let s = self.dec.string(node, what)?;
+        self.url_text(&s, node.loc, what, base)
+    }
+
+    fn url_text(
+        &mut self,
+        s: &str,
+        loc: Loc,
+        what: &str,
+        base: Option<&url::Url>,
+    ) -> Option<url::Url> {
         let parsed = match base {
-            Some(b) => b.join(&s),
-            None => url::Url::parse(&s),
+            Some(b) => b.join(s),
+            None => url::Url::parse(s),
         };
         match parsed {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
             Ok(u) => {
                 self.dec.err(
-                    node.loc,
+                    loc,
                     format!("`{what}`: scheme `{}` is not http or https", u.scheme()),
                 );
                 None
             }
             Err(e) => {
                 self.dec
-                    .err(node.loc, format!("`{what}`: `{s}` is not a URL ({e})"))
+                    .err(loc, format!("`{what}`: `{s}` is not a URL ({e})"))
                     .label = Some("write e.g. `https://as.example.com`".into());
                 None
             }
         }
     }
 
+    /// `base_url`: a URL, or `{ env: NAME }` (with an optional `default`), so one profile
+    /// serves a server on whatever port it was started on.
+    fn base_url(&mut self, node: &Node) -> Option<url::Url> {
+        if node.as_map().is_none() {
+            return self.url(node, "base_url", None);
+        }
+        let entries = self.dec.map(node, "base_url", BASE_URL_KEYS)?;
+        let get = |k: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key.name == k)
+                .map(|(_, v)| v)
+        };
+        let default = get("default").and_then(|d| self.url(d, "base_url.default", None));
+        let Some(env_node) = get("env") else {
+            self.dec
+                .err(node.loc, "`base_url` needs `env` (or is a URL)")
+                .label = Some(
+                "e.g. `base_url: { env: AS_BASE_URL, default: http://127.0.0.1:8080 }`".into(),
+            );
+            return None;
+        };
+        let name = self.dec.string(env_node, "base_url.env")?;
+        if self.env.is_placeholder() {
+            // `validate` knows no environment: the default, else any URL, checks the rest.
+            return default.or_else(|| url::Url::parse("http://base-url.invalid/").ok());
+        }
+        match self.env.var(&name) {
+            Some(v) => match url::Url::parse(&v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => {
+                    self.missing.push(format!(
+                        "base_url: environment variable `{name}` is `{v}`, not an http(s) URL"
+                    ));
+                    default.or_else(|| url::Url::parse("http://base-url.invalid/").ok())
+                }
+            },
+            None if default.is_some() => default,
+            None => {
+                self.missing.push(format!(
+                    "base_url: environment variable `{name}` is not set"
+                ));
+                url::Url::parse("http://base-url.invalid/").ok()
+            }
+        }
+    }
+
+    /// Scenario keys in a profile: one error naming them all (the file mixes two kinds), and the
+    /// keys to accept so they are not reported once more as unknown.
+    fn scenario_keys(&mut self, node: &Node) -> Vec<&'static str> {
+        use crate::scenario::decode::{FIXTURE_KEYS, SCENARIO_KEYS};
+        let mut theirs: Vec<&'static str> = SCENARIO_KEYS.to_vec();
+        theirs.extend(FIXTURE_KEYS);
+        let found = crate::scenario::load::foreign_keys(node, TOP_KEYS, &theirs);
+        let Some(first) = found.first() else {
+            return Vec::new();
+        };
+        let (n, list) = (found.len(), crate::scenario::load::key_list(&found));
+        let what = if n == 1 {
+            "is a scenario key"
+        } else {
+            "are scenario keys"
+        };
+        let d = self
+            .dec
+            .err(first.loc, format!("{list} {what}, not target profile keys"));
+        d.label = Some("a file is either a scenario or a target profile".into());
+        d.help = Some("this file is read as a target profile (it has `base_url` or `clients`, or was given to --target); put the scenario in a file of its own, or write `kind: scenario` if the whole file is one".into());
+        theirs
+    }
+
     fn target(&mut self, node: &Node) -> Option<Target> {
-        let entries = self.dec.map(node, "target profile", TOP_KEYS)?;
+        if let Some(k) = node.get("kind")
+            && k.as_str() != Some("profile")
+        {
+            let written = k.scalar_text().unwrap_or_default();
+            self.dec
+                .err(
+                    k.loc,
+                    format!("this file says `kind: {written}`: it is not a target profile"),
+                )
+                .label = Some("a target profile has `kind: profile`, or no `kind`".into());
+        }
+        let mut allowed = TOP_KEYS.to_vec();
+        allowed.extend(self.scenario_keys(node));
+        let entries = self.dec.map(node, "target profile", &allowed)?;
         let get = |k: &str| {
             entries
                 .iter()
@@ -191,7 +309,7 @@ impl ProfileDecoder<'_> {
                 .label = Some("e.g. `base_url: https://as.example.com`".into());
             return None;
         };
-        let base_url = self.url(base_node, "base_url", None);
+        let base_url = self.base_url(base_node);
         let base_for_join = base_url.as_ref().map(|b| {
             let mut b = b.clone();
             if !b.path().ends_with('/') {
@@ -224,6 +342,7 @@ impl ProfileDecoder<'_> {
             timeout: Duration::from_secs(10),
             max_response: crate::http::BodyLimit::DEFAULT,
             flaws: Vec::new(),
+            source: None,
         };
         let join = |p: &mut Self, v: &Node, what: &str| p.url(v, what, base_for_join.as_ref());
         let mut saw_bootstrap = false;
@@ -256,10 +375,16 @@ impl ProfileDecoder<'_> {
                         t.timeout = d;
                     }
                 }
-                "clients" => self.clients(v, &mut t),
+                "clients" => self.clients(v, &mut t, base_for_join.as_ref()),
                 "bootstrap" => {
                     saw_bootstrap = true;
-                    self.bootstrap(v, &mut t, base_for_join.as_ref());
+                    let (b, scope) = self.bootstrap(v, "bootstrap", base_for_join.as_ref());
+                    if let Some(b) = b {
+                        t.bootstrap = b;
+                    }
+                    if let Some((scope, _)) = scope {
+                        t.scope = scope;
+                    }
                 }
                 "policy" => {
                     if let Some(p) = self.policy(v) {
@@ -330,7 +455,40 @@ impl ProfileDecoder<'_> {
         base_url.map(|_| t)
     }
 
-    fn clients(&mut self, node: &Node, t: &mut Target) {
+    /// Roles may share a client id (one client used two ways), except those of
+    /// [`OWN_CLIENT_ROLES`].
+    fn shared_ids(&mut self, node: &Node, t: &Target) {
+        for (k, v) in node.as_map().unwrap_or_default() {
+            let Some(c) = t.clients.get(&k.name) else {
+                continue;
+            };
+            let others: Vec<&str> = t
+                .clients
+                .values()
+                .filter(|o| o.role != c.role && o.id == c.id)
+                .map(|o| o.role.as_str())
+                .collect();
+            if others.is_empty() || !OWN_CLIENT_ROLES.contains(&c.role.as_str()) {
+                continue;
+            }
+            let at = v.get("id").map_or(k.loc, |n| n.loc);
+            self.dec
+                .err(
+                    at,
+                    format!(
+                        "client `{}` has the id of `{}`: it must be a client of its own",
+                        c.role,
+                        others.join("`, `")
+                    ),
+                )
+                .label = Some(
+                "the cross-client scenarios present another role's tokens with it and expect a refusal"
+                    .into(),
+            );
+        }
+    }
+
+    fn clients(&mut self, node: &Node, t: &mut Target, base: Option<&url::Url>) {
         let Some(entries) = node.as_map() else {
             self.dec
                 .err(node.loc, "`clients` must be a mapping of role to client");
@@ -356,8 +514,11 @@ impl ProfileDecoder<'_> {
                 assertion_audience: "token_endpoint".into(),
                 redirect_uri: None,
                 scope: None,
+                bootstrap: None,
             };
             let mut has_id = false;
+            let mut scopes_at: Vec<Loc> = Vec::new();
+            let mut code_flow_at = None;
             for (fk, fv) in fields {
                 match fk.name.as_str() {
                     "id" => {
@@ -385,11 +546,49 @@ impl ProfileDecoder<'_> {
                             .unwrap_or_default()
                     }
                     "redirect_uri" => c.redirect_uri = self.dec.string(fv, "redirect_uri"),
-                    "scope" => c.scope = self.dec.string(fv, "scope"),
+                    "scope" => {
+                        scopes_at.push(fv.loc);
+                        c.scope = self.dec.string(fv, "scope");
+                    }
+                    "bootstrap" => {
+                        let what = format!("clients.{}.bootstrap", k.name);
+                        let (b, scope) = self.bootstrap(fv, &what, base);
+                        if let Some((scope, at)) = scope {
+                            scopes_at.push(at);
+                            c.scope = Some(scope);
+                        }
+                        if matches!(b, Some(Bootstrap::AuthorizationCode { .. })) {
+                            code_flow_at = fv.get("grant").map(|g| g.loc);
+                        }
+                        c.bootstrap = b;
+                    }
                     _ => {}
                 }
             }
             c.public = c.auth_method == "none";
+            if let [_, second, ..] = scopes_at.as_slice() {
+                self.dec
+                    .err(
+                        *second,
+                        format!("client `{}` sets its bootstrap scope twice", k.name),
+                    )
+                    .label = Some(
+                    "keep `scope` or `bootstrap.scope`: both say what this client asks for".into(),
+                );
+            }
+            if let Some(at) = code_flow_at
+                && c.redirect_uri.is_none()
+            {
+                self.dec
+                    .err(
+                        at,
+                        format!(
+                            "client `{}` bootstraps with the code flow but has no `redirect_uri`",
+                            k.name
+                        ),
+                    )
+                    .label = Some("add the client's registered `redirect_uri`".into());
+            }
             if !has_id {
                 self.dec
                     .err(k.loc, format!("client `{}` needs an `id`", k.name));
@@ -422,6 +621,7 @@ impl ProfileDecoder<'_> {
             }
             t.clients.insert(k.name.clone(), c);
         }
+        self.shared_ids(node, t);
     }
 
     fn scopes(&mut self, node: &Node, t: &mut Target, locs: &mut Vec<(String, Loc)>) {
@@ -470,9 +670,16 @@ impl ProfileDecoder<'_> {
         }
     }
 
-    fn bootstrap(&mut self, node: &Node, t: &mut Target, base: Option<&url::Url>) {
-        let Some(entries) = self.dec.map(node, "bootstrap", BOOTSTRAP_KEYS) else {
-            return;
+    /// A bootstrap grant, the profile's (`what` = `bootstrap`) or a role's
+    /// (`clients.<role>.bootstrap`): the grant, and its `scope` with where it is written.
+    fn bootstrap(
+        &mut self,
+        node: &Node,
+        what: &str,
+        base: Option<&url::Url>,
+    ) -> (Option<Bootstrap>, Option<(String, Loc)>) {
+        let Some(entries) = self.dec.map(node, what, BOOTSTRAP_KEYS) else {
+            return (None, None);
         };
         let get = |k: &str| {
             entries
@@ -480,35 +687,61 @@ impl ProfileDecoder<'_> {
                 .find(|(key, _)| key.name == k)
                 .map(|(_, v)| v)
         };
+        let grants: Vec<&str> = GRANT_KEYS.iter().map(|(g, _)| *g).collect();
         let grant = match get("grant") {
             Some(g) => self.dec.string(g, "grant").map(|s| (s, g.loc)),
             None => {
-                self.dec.err(node.loc, "`bootstrap` needs `grant`").label =
-                    Some(format!("one of {}", GRANTS.join(", ")));
+                self.dec
+                    .err(node.loc, format!("`{what}` needs `grant`"))
+                    .label = Some(format!("one of {}", grants.join(", ")));
                 None
             }
         };
-        if let Some(s) = get("scope") {
-            t.scope = self.dec.string(s, "scope").unwrap_or_default();
+        let scope = get("scope").and_then(|s| Some((self.dec.string(s, "scope")?, s.loc)));
+        let Some((grant, gloc)) = grant else {
+            return (None, scope);
+        };
+        let Some((_, own_keys)) = GRANT_KEYS.iter().find(|(g, _)| *g == grant) else {
+            self.dec
+                .err(gloc, format!("unknown bootstrap grant `{grant}`"))
+                .label = Some(hint_for(&grant, &grants));
+            return (None, scope);
+        };
+        for (k, _) in entries {
+            let key = k.name.as_str();
+            if !own_keys.contains(&key) && key != "grant" && key != "scope" {
+                self.dec
+                    .err(
+                        k.loc,
+                        format!("`{key}` does not apply to bootstrap grant `{grant}`"),
+                    )
+                    .label = Some(if own_keys.is_empty() {
+                    "this grant takes only `scope`".to_owned()
+                } else {
+                    format!("this grant takes `scope`, `{}`", own_keys.join("`, `"))
+                });
+            }
         }
-        let Some((grant, gloc)) = grant else { return };
         let need = |p: &mut Self, key: &str| -> Option<Node> {
             match get(key) {
                 Some(n) => Some(n.clone()),
                 None => {
                     p.dec
-                        .err(node.loc, format!("bootstrap grant `{grant}` needs `{key}`"));
+                        .err(node.loc, format!("{what} grant `{grant}` needs `{key}`"));
                     None
                 }
             }
         };
-        t.bootstrap = match grant.as_str() {
+        let secret = |k: &str| format!("{what}.{k}");
+        let b = match grant.as_str() {
             "password" => {
                 let u = need(self, "username").and_then(|n| self.dec.string(&n, "username"));
-                let pw = need(self, "password").and_then(|n| self.secret(&n, "bootstrap.password"));
+                let pw = need(self, "password").and_then(|n| self.secret(&n, &secret("password")));
                 match (u, pw) {
-                    (Some(username), Some(password)) => Bootstrap::Password { username, password },
-                    _ => return,
+                    (Some(username), Some(password)) => {
+                        Some(Bootstrap::Password { username, password })
+                    }
+                    _ => None,
                 }
             }
             "authorization_code" => {
@@ -521,7 +754,7 @@ impl ProfileDecoder<'_> {
                     })
                     .unwrap_or_default();
                 let command = get("command").and_then(|n| self.dec.string(n, "command"));
-                Bootstrap::AuthorizationCode { params, command }
+                Some(Bootstrap::AuthorizationCode { params, command })
             }
             "device_code" => {
                 let approve = get("approve").and_then(|n| self.approve(n, base));
@@ -529,14 +762,14 @@ impl ProfileDecoder<'_> {
                 if approve.is_none() && command.is_none() {
                     self.dec.err(
                         node.loc,
-                        "bootstrap grant `device_code` needs `approve` or `command`",
+                        format!("{what} grant `device_code` needs `approve` or `command`"),
                     );
                 }
-                Bootstrap::DeviceCode { approve, command }
+                Some(Bootstrap::DeviceCode { approve, command })
             }
             "jwt_bearer" => {
                 let key = need(self, "assertion_key")
-                    .and_then(|n| self.secret(&n, "bootstrap.assertion_key"));
+                    .and_then(|n| self.secret(&n, &secret("assertion_key")));
                 let issuer = need(self, "assertion_issuer")
                     .and_then(|n| self.dec.string(&n, "assertion_issuer"));
                 let subject = need(self, "assertion_subject")
@@ -544,28 +777,21 @@ impl ProfileDecoder<'_> {
                 let audience = get("assertion_audience")
                     .and_then(|n| self.dec.string(n, "assertion_audience"));
                 match (key, issuer, subject) {
-                    (Some(key), Some(issuer), Some(subject)) => Bootstrap::JwtBearer {
+                    (Some(key), Some(issuer), Some(subject)) => Some(Bootstrap::JwtBearer {
                         key,
                         issuer,
                         subject,
                         audience,
-                    },
-                    _ => return,
+                    }),
+                    _ => None,
                 }
             }
-            "refresh_token" => match need(self, "refresh_token")
-                .and_then(|n| self.secret(&n, "bootstrap.refresh_token"))
-            {
-                Some(token) => Bootstrap::RefreshToken { token },
-                None => return,
-            },
-            other => {
-                self.dec
-                    .err(gloc, format!("unknown bootstrap grant `{other}`"))
-                    .label = Some(hint_for(other, GRANTS));
-                return;
-            }
+            "refresh_token" => need(self, "refresh_token")
+                .and_then(|n| self.secret(&n, &secret("refresh_token")))
+                .map(|token| Bootstrap::RefreshToken { token }),
+            _ => Some(Bootstrap::ClientCredentials),
         };
+        (b, scope)
     }
 
     fn approve(&mut self, node: &Node, base: Option<&url::Url>) -> Option<ApproveHook> {
@@ -678,12 +904,17 @@ impl ProfileDecoder<'_> {
             let scenario = get("scenario").and_then(|n| self.dec.string(n, "scenario"));
             let reason = get("reason").and_then(|n| self.dec.string(n, "reason"));
             let cell = get("cell").and_then(|n| self.dec.string(n, "cell"));
+            let at = (
+                get("scenario").map_or(item.loc, |n| n.loc),
+                get("cell").map(|n| n.loc),
+            );
             match (scenario, reason) {
                 (Some(scenario), Some(reason)) if !reason.trim().is_empty() => {
                     t.deviations.push(Deviation {
                         scenario,
                         cell,
                         reason,
+                        at,
                     })
                 }
                 (Some(_), _) => {
@@ -860,6 +1091,258 @@ deviations:
             "secnds",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+    }
+
+    /// Every error of a profile that must be invalid, as `line:col message label`.
+    fn errors_of(text: &str) -> Vec<String> {
+        match Target::parse(Source::new("t.yaml", text), Path::new("."), &PlaceholderEnv) {
+            Err(TargetError::Invalid(d)) => d
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}:{} {} {}",
+                        d.loc.line,
+                        d.loc.col,
+                        d.message,
+                        d.label.clone().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            other => panic!("expected errors, got {other:?}"),
+        }
+    }
+
+    const HEAD: &str = "base_url: http://127.0.0.1:9000\nendpoints: { token: /token, authorization: /authorize }\nbootstrap: { grant: password, username: alice, password: { env: ALICE_PW }, scope: openid offline_access }\n";
+
+    #[test]
+    fn a_role_bootstraps_with_its_own_grant() {
+        let text = format!(
+            "{HEAD}clients:
+  confidential: {{ id: c1, secret: {{ env: C1_SECRET }} }}
+  public:
+    id: p1
+    auth_method: none
+    redirect_uri: http://127.0.0.1:9/cb
+    bootstrap: {{ grant: authorization_code, command: ./login.sh }}
+  no_refresh:
+    id: n1
+    secret: {{ env: C1_SECRET }}
+    bootstrap: {{ grant: client_credentials, scope: orders:read }}
+  post:
+    id: c2
+    secret: s2
+    auth_method: client_secret_post
+    bootstrap: {{ grant: password, username: bob, password: role-pw-8Qz }}
+policy: rfc6749
+"
+        );
+        let t = Target::parse(Source::new("t.yaml", text), Path::new("."), &env())
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        assert_eq!(t.bootstrap_of("confidential").grant(), "password");
+        assert_eq!(t.bootstrap_of("public").grant(), "authorization_code");
+        assert_eq!(t.bootstrap_of("no_refresh").grant(), "client_credentials");
+        assert_eq!(
+            t.clients["no_refresh"].scope.as_deref(),
+            Some("orders:read")
+        );
+        // rfc6749 issues refresh tokens for both grants in use; `no_refresh` is meant to get none.
+        assert!(t.capabilities().contains("refresh.issued"));
+        // A role's own secrets are redacted like the profile's.
+        let r = crate::profile::Redactor::new();
+        t.register_secrets(&r);
+        assert!(!r.redact("sent role-pw-8Qz").contains("role-pw-8Qz"));
+    }
+
+    #[test]
+    fn a_roles_bootstrap_is_checked_at_its_place() {
+        let text = format!(
+            "{HEAD}clients:
+  confidential: {{ id: c1, secret: {{ env: C1_SECRET }}, scope: a, bootstrap: {{ grant: password, scope: b }} }}
+  public:
+    id: p1
+    auth_method: none
+    bootstrap: {{ grant: authorization_code, username: bob }}
+  post:
+    id: c2
+    auth_method: client_secret_post
+    secret: x
+    bootstrap: {{ grant: jwt_bearr }}
+"
+        );
+        let e = errors_of(&text);
+        let want = [
+            "5:76 clients.confidential.bootstrap grant `password` needs `username`",
+            "5:76 clients.confidential.bootstrap grant `password` needs `password`",
+            "5:102 client `confidential` sets its bootstrap scope twice",
+            "9:45 `username` does not apply to bootstrap grant `authorization_code` this grant takes `scope`, `authorize_params`, `command`",
+            "9:25 client `public` bootstraps with the code flow but has no `redirect_uri`",
+            "14:25 unknown bootstrap grant `jwt_bearr` did you mean `jwt_bearer`?",
+        ];
+        for w in want {
+            assert!(
+                e.iter().any(|g| g.starts_with(w)),
+                "missing {w:?} in {e:#?}"
+            );
+        }
+        assert_eq!(e.len(), want.len(), "{e:#?}");
+    }
+
+    #[test]
+    fn base_url_may_come_from_the_environment() {
+        let profile = |base: &str| {
+            format!(
+                "base_url: {base}\nendpoints: {{ token: /token }}\nclients: {{ public: {{ id: p, auth_method: none }} }}\nbootstrap: {{ grant: authorization_code }}\n"
+            )
+        };
+        let with = |vars: &[(&str, &str)], base: &str| {
+            let env = MapEnv(
+                vars.iter()
+                    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                    .collect(),
+            );
+            Target::parse(Source::new("t.yaml", profile(base)), Path::new("."), &env)
+        };
+        let url = |r: Result<Target, TargetError>| {
+            r.map(|t| t.endpoints["token"].to_string())
+                .map_err(|e| format!("{e:?}"))
+        };
+        let env_and_default = "{ env: AS_URL, default: http://127.0.0.1:1/a }";
+        assert_eq!(
+            url(with(
+                &[("AS_URL", "http://127.0.0.1:18999")],
+                env_and_default
+            )),
+            Ok("http://127.0.0.1:18999/token".into())
+        );
+        assert_eq!(
+            url(with(&[], env_and_default)),
+            Ok("http://127.0.0.1:1/token".into())
+        );
+        let unset = url(with(&[], "{ env: AS_URL }")).expect_err("unset");
+        assert!(
+            unset.contains("MissingSecret") && unset.contains("`AS_URL` is not set"),
+            "{unset}"
+        );
+        let bad = url(with(&[("AS_URL", "ftp://x")], "{ env: AS_URL }")).expect_err("bad");
+        assert!(bad.contains("not an http(s) URL"), "{bad}");
+        // `validate` checks the shape without the environment.
+        let t = Target::parse(
+            Source::new("t.yaml", profile("{ env: AS_URL }")),
+            Path::new("."),
+            &PlaceholderEnv,
+        );
+        assert!(t.is_ok(), "{t:?}");
+        let e = errors_of(&profile("{ env: AS_URL, default: not a url, port: 1 }"));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(
+            e[0].starts_with("1:46 unknown key `port` in `base_url`"),
+            "{e:#?}"
+        );
+        assert!(
+            e[1].starts_with("1:35 `base_url.default`: `not a url` is not a URL"),
+            "{e:#?}"
+        );
+    }
+
+    #[test]
+    fn roles_share_ids_except_those_that_must_be_clients_of_their_own() {
+        let text = format!(
+            "{HEAD}clients:
+  confidential: {{ id: app, secret: s }}
+  post: {{ id: app, secret: s, auth_method: client_secret_post }}
+  public: {{ id: spa, auth_method: none }}
+  public2: {{ id: spa, auth_method: none }}
+"
+        );
+        let e = errors_of(&text);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(
+            e[0].starts_with(
+                "8:18 client `public2` has the id of `public`: it must be a client of its own"
+            ),
+            "{e:#?}"
+        );
+    }
+
+    #[test]
+    fn scenario_keys_in_a_profile_are_one_error() {
+        let text = format!(
+            "{HEAD}clients: {{ public: {{ id: p, auth_method: none }} }}\ntitle: t\nsteps: []\nkind: profile\n"
+        );
+        let e = errors_of(&text);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(
+            e[0].starts_with("5:1 `title` and `steps` are scenario keys, not target profile keys"),
+            "{e:#?}"
+        );
+        let e = errors_of(&format!("{HEAD}clients: {{}}\nkind: scenario\n"));
+        assert!(
+            e[0].starts_with("5:7 this file says `kind: scenario`: it is not a target profile"),
+            "{e:#?}"
+        );
+    }
+
+    /// The first ```yaml block after the line `heading` in `text`.
+    fn yaml_block_after(text: &str, heading: &str) -> String {
+        let rest = text
+            .split_once(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("no heading {heading:?}"))
+            .1;
+        let block = rest.split_once("```yaml\n").expect("a yaml block").1;
+        block
+            .split_once("\n```")
+            .expect("a closed block")
+            .0
+            .to_owned()
+    }
+
+    /// The profile examples of README.md and specs/README.md validate, deviations included, so
+    /// the documentation cannot drift from the format.
+    #[test]
+    fn the_documented_profile_examples_validate() {
+        let readme = include_str!("../../README.md");
+        let specs_readme = include_str!("../../specs/README.md");
+        let examples = [
+            (
+                "README.md",
+                yaml_block_after(readme, "## Writing a target profile for your own server"),
+            ),
+            (
+                "specs/README.md",
+                yaml_block_after(specs_readme, "# Target profiles"),
+            ),
+            (
+                "specs/README.md",
+                yaml_block_after(
+                    specs_readme,
+                    "**A role's own grant.** `clients.<role>.bootstrap` takes the same keys and replaces the profile's",
+                ),
+            ),
+        ];
+        let (cat, _) = crate::scenario::load(
+            &crate::scenario::SpecSource::BuiltIn,
+            &crate::scenario::LoadOptions::default(),
+        );
+        for (file, text) in examples {
+            let mut text = text;
+            if !text.contains("endpoints:") && !text.contains("discovery:") {
+                // The role example is a fragment: give it a server.
+                text = format!("base_url: https://as.example.com\ndiscovery: true\n{text}");
+            }
+            let t = Target::parse(
+                Source::new(file, text.clone()),
+                Path::new("."),
+                &PlaceholderEnv,
+            )
+            .unwrap_or_else(|e| panic!("{file}: the example profile is invalid: {e:?}\n{text}"));
+            let wrong = super::super::deviations::check(&t, &[&cat]);
+            assert!(
+                wrong.is_empty(),
+                "{file}: {}",
+                crate::diagnostic::render_all(&wrong)
+            );
         }
     }
 }

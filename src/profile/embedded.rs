@@ -86,6 +86,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
                 redirect_uri: c.redirect_uris.first().cloned(),
                 // Every demo client asks for the granted scope (below), so scenarios know it.
                 scope: None,
+                bootstrap: None,
             },
         );
     }
@@ -146,6 +147,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
         timeout: crate::embedded::TIMEOUT,
         max_response: crate::http::BodyLimit::DEFAULT,
         flaws: d.flaws.iter().map(|f| f.name().to_owned()).collect(),
+        source: None,
     })
 }
 

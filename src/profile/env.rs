@@ -4,6 +4,12 @@
 pub trait Env {
     /// An environment variable.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// Whether values are stand-ins (`validate`): a value that must parse, such as a
+    /// `base_url` from the environment, is not checked.
+    fn is_placeholder(&self) -> bool {
+        false
+    }
 }
 
 /// The process environment.
@@ -22,5 +28,9 @@ pub struct PlaceholderEnv;
 impl Env for PlaceholderEnv {
     fn var(&self, name: &str) -> Option<String> {
         Some(format!("placeholder-for-{name}"))
+    }
+
+    fn is_placeholder(&self) -> bool {
+        true
     }
 }

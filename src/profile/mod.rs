@@ -5,6 +5,7 @@
 //! through the target.
 
 pub mod decode;
+pub mod deviations;
 #[cfg(feature = "embedded-server")]
 pub mod embedded;
 pub mod env;

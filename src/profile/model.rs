@@ -5,6 +5,7 @@ use super::secret::{Redactor, Secret};
 use super::vocabulary::{OFFLINE_ACCESS, ScopeVocabulary, Scopes, TestUser};
 use crate::capability;
 use crate::diagnostic::Diagnostic;
+use crate::yaml::{Loc, Source};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokencert_policy::Policy;
@@ -30,6 +31,8 @@ pub struct ClientConfig {
     pub redirect_uri: Option<String>,
     /// Scope to ask for when bootstrapping with this client.
     pub scope: Option<String>,
+    /// This role's own bootstrap grant (`clients.<role>.bootstrap`), else the profile's.
+    pub bootstrap: Option<Bootstrap>,
 }
 
 /// How to obtain a fresh token family.
@@ -72,6 +75,9 @@ pub enum Bootstrap {
         /// The token.
         token: Secret,
     },
+    /// Client credentials (RFC 6749 §4.4): tokens for the client itself, for a role that may
+    /// use no other grant (no refresh token is expected).
+    ClientCredentials,
 }
 
 impl Bootstrap {
@@ -83,6 +89,39 @@ impl Bootstrap {
             Bootstrap::DeviceCode { .. } => "device_code",
             Bootstrap::JwtBearer { .. } => "jwt_bearer",
             Bootstrap::RefreshToken { .. } => "refresh_token",
+            Bootstrap::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Registers the grant's secrets with the redactor, named under `prefix` (`bootstrap`,
+    /// `clients.public.bootstrap`).
+    fn register_secrets(&self, prefix: &str, r: &Redactor) {
+        match self {
+            Bootstrap::Password { password, .. } => {
+                r.add(&format!("{prefix}.password"), password.expose())
+            }
+            Bootstrap::JwtBearer { key, .. } => {
+                r.add(&format!("{prefix}.assertion_key"), key.expose())
+            }
+            Bootstrap::RefreshToken { token } => {
+                r.add(&format!("{prefix}.refresh_token"), token.expose())
+            }
+            Bootstrap::AuthorizationCode { .. }
+            | Bootstrap::DeviceCode { .. }
+            | Bootstrap::ClientCredentials => {}
+        }
+    }
+
+    /// Whether the policy issues a refresh token for this grant.
+    fn issues_refresh_tokens(&self, p: &Policy) -> bool {
+        match self {
+            Bootstrap::Password { .. } => p.refresh_tokens.password,
+            Bootstrap::AuthorizationCode { .. } => p.refresh_tokens.authorization_code,
+            Bootstrap::DeviceCode { .. } => p.refresh_tokens.device_code,
+            Bootstrap::JwtBearer { .. } => p.refresh_tokens.jwt_bearer,
+            Bootstrap::RefreshToken { .. } => true,
+            // RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
+            Bootstrap::ClientCredentials => false,
         }
     }
 }
@@ -119,6 +158,8 @@ pub struct Deviation {
     pub cell: Option<String>,
     /// Why.
     pub reason: String,
+    /// Where `scenario` and `cell` are written in the profile (checked against the catalogue).
+    pub at: (Loc, Option<Loc>),
 }
 
 /// A loaded target profile.
@@ -165,6 +206,8 @@ pub struct Target {
     pub max_response: crate::http::BodyLimit,
     /// Flaws switched on (embedded reference server only).
     pub flaws: Vec<String>,
+    /// The profile's file, for diagnostics found after loading (none for the embedded server).
+    pub source: Option<Source>,
 }
 
 /// Why a profile could not be used.
@@ -187,11 +230,11 @@ impl Target {
                 r.add(&format!("{}.private_key", c.role), k.expose());
             }
         }
-        match &self.bootstrap {
-            Bootstrap::Password { password, .. } => r.add("bootstrap.password", password.expose()),
-            Bootstrap::JwtBearer { key, .. } => r.add("bootstrap.assertion_key", key.expose()),
-            Bootstrap::RefreshToken { token } => r.add("bootstrap.refresh_token", token.expose()),
-            Bootstrap::AuthorizationCode { .. } | Bootstrap::DeviceCode { .. } => {}
+        self.bootstrap.register_secrets("bootstrap", r);
+        for c in self.clients.values() {
+            if let Some(b) = &c.bootstrap {
+                b.register_secrets(&format!("clients.{}.bootstrap", c.role), r);
+            }
         }
         if let Some(p) = self.test_user.as_ref().and_then(|u| u.password.as_ref()) {
             r.add("test_user.password", p.expose());
@@ -225,7 +268,9 @@ impl Target {
                 username: subject.clone(),
                 password: None,
             }),
-            Bootstrap::DeviceCode { .. } | Bootstrap::RefreshToken { .. } => None,
+            Bootstrap::DeviceCode { .. }
+            | Bootstrap::RefreshToken { .. }
+            | Bootstrap::ClientCredentials => None,
         }
     }
 
@@ -236,17 +281,21 @@ impl Target {
         if let Some(a) = &self.authorization {
             return Some(a.clone());
         }
-        match &self.bootstrap {
-            Bootstrap::AuthorizationCode { params, command }
-                if command.is_some() || !params.is_empty() =>
-            {
-                Some(Authorization {
-                    params: params.clone(),
-                    command: command.clone(),
-                })
-            }
-            _ => None,
-        }
+        // The profile's bootstrap first, then the first role whose own bootstrap is a code flow
+        // with a mechanism.
+        std::iter::once(&self.bootstrap)
+            .chain(self.clients.values().filter_map(|c| c.bootstrap.as_ref()))
+            .find_map(|b| match b {
+                Bootstrap::AuthorizationCode { params, command }
+                    if command.is_some() || !params.is_empty() =>
+                {
+                    Some(Authorization {
+                        params: params.clone(),
+                        command: command.clone(),
+                    })
+                }
+                _ => None,
+            })
     }
 
     /// The `scopes` template namespace.
@@ -275,13 +324,15 @@ impl Target {
             caps.insert("authorize.unattended".into());
         }
         let p = &self.policy;
-        let grant_issues = match self.bootstrap.grant() {
-            "password" => p.refresh_tokens.password,
-            "authorization_code" => p.refresh_tokens.authorization_code,
-            "device_code" => p.refresh_tokens.device_code,
-            "jwt_bearer" => p.refresh_tokens.jwt_bearer,
-            _ => true,
-        };
+        // Every role bootstraps with its own grant or the profile's: refresh tokens are issued
+        // when each of these grants issues them (`no_refresh` is meant to get none).
+        let grant_issues = self.bootstrap.issues_refresh_tokens(p)
+            && self
+                .clients
+                .values()
+                .filter(|c| c.role != "no_refresh")
+                .filter_map(|c| c.bootstrap.as_ref())
+                .all(|b| b.issues_refresh_tokens(p));
         let scopes = self.scopes();
         let offline = scopes.offline.as_deref().unwrap_or(OFFLINE_ACCESS);
         let offline_ok =
@@ -305,6 +356,14 @@ impl Target {
         self.deviations
             .iter()
             .find(|d| d.scenario == scenario && d.cell.as_deref().is_none_or(|c| c == cell))
+    }
+
+    /// The bootstrap grant a role uses: its own, else the profile's.
+    pub fn bootstrap_of(&self, role: &str) -> &Bootstrap {
+        self.clients
+            .get(role)
+            .and_then(|c| c.bootstrap.as_ref())
+            .unwrap_or(&self.bootstrap)
     }
 
     /// The issuer identifier: the profile's (or the metadata's), else the base URL without its

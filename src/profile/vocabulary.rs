@@ -245,6 +245,14 @@ impl Scopes {
         caps
     }
 
+    /// The granted scope without `openid` and the offline scope (possibly empty): what a client
+    /// asks for on its own behalf, e.g. with client credentials.
+    pub fn resource(&self) -> String {
+        let mut user_words = vec![OPENID.to_owned()];
+        user_words.extend(self.offline.clone());
+        self.without(&user_words)
+    }
+
     /// The `scopes` template namespace. `rest` is the granted words not in `narrower`;
     /// `without_offline` and `without_openid` are the granted scope without that word;
     /// `resource` is it without both (possibly empty): what a client asks for on its own behalf.
@@ -256,9 +264,7 @@ impl Scopes {
         put("granted", join(&self.granted));
         put("unknown", self.unknown.clone());
         put("without_openid", self.without(&[OPENID.to_owned()]));
-        let mut user_words = vec![OPENID.to_owned()];
-        user_words.extend(self.offline.clone());
-        put("resource", self.without(&user_words));
+        put("resource", self.resource());
         if let Some(n) = &self.narrower {
             put("narrower", join(n));
             put("rest", self.without(n));

@@ -610,7 +610,8 @@ impl<'a> Exec<'a> {
             second = Some(lo2);
         }
         self.log.requests += 2;
-        let out = self.session.race(reqs, self.session.target.timeout).await;
+        let timeout = self.session.target.timeout;
+        let out = self.session.race(reqs, timeout, timeout).await;
         let mut wins: Vec<Value> = Vec::new();
         for r in &out {
             match r {

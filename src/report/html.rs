@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::junit::{request_text, response_text};
-use super::{Finding, Level, Outcome, RequirementSummary, RunReport, ScenarioResult, StepResult};
+use super::{
+    Finding, Level, Outcome, RequirementSummary, RunReport, ScenarioResult, StepResult, Verdict,
+};
 
 /// Renders the report as a self-contained HTML page.
 pub fn render(report: &RunReport) -> String {
@@ -130,7 +132,7 @@ fn nav(o: &mut String, r: &RunReport) {
     }
     if r.results
         .iter()
-        .any(|x| matches!(x.outcome, Outcome::Skip | Outcome::Xfail))
+        .any(|x| x.outcome.verdict() == Verdict::Skipped)
     {
         o.push_str(" <a href=\"#skipped\">Skipped</a>");
     }
@@ -157,12 +159,14 @@ fn summary(o: &mut String, r: &RunReport) {
             badge(outcome)
         );
     }
-    o.push_str(
-        "</div>\n<p class=\"legend\">FAIL: a MUST is broken. WARN: a SHOULD is broken. \
-                INFO: a MAY is not met. SKIP: not applicable. ERROR: could not run. XFAIL: a \
-                listed known deviation, failing as expected. XPASS: a listed known deviation \
-                that now passes.</p>\n</section>\n",
-    );
+    o.push_str("</div>\n<p class=\"legend\">");
+    let legend: Vec<String> = Outcome::ALL
+        .iter()
+        .rev()
+        .map(|x| format!("{}: {}.", x.label(), esc(x.meaning())))
+        .collect();
+    o.push_str(&legend.join(" "));
+    o.push_str("</p>\n</section>\n");
 }
 
 /// A requirement's count for `outcome`, whatever the case of the key.
@@ -227,10 +231,7 @@ fn requirements(o: &mut String, r: &RunReport) {
 }
 
 fn has_details(outcome: Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::Fail | Outcome::Warn | Outcome::Info | Outcome::Error | Outcome::Xpass
-    )
+    outcome.verdict().has_details()
 }
 
 fn results(o: &mut String, r: &RunReport) {
@@ -369,7 +370,7 @@ fn detail(o: &mut String, i: usize, x: &ScenarioResult) {
     for s in &x.steps {
         let findings: Vec<&Finding> = x.findings.iter().filter(|f| f.step == s.id).collect();
         let errored = findings.is_empty()
-            && matches!(x.outcome, Outcome::Error | Outcome::Xpass)
+            && x.outcome.verdict() == Verdict::Unjudged
             && (s.message.is_some() || s.outcome == super::StepOutcome::Error);
         if findings.is_empty() && !errored {
             continue;
@@ -647,7 +648,7 @@ a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}
 .badge{display:inline-block;border-radius:999px;padding:1px 9px;font-size:11.5px;font-weight:600;letter-spacing:.03em;border:1px solid transparent;white-space:nowrap}
 .o-pass{--c:#1a7f37;--b:#dafbe1}.o-fail{--c:#cf222e;--b:#ffebe9}.o-warn{--c:#9a6700;--b:#fff8c5}
 .o-info{--c:#0969da;--b:#ddf4ff}.o-skip{--c:#59636e;--b:#eff2f5}.o-error{--c:#8250df;--b:#fbefff}
-.o-xfail{--c:#57606a;--b:#f6f8fa}.o-xpass{--c:#bc4c00;--b:#fff1e5}
+.o-xfail{--c:#57606a;--b:#f6f8fa}.o-xpass{--c:#bc4c00;--b:#fff1e5}.o-timeout{--c:#953800;--b:#fff1e5}
 .badge{color:var(--c);background:var(--b);border-color:var(--c)}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:8px 0}
@@ -861,8 +862,8 @@ mod tests {
                 "missing section {id}"
             );
         }
-        // Details for FAIL, WARN, INFO, ERROR and XPASS only.
-        assert_eq!(html.matches("<article class=\"detail").count(), 5);
+        // Details for FAIL, WARN, INFO, ERROR, TIMEOUT and XPASS only.
+        assert_eq!(html.matches("<article class=\"detail").count(), 6);
         for (i, r) in report.results.iter().enumerate() {
             let anchor = format!("id=\"r-{i}\"");
             assert_eq!(
@@ -873,7 +874,7 @@ mod tests {
             );
         }
         // Results table has one row per result.
-        assert_eq!(html.matches("<tr data-outcome=").count(), 8);
+        assert_eq!(html.matches("<tr data-outcome=").count(), 9);
         // Finding pieces and the exchange.
         for needle in [
             "<th>Location</th><td><code>specs/refresh.yaml:12:9</code>",

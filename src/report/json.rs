@@ -116,7 +116,7 @@ pub(crate) mod fixture {
         }
     }
 
-    /// Eight results, one per outcome; nasty strings (`<&"'>`, control characters) in ids,
+    /// Nine results, one per outcome; nasty strings (`<&"'>`, control characters) in ids,
     /// titles, reasons and observations; a flaw matrix.
     pub(crate) fn fixture() -> RunReport {
         let pass = result("refresh-basic", "client=confidential", Outcome::Pass);
@@ -181,7 +181,19 @@ pub(crate) mod fixture {
         }];
         error.steps = vec![boot];
 
-        let results = vec![pass, fail, warn, info, skip, xfail, xpass, error];
+        let mut timeout = result("slow-race", "client=confidential", Outcome::Timeout);
+        timeout.reason = Some("no answer within 10 s".into());
+        let mut slow = step("refresh", StepOutcome::Error, Vec::new());
+        slow.message = Some("no answer within 10 s".into());
+        slow.exchanges = vec![Exchange {
+            request: exchange(0, "").request,
+            response: None,
+            error: Some("no answer within 10 s".into()),
+            duration_ms: 10_000,
+        }];
+        timeout.steps = vec![slow];
+
+        let results = vec![pass, fail, warn, info, skip, xfail, xpass, error, timeout];
 
         let counts = |pairs: &[(&str, usize)]| -> BTreeMap<String, usize> {
             pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -230,13 +242,14 @@ pub(crate) mod fixture {
                 capabilities: vec!["refresh".into(), "rotation".into()],
             },
             summary: Summary {
-                total: 8,
+                total: 9,
                 pass: 1,
                 fail: 1,
                 warn: 1,
                 info: 1,
                 skip: 1,
                 error: 1,
+                timeout: 1,
                 xfail: 1,
                 xpass: 1,
             },
@@ -269,7 +282,7 @@ mod tests {
         // Re-rendering the parsed report gives the same bytes: nothing lost, nothing added.
         assert_eq!(render(&back), text);
         assert_eq!(back.summary, report.summary);
-        assert_eq!(back.results.len(), 8);
+        assert_eq!(back.results.len(), 9);
         assert_eq!(back.results[7].scenario, "weird<&\"'>");
         assert_eq!(back.results[7].cell, "cell=\u{7}bell");
         assert_eq!(back.results[1].findings[0].exchange, Some(0));

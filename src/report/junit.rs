@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Exchange, Finding, Level, Outcome, RunReport, ScenarioResult};
+use super::{Exchange, Finding, Level, Outcome, RunReport, ScenarioResult, Verdict};
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &RunReport) -> String {
@@ -92,11 +92,11 @@ impl Counts {
             skipped: 0,
         };
         for r in &report.results {
-            match r.outcome {
-                Outcome::Fail => c.failures += 1,
-                Outcome::Error | Outcome::Xpass => c.errors += 1,
-                Outcome::Skip | Outcome::Xfail => c.skipped += 1,
-                Outcome::Pass | Outcome::Info | Outcome::Warn => {}
+            match r.outcome.verdict() {
+                Verdict::Failed => c.failures += 1,
+                Verdict::Unjudged => c.errors += 1,
+                Verdict::Skipped => c.skipped += 1,
+                Verdict::Passed | Verdict::Noted => {}
             }
         }
         c
@@ -135,9 +135,9 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
     out.push_str("      </properties>\n");
 
     let reason = r.reason.as_deref().unwrap_or("");
-    match r.outcome {
-        Outcome::Pass => {}
-        Outcome::Info | Outcome::Warn => {
+    match r.outcome.verdict() {
+        Verdict::Passed => {}
+        Verdict::Noted => {
             if !r.findings.is_empty() {
                 let mut body = format!(
                     "{}: {} non-blocking finding(s)\n\n",
@@ -148,7 +148,7 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
                 element(out, "system-out", &[], &body);
             }
         }
-        Outcome::Fail => {
+        Verdict::Failed => {
             let headline = r
                 .findings
                 .iter()
@@ -179,7 +179,7 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
                 &body,
             );
         }
-        Outcome::Error | Outcome::Xpass => {
+        Verdict::Unjudged => {
             let (kind, message) = if r.outcome == Outcome::Xpass {
                 let m = if reason.is_empty() {
                     "known deviation passed; update the target profile".to_string()
@@ -189,11 +189,12 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
                 ("xpass", m)
             } else {
                 let m = if reason.is_empty() {
-                    "could not run".to_string()
+                    r.outcome.meaning().to_string()
                 } else {
                     reason.into()
                 };
-                ("error", m)
+                // `error` or `timeout`: CI tools show the type, and a timeout is no harness bug.
+                (r.outcome.as_str(), m)
             };
             let mut body = String::new();
             let _ = writeln!(body, "{message}");
@@ -217,7 +218,7 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
                 &body,
             );
         }
-        Outcome::Skip | Outcome::Xfail => {
+        Verdict::Skipped => {
             let message = match (r.outcome, reason.is_empty()) {
                 (Outcome::Xfail, true) => "xfail: known deviation".to_string(),
                 (Outcome::Xfail, false) => format!("xfail: {reason}"),
@@ -575,7 +576,7 @@ mod tests {
         let names = check_well_formed(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
         assert_eq!(names.first().map(String::as_str), Some("testsuites"));
         assert_eq!(names.iter().filter(|n| *n == "testsuite").count(), 1);
-        assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 8);
+        assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 9);
     }
 
     #[test]
@@ -600,7 +601,7 @@ mod tests {
         let report = fixture();
         let xml = render(&report);
         for start in ["<testsuites ", "<testsuite "] {
-            assert_eq!(attr_of(&xml, start, "tests").as_deref(), Some("8"));
+            assert_eq!(attr_of(&xml, start, "tests").as_deref(), Some("9"));
             assert_eq!(
                 attr_of(&xml, start, "failures").as_deref(),
                 Some("1"),
@@ -608,7 +609,7 @@ mod tests {
             );
             assert_eq!(
                 attr_of(&xml, start, "errors").as_deref(),
-                Some("2"),
+                Some("3"),
                 "{start}"
             );
             assert_eq!(
@@ -627,7 +628,7 @@ mod tests {
             Some(report.target.name.clone())
         );
         assert_eq!(xml.matches("<failure ").count(), 1);
-        assert_eq!(xml.matches("<error ").count(), 2);
+        assert_eq!(xml.matches("<error ").count(), 3);
         assert_eq!(xml.matches("<skipped ").count(), 2);
         assert_eq!(
             xml.matches("<system-out>").count(),
@@ -636,6 +637,7 @@ mod tests {
         );
         assert!(xml.contains("type=\"MUST\""));
         assert!(xml.contains("type=\"xpass\""));
+        assert!(xml.contains("<error message=\"no answer within 10 s\" type=\"timeout\">"));
     }
 
     #[test]

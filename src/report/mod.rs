@@ -11,7 +11,7 @@ mod summary;
 use serde::{Deserialize, Serialize};
 
 pub use summary::{exit_code, requirement_summaries, summarize};
-pub use tokencert_policy::{Level, Outcome, Summary};
+pub use tokencert_policy::{Level, Outcome, Summary, Verdict};
 
 /// Version of the `report.json` schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -10,16 +10,11 @@ pub fn summarize(results: &[ScenarioResult]) -> Summary {
     Summary::of(results.iter().map(|r| r.outcome))
 }
 
-/// The process exit code: 4 conformance failure, 3 harness error or XPass, 0 otherwise.
-/// A failure outranks an error: CI wants the conformance signal first.
+/// The process exit code: 4 conformance failure, 3 a cell that could not be judged (error,
+/// timeout) or an XPass, 0 otherwise (see [`Summary::exit_code`]). A failure outranks an error:
+/// CI wants the conformance signal first.
 pub fn exit_code(s: &Summary) -> i32 {
-    if s.fail > 0 {
-        4
-    } else if s.error > 0 || s.xpass > 0 {
-        3
-    } else {
-        0
-    }
+    i32::from(s.exit_code())
 }
 
 /// Per-requirement roll-up with the worst outcome.
@@ -66,6 +61,9 @@ mod tests {
         let mut s = Summary::default();
         assert_eq!(exit_code(&s), 0);
         s.xpass = 1;
+        assert_eq!(exit_code(&s), 3);
+        s.xpass = 0;
+        s.timeout = 1;
         assert_eq!(exit_code(&s), 3);
         s.fail = 1;
         assert_eq!(exit_code(&s), 4);

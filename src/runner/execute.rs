@@ -1,11 +1,13 @@
 //! Executing one scenario cell: setup, steps, teardown; captures; findings.
 
-use super::failure::{Placed, StepError};
+use super::clock::Pacing;
+use super::failure::{Placed, StepError, Stop};
 use super::predicate::{self, show_observed};
+use super::race::{self, Reply};
 use super::{Cell, Runner};
 use crate::diagnostic::Diagnostic;
 use crate::http::jwt::DpopKey;
-use crate::http::{BodyLimit, HttpResponse, PreparedRequest};
+use crate::http::{BodyLimit, HttpResponse, NoAnswer, PreparedRequest};
 use crate::report::{
     Exchange, Finding, HttpRequestRecord, HttpResponseRecord, Outcome, Phase, StepOutcome,
     StepResult,
@@ -37,13 +39,21 @@ pub(crate) struct ScenarioRun<'a> {
     /// The file of the steps running now (a fixture's while its steps run).
     source: Source,
     cell: &'a Cell,
-    vars: Map<String, Value>,
+    pub(super) vars: Map<String, Value>,
     pub dpop_keys: HashMap<String, Arc<DpopKey>>,
     pub steps: Vec<StepResult>,
     pub findings: Vec<Finding>,
     pub reason: Option<String>,
-    errored: bool,
+    /// What stopped the cell early, if anything.
+    stop: Option<Stop>,
     ran_any: bool,
+    /// How time passes in this run, and the capabilities it gates on.
+    pub(super) pacing: &'a Pacing,
+    /// Cell time: real time since `started`, or the virtual clock's advances in this cell.
+    pub(super) started: Instant,
+    pub(super) virtual_elapsed: Duration,
+    /// The cell time at which each step with an `id` ended (`wait: { since }`).
+    pub(super) marks: HashMap<String, Duration>,
 }
 
 impl Scope for ScenarioRun<'_> {
@@ -104,7 +114,12 @@ impl Record for StepResult {
 }
 
 impl<'a> ScenarioRun<'a> {
-    pub fn new(ctx: &'a Runner, scenario: &'a Scenario, cell: &'a Cell) -> ScenarioRun<'a> {
+    pub fn new(
+        ctx: &'a Runner,
+        scenario: &'a Scenario,
+        cell: &'a Cell,
+        pacing: &'a Pacing,
+    ) -> ScenarioRun<'a> {
         ScenarioRun {
             ctx,
             scenario,
@@ -115,8 +130,12 @@ impl<'a> ScenarioRun<'a> {
             steps: Vec::new(),
             findings: Vec::new(),
             reason: None,
-            errored: false,
+            stop: None,
             ran_any: false,
+            pacing,
+            started: Instant::now(),
+            virtual_elapsed: Duration::ZERO,
+            marks: HashMap::new(),
         }
     }
 
@@ -143,34 +162,49 @@ impl<'a> ScenarioRun<'a> {
             .map_err(|e| StepError::at(t.loc, format!("template: {}", e.0)))
     }
 
-    pub async fn execute(&mut self) {
-        let s = self.scenario;
-        for (name, v) in &s.vars {
+    /// Renders the scenario's `vars`; `Err` is the cell's error.
+    pub(super) fn render_vars(&mut self) -> Result<(), String> {
+        for (name, v) in &self.scenario.vars {
             match predicate::render_value(&v.value, self) {
                 Ok(val) => {
                     self.vars.insert(name.clone(), val);
                 }
                 Err(e) => {
                     let at = Diagnostic::error(&self.source, v.loc, "").location();
-                    self.fail_error(format!("{at}: vars.{name}: {}", e.0));
-                    return;
+                    return Err(format!("{at}: vars.{name}: {}", e.0));
                 }
             }
+        }
+        Ok(())
+    }
+
+    pub async fn execute(&mut self) {
+        let s = self.scenario;
+        if let Err(e) = self.render_vars() {
+            self.fail(e, Stop::Error);
+            return;
         }
         let mut stopped = false;
         for step in &s.setup {
             match Box::pin(self.step(step, Phase::Setup, 0)).await {
                 Flow::Continue => {}
                 Flow::StopFailed => {
-                    self.fail_error(format!(
-                        "setup step `{}` did not get the expected answer, so the scenario could not start",
-                        step_id(step, &self.steps)
-                    ));
+                    self.fail(
+                        format!(
+                            "setup step `{}` did not get the expected answer, so the scenario could not start",
+                            step_id(step, &self.steps)
+                        ),
+                        Stop::Error,
+                    );
                     stopped = true;
                     break;
                 }
                 Flow::StopError(e) => {
-                    self.fail_error(format!("{}: setup: {}", e.location, e.message));
+                    let msg = match e.stop {
+                        Stop::Skip => e.message.clone(),
+                        _ => format!("{}: setup: {}", e.location, e.message),
+                    };
+                    self.fail(msg, e.stop);
                     stopped = true;
                     break;
                 }
@@ -185,8 +219,13 @@ impl<'a> ScenarioRun<'a> {
                         break;
                     }
                     Flow::StopError(e) => {
-                        self.fail_error(e.to_string());
-                        self.skip_rest(&s.steps[i + 1..], "an earlier step errored");
+                        let (msg, why) = match e.stop {
+                            Stop::Skip => (e.message.clone(), "not run: the cell was skipped"),
+                            Stop::NoAnswer => (e.to_string(), "an earlier step got no answer"),
+                            Stop::Error => (e.to_string(), "an earlier step errored"),
+                        };
+                        self.fail(msg, e.stop);
+                        self.skip_rest(&s.steps[i + 1..], why);
                         break;
                     }
                 }
@@ -200,9 +239,10 @@ impl<'a> ScenarioRun<'a> {
         self.findings.truncate(findings_before);
     }
 
-    fn fail_error(&mut self, msg: String) {
-        self.errored = true;
-        if self.reason.is_none() {
+    /// Stops the cell (the first stop gives the reason).
+    fn fail(&mut self, msg: String, stop: Stop) {
+        if self.stop.is_none() {
+            self.stop = Some(stop);
             self.reason = Some(msg);
         }
     }
@@ -223,15 +263,43 @@ impl<'a> ScenarioRun<'a> {
         }
     }
 
+    /// The cell's outcome: a stop on an error or on no answer (a request, or race copies, not
+    /// answered in time) decides it; else the strictest finding; a cell skipped midway (a wait
+    /// that does not fit) without findings is a Skip.
     pub fn outcome(&self) -> Outcome {
-        if self.errored {
-            return Outcome::Error;
+        match self.stop {
+            Some(Stop::Error) => return Outcome::Error,
+            Some(Stop::NoAnswer) => return Outcome::Timeout,
+            Some(Stop::Skip) | None => {}
         }
         // Levels are ordered strictest first.
         match self.findings.iter().map(|f| f.level).min() {
             Some(strictest) => strictest.outcome_when_broken(),
-            None if !self.ran_any => Outcome::Skip,
+            None if !self.ran_any || self.stop == Some(Stop::Skip) => Outcome::Skip,
             None => Outcome::Pass,
+        }
+    }
+
+    /// Why a step is skipped by its `when`/`unless`, if it is.
+    pub(super) fn step_gate(&self, step: &Step) -> Option<String> {
+        let missing: Vec<&str> = step
+            .when
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|c| !self.pacing.has(c))
+            .collect();
+        let present: Vec<&str> = step
+            .unless
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|c| self.pacing.has(c))
+            .collect();
+        if !missing.is_empty() {
+            Some(format!("skipped: target lacks {}", missing.join(", ")))
+        } else if !present.is_empty() {
+            Some(format!("skipped: target has {}", present.join(", ")))
+        } else {
+            None
         }
     }
 
@@ -249,25 +317,9 @@ impl<'a> ScenarioRun<'a> {
             exchanges: Vec::new(),
             duration_ms: 0,
         };
-        let missing: Vec<&str> = step
-            .when
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| !self.session().capabilities.contains(*c))
-            .collect();
-        let present: Vec<&str> = step
-            .unless
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| self.session().capabilities.contains(*c))
-            .collect();
-        if !missing.is_empty() || !present.is_empty() {
+        if let Some(why) = self.step_gate(step) {
             record.outcome = StepOutcome::Skip;
-            record.message = Some(if missing.is_empty() {
-                format!("skipped: target has {}", present.join(", "))
-            } else {
-                format!("skipped: target lacks {}", missing.join(", "))
-            });
+            record.message = Some(why);
             self.steps.push(record);
             return Flow::Continue;
         }
@@ -278,14 +330,30 @@ impl<'a> ScenarioRun<'a> {
         let result = self.act(step, phase, depth, &id, &mut record).await;
         record.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         let flow = match result {
-            Err(e) => {
+            Err(mut e) => {
+                // The step's own request got no answer in time: a Timeout, not an Error.
+                let no_answer = record
+                    .exchanges
+                    .last()
+                    .and_then(|x| x.error.as_deref())
+                    .is_some_and(|x| NoAnswer::is(x) && e.message.contains(x));
+                if e.stop == Stop::Error && no_answer {
+                    e.stop = Stop::NoAnswer;
+                }
                 let placed = Placed::new(&self.source, step.loc, &id, &e);
-                record.outcome = StepOutcome::Error;
+                record.outcome = if e.stop == Stop::Skip {
+                    StepOutcome::Skip
+                } else {
+                    StepOutcome::Error
+                };
                 record.message = Some(e.message);
                 record.location = Some(placed.location.clone());
                 Flow::StopError(placed)
             }
             Ok(()) => {
+                if let Some(id) = &step.id {
+                    self.marks.insert(id.clone(), self.now());
+                }
                 let new = &self.findings[findings_before..];
                 if new.is_empty() {
                     Flow::Continue
@@ -398,14 +466,7 @@ impl<'a> ScenarioRun<'a> {
                 }
                 self.capture(&step.captures, &[&resp])
             }
-            Action::Wait(t) => {
-                let v = t
-                    .template
-                    .render(self)
-                    .map_err(|e| StepError::at(t.loc, format!("template: {}", e.0)))?;
-                let d = parse_wait(&v).map_err(|e| StepError::at(t.loc, e))?;
-                self.wait(d, record).await
-            }
+            Action::Wait(w) => self.wait(w, record).await,
             Action::Race(r) => {
                 let mut prepared = Vec::new();
                 for req in &r.requests {
@@ -418,10 +479,11 @@ impl<'a> ScenarioRun<'a> {
                     .first()
                     .and_then(|q| q.timeout)
                     .unwrap_or(self.session().target.timeout);
+                let window = race::answer_window(timeout, prepared.len(), self.slowest());
                 let started = Instant::now();
-                let outcomes = self.session().race(prepared.clone(), timeout).await;
+                let outcomes = self.session().race(prepared.clone(), timeout, window).await;
                 let elapsed = started.elapsed();
-                let mut responses: Vec<Option<HttpResponse>> = Vec::new();
+                let mut answers: Vec<Reply> = Vec::new();
                 // A body over the harness's own limit says nothing about the target's token
                 // logic: the race cannot be judged, unlike a request that got no answer.
                 let mut over_limit = None;
@@ -429,29 +491,40 @@ impl<'a> ScenarioRun<'a> {
                     match out {
                         Ok(resp) => {
                             record.exchange(req, Ok(&resp), resp.duration);
-                            responses.push(Some(resp));
+                            answers.push(Reply::Response(resp));
                         }
                         Err(e) => {
                             if over_limit.is_none() && BodyLimit::is_exceeded(&e) {
                                 over_limit = Some(e.clone());
                             }
                             record.exchange(req, Err(&e), elapsed);
-                            responses.push(None);
+                            answers.push(if NoAnswer::is(&e) {
+                                Reply::Unanswered
+                            } else {
+                                Reply::Dropped
+                            });
                         }
                     }
                 }
                 if let Some(e) = over_limit {
                     return Err(e.into());
                 }
+                let tally = race::Tally::of(&answers);
                 let before = self.findings.len();
-                self.judge_race(step, id, &responses)?;
+                self.judge_race(step, id, &answers, &tally)?;
                 if self.findings[before..]
                     .iter()
                     .any(|f| f.level == Level::Must)
                 {
                     return Ok(());
                 }
-                let ok: Vec<&HttpResponse> = responses.iter().flatten().collect();
+                if let Some(why) = tally.unanswered_reason(window) {
+                    return Err(StepError {
+                        stop: Stop::NoAnswer,
+                        ..StepError::from(why)
+                    });
+                }
+                let ok: Vec<&HttpResponse> = answers.iter().filter_map(Reply::response).collect();
                 self.capture_race(&step.captures, &ok)
             }
             Action::Include(inc) => {
@@ -507,19 +580,6 @@ impl<'a> ScenarioRun<'a> {
         record: &mut StepResult,
     ) -> Result<HttpResponse, String> {
         self.session().send(req, timeout, record).await
-    }
-
-    async fn wait(&mut self, d: Duration, record: &mut StepResult) -> Result<(), StepError> {
-        if d.is_zero() {
-            return Ok(());
-        }
-        if self.session().target.test_clock.is_some() {
-            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-            self.session().advance_clock(secs, record).await?;
-        } else {
-            tokio::time::sleep(d).await;
-        }
-        Ok(())
     }
 
     /// Evaluates a step's `expect` on one response, recording findings.
@@ -583,11 +643,13 @@ impl<'a> ScenarioRun<'a> {
         Ok(())
     }
 
+    /// Judges a race's set of answers (see [`race`] for the unanswered copies).
     fn judge_race(
         &mut self,
         step: &Step,
         id: &str,
-        responses: &[Option<HttpResponse>],
+        answers: &[Reply],
+        tally: &race::Tally,
     ) -> Result<(), StepError> {
         let Some(expect) = &step.expect else {
             return Ok(());
@@ -595,50 +657,29 @@ impl<'a> ScenarioRun<'a> {
         let Some(rx) = &expect.race else {
             return Ok(());
         };
-        let successes = responses
-            .iter()
-            .flatten()
-            .filter(|r| (200..300).contains(&r.status))
-            .count();
-        let server_errors = responses
-            .iter()
-            .filter(|r| r.as_ref().is_none_or(|r| r.status >= 500))
-            .count();
-        let statuses: Vec<String> = responses
-            .iter()
-            .map(|r| {
-                r.as_ref()
-                    .map_or("no response".into(), |r| r.status.to_string())
-            })
-            .collect();
         let context = HttpResponse {
             status: 0,
             headers: Vec::new(),
-            body: format!("statuses: [{}]", statuses.join(", ")).into_bytes(),
+            body: tally.context().into_bytes(),
             duration: Duration::ZERO,
         };
         if let Some(c) = &rx.successes {
-            self.check(
-                c,
-                "successes (2xx responses)",
-                Some(&Value::from(successes)),
-                id,
-                None,
-                &context,
-            )?;
+            // Each unanswered copy could still have been a success.
+            let range = tally.successes..=tally.successes + tally.unanswered;
+            self.check_count(c, "successes (2xx responses)", range, id, &context)?;
         }
         if let Some(c) = &rx.server_errors {
-            self.check(
+            let n = tally.server_errors;
+            self.check_count(
                 c,
-                "server_errors (5xx or no response)",
-                Some(&Value::from(server_errors)),
+                "server_errors (5xx, or the connection dropped without an answer)",
+                n..=n,
                 id,
-                None,
                 &context,
             )?;
         }
-        for (i, r) in responses.iter().enumerate() {
-            let Some(r) = r else { continue };
+        for (i, r) in answers.iter().enumerate() {
+            let Some(r) = r.response() else { continue };
             let sub = if (200..300).contains(&r.status) {
                 &rx.each_success
             } else {
@@ -649,6 +690,41 @@ impl<'a> ScenarioRun<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A check on a count that lies somewhere in `range`: a finding only when every value in
+    /// it breaks the check (the first is shown as observed).
+    fn check_count(
+        &mut self,
+        c: &Check,
+        subject: &str,
+        range: std::ops::RangeInclusive<usize>,
+        step: &str,
+        resp: &HttpResponse,
+    ) -> Result<(), StepError> {
+        let lo = *range.start();
+        for n in range {
+            let mismatches = predicate::check(&c.predicates, Some(&Value::from(n)), self)
+                .map_err(|e| StepError::at(c.loc, format!("{subject}: {}", e.0)))?;
+            if mismatches.is_empty() {
+                return Ok(());
+            }
+        }
+        self.check(c, subject, Some(&Value::from(lo)), step, None, resp)
+    }
+
+    /// The longest any answer in this cell has taken so far: a slow server's pace, for the
+    /// margins of waits and the deadline of races.
+    pub(super) fn slowest(&self) -> Duration {
+        let ms = self
+            .steps
+            .iter()
+            .flat_map(|s| &s.exchanges)
+            .filter(|x| x.response.is_some())
+            .map(|x| x.duration_ms)
+            .max()
+            .unwrap_or(0);
+        Duration::from_millis(ms)
     }
 
     /// Runs one check; a mismatch becomes a finding at the check's level.
@@ -834,24 +910,6 @@ fn query(path: &JsonPath, json: &Value) -> Option<Value> {
         0 => None,
         1 => nodes.first().map(|v| (*v).clone()),
         _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
-    }
-}
-
-fn parse_wait(v: &Value) -> Result<Duration, String> {
-    match v {
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|f| *f >= 0.0 && f.is_finite())
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("wait: {n} is not a duration")),
-        Value::String(s) => {
-            let s = s.trim();
-            if let Ok(secs) = s.parse::<f64>() {
-                return parse_wait(&Value::from(secs));
-            }
-            humantime::parse_duration(s).map_err(|e| format!("wait: `{s}` is not a duration ({e})"))
-        }
-        other => Err(format!("wait: {other} is not a duration")),
     }
 }
 

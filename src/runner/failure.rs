@@ -4,6 +4,19 @@
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{Loc, Source};
 
+/// How a step that could not go on ends its cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Stop {
+    /// The harness or the target's setup failed: Error.
+    #[default]
+    Error,
+    /// The target gave no complete answer in time: Timeout.
+    NoAnswer,
+    /// The cell cannot be judged here (a wait beyond `--max-wait`, lifetimes too short for the
+    /// clock's margin): Skip.
+    Skip,
+}
+
 /// A runtime error of a step.
 #[derive(Debug, Clone)]
 pub(crate) struct StepError {
@@ -13,15 +26,24 @@ pub(crate) struct StepError {
     pub loc: Option<Loc>,
     /// A failure already placed in another file (a step of an included fixture).
     pub placed: Option<Placed>,
+    /// How it ends the cell.
+    pub stop: Stop,
 }
 
 impl StepError {
     /// An error at `loc` in the current file.
     pub fn at(loc: Loc, message: impl Into<String>) -> StepError {
         StepError {
-            message: message.into(),
             loc: Some(loc),
-            placed: None,
+            ..StepError::from(message.into())
+        }
+    }
+
+    /// The cell cannot be judged here and is skipped, saying why.
+    pub fn skip(message: impl Into<String>) -> StepError {
+        StepError {
+            stop: Stop::Skip,
+            ..StepError::from(message.into())
         }
     }
 
@@ -30,6 +52,7 @@ impl StepError {
         StepError {
             message: p.message.clone(),
             loc: None,
+            stop: p.stop,
             placed: Some(p),
         }
     }
@@ -41,6 +64,7 @@ impl From<String> for StepError {
             message,
             loc: None,
             placed: None,
+            stop: Stop::Error,
         }
     }
 }
@@ -58,6 +82,8 @@ pub(crate) struct Placed {
     pub location: String,
     /// `step `id`: …`.
     pub message: String,
+    /// How it ends the cell.
+    pub stop: Stop,
 }
 
 impl Placed {
@@ -70,6 +96,7 @@ impl Placed {
         Placed {
             location: Diagnostic::error(source, loc, e.message.clone()).location(),
             message: format!("step `{id}`: {}", e.message),
+            stop: e.stop,
         }
     }
 }

@@ -3,12 +3,18 @@
 //! Each scenario cell runs on its own fresh token family (its setup bootstraps one), so cells
 //! are independent and run `-j N` at a time. Cells that let time pass (`wait`) run one at a
 //! time after the others when the target has a virtual clock, because advancing the clock is
-//! global to the server and would expire other cells' tokens mid-flight.
+//! global to the server and would expire other cells' tokens mid-flight. In real time they run
+//! first, alongside the rest and outside `-j`, since they mostly sleep (see [`clock`]).
 
+mod clock;
 mod execute;
 mod failure;
 pub mod predicate;
 mod prepare;
+mod race;
+
+use clock::Pacing;
+pub use clock::{DEFAULT_MAX_WAIT, REAL_MARGIN, TIME_WAIT};
 
 use crate::report::{Outcome, RequirementRef, ScenarioResult};
 use crate::scenario::{Action, Catalogue, Scenario, Step};
@@ -28,6 +34,9 @@ pub struct RunOptions {
     pub filters: Vec<String>,
     /// Called with each result as it completes (already redacted).
     pub on_result: Option<ResultCallback>,
+    /// Without a test clock: how long after the run's start every real-time wait must be over
+    /// (zero: no real-time waits).
+    pub max_wait: std::time::Duration,
 }
 
 impl Default for RunOptions {
@@ -36,6 +45,7 @@ impl Default for RunOptions {
             jobs: 4,
             filters: Vec::new(),
             on_result: None,
+            max_wait: DEFAULT_MAX_WAIT,
         }
     }
 }
@@ -65,11 +75,7 @@ pub struct Cell {
 impl Cell {
     /// `client=public,x=y`.
     pub fn name(&self) -> String {
-        self.values
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::scenario::cell_name(&self.values)
     }
 }
 
@@ -106,44 +112,47 @@ impl Runner {
         let Some(s) = self.catalogue.scenarios.get(scenario) else {
             return Vec::new();
         };
-        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
-        for d in &s.matrix {
-            combos = combos
-                .into_iter()
-                .flat_map(|c| {
-                    d.values.iter().map(move |(v, _)| {
-                        let mut c = c.clone();
-                        c.push((d.name.clone(), v.clone()));
-                        c
-                    })
-                })
-                .collect();
-        }
-        combos
+        s.cells()
             .into_iter()
             .map(|values| Cell { scenario, values })
             .collect()
     }
 
+    /// The capabilities scenarios are gated on in a run with `opts`: the session's, with
+    /// `time.wait` where time can be made to pass.
+    pub fn capabilities(&self, opts: &RunOptions) -> std::collections::BTreeSet<String> {
+        clock::capabilities(&self.session, opts.max_wait)
+    }
+
     /// Runs the plan; results come back in plan order.
     pub async fn run(self: &Arc<Self>, cells: Vec<Cell>, opts: &RunOptions) -> Vec<ScenarioResult> {
-        let (serial, parallel): (Vec<_>, Vec<_>) =
-            cells.into_iter().enumerate().partition(|(_, c)| {
-                self.session.target.test_clock.is_some()
-                    && uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue)
-            });
-        let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+        let pacing = Arc::new(Pacing::new(&self.session, opts.max_wait, opts.jobs));
+        let virtual_clock = matches!(pacing.clock, clock::Clock::Virtual);
+        let waits = |c: &Cell| uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue);
+        let (serial, mut parallel): (Vec<_>, Vec<_>) = cells
+            .into_iter()
+            .enumerate()
+            .partition(|(_, c)| virtual_clock && waits(c));
+        // Real time: cells that wait start first and outside `-j` (they mostly sleep, and a
+        // place to wake up into could come too late for their checks), so their waits overlap
+        // the rest of the run and fit --max-wait.
+        parallel.sort_by_key(|(_, c)| !waits(c));
         let mut set = tokio::task::JoinSet::new();
         // Which cell each task runs, so a cell whose task panicked still gets a result.
         let mut tasks = std::collections::HashMap::new();
         for (idx, cell) in parallel {
+            let limited = !waits(&cell);
             let ctx = Arc::clone(self);
             let task_cell = cell.clone();
-            let sem = Arc::clone(&sem);
+            let pacing = Arc::clone(&pacing);
             let cb = opts.on_result.clone();
             let handle = set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let r = ctx.run_cell(&cell).await;
+                let _place = if limited {
+                    pacing.jobs().acquire_owned().await.ok()
+                } else {
+                    None
+                };
+                let r = ctx.run_cell(&cell, &pacing).await;
                 if let Some(cb) = &cb {
                     cb(&r);
                 }
@@ -169,7 +178,7 @@ impl Runner {
             }
         }
         for (idx, cell) in serial {
-            let r = self.run_cell(&cell).await;
+            let r = self.run_cell(&cell, &pacing).await;
             if let Some(cb) = &opts.on_result {
                 cb(&r);
             }
@@ -203,18 +212,25 @@ impl Runner {
         }
     }
 
-    /// Runs one cell, gating first; the result is redacted.
-    pub async fn run_cell(&self, cell: &Cell) -> ScenarioResult {
+    /// Runs one cell, gating first (capabilities, then its waits: they must fit the clock's
+    /// margins and, in real time, what is left of `--max-wait`); the result is redacted.
+    async fn run_cell(&self, cell: &Cell, pacing: &Pacing) -> ScenarioResult {
         let s = &self.catalogue.scenarios[cell.scenario];
         let start = std::time::Instant::now();
         let cell_name = cell.name();
         let mut result = self.new_result(cell);
-        if let Some(reason) = self.gate(s, cell) {
+        if let Some(reason) = self.gate(s, cell, pacing) {
             result.outcome = Outcome::Skip;
             result.reason = Some(reason);
             return result;
         }
-        let mut run = execute::ScenarioRun::new(self, s, cell);
+        let mut run = execute::ScenarioRun::new(self, s, cell, pacing);
+        let planned = run.planned_wait().and_then(|d| pacing.fits(d));
+        if let Err(reason) = planned {
+            result.outcome = Outcome::Skip;
+            result.reason = Some(self.session.redactor.redact(&reason));
+            return result;
+        }
         run.execute().await;
         result.outcome = run.outcome();
         result.reason = run.reason.clone();
@@ -242,12 +258,12 @@ impl Runner {
     }
 
     /// Why a cell is skipped, if it is.
-    fn gate(&self, s: &Scenario, cell: &Cell) -> Option<String> {
+    fn gate(&self, s: &Scenario, cell: &Cell, pacing: &Pacing) -> Option<String> {
         let missing: Vec<String> = s
             .requires
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| !self.session.capabilities.contains(*c))
+            .filter(|c| !pacing.has(c))
             .map(crate::capability::describe_missing)
             .collect();
         if !missing.is_empty() {
@@ -257,7 +273,7 @@ impl Runner {
             .unless
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| self.session.capabilities.contains(*c))
+            .filter(|c| pacing.has(c))
             .collect();
         if !present.is_empty() {
             return Some(format!("not applicable: target has {}", present.join(", ")));

@@ -18,8 +18,9 @@ pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "steps",
     "teardown",
     "catches",
+    "kind",
 ];
-pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps"];
+pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps", "kind"];
 pub(crate) const STEP_KEYS: &[&str] = &[
     "id",
     "name",
@@ -80,6 +81,7 @@ pub(crate) const AUTHORIZE_KEYS: &[&str] = &[
     "params",
 ];
 pub(crate) const RACE_KEYS: &[&str] = &["count", "request", "requests"];
+pub(crate) const WAIT_KEYS: &[&str] = &["for", "past", "within", "since"];
 pub(crate) const EXPECT_KEYS: &[&str] = &[
     "status",
     "headers",
@@ -359,7 +361,7 @@ impl Dec<'_> {
             "request" => self.request(v).map(|r| Action::Request(Box::new(r))),
             "bootstrap" => self.bootstrap(v).map(|b| Action::Bootstrap(Box::new(b))),
             "authorize" => self.authorize(v).map(|a| Action::Authorize(Box::new(a))),
-            "wait" => self.tpl(v, "wait").map(Action::Wait),
+            "wait" => self.wait(v).map(|w| Action::Wait(Box::new(w))),
             "race" => self.race(v).map(|r| Action::Race(Box::new(r))),
             "include" => {
                 let name = self.string(v, "include")?;
@@ -988,6 +990,48 @@ impl Dec<'_> {
             }
         }
         Some(c)
+    }
+
+    /// `wait: 2s`, or `wait: { for, past, within, since }`.
+    fn wait(&mut self, node: &Node) -> Option<WaitSpec> {
+        let mut w = WaitSpec {
+            duration: None,
+            past: None,
+            within: Vec::new(),
+            since: None,
+            loc: node.loc,
+        };
+        if !matches!(node.kind, Kind::Map(_)) {
+            w.duration = Some(self.tpl(node, "wait")?);
+            return Some(w);
+        }
+        let entries = self.map(node, "wait", WAIT_KEYS)?;
+        for (k, v) in entries {
+            match k.name.as_str() {
+                "for" => w.duration = self.tpl(v, "wait.for"),
+                "past" => w.past = self.tpl(v, "wait.past"),
+                "within" => match &v.kind {
+                    Kind::Seq(items) => {
+                        w.within = items
+                            .iter()
+                            .filter_map(|i| self.tpl(i, "wait.within"))
+                            .collect();
+                    }
+                    _ => w.within.extend(self.tpl(v, "wait.within")),
+                },
+                "since" => w.since = self.tpl(v, "wait.since"),
+                _ => {}
+            }
+        }
+        if w.duration.is_some() && w.past.is_some() {
+            self.err(node.loc, "a wait takes `for` or `past`, not both")
+                .label = Some("`past` already counts its own margin".into());
+        } else if w.duration.is_none() && w.past.is_none() && w.within.is_empty() {
+            self.err(node.loc, "a wait needs `for`, `past` or `within`")
+                .label =
+                Some("e.g. `wait: { past: \"{{ policy.lifetimes.refresh_idle }}\" }`".into());
+        }
+        Some(w)
     }
 
     fn retry(&mut self, node: &Node) -> Option<Retry> {

@@ -41,7 +41,7 @@ fn section(heading: &str) -> &'static str {
 /// Every key list a decoder accepts, with the README section documenting it.
 fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let predicates: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
-    let lists: [(&str, &str, &[&str]); 23] = [
+    let lists: [(&str, &str, &[&str]); 24] = [
         ("scenario", "## Top-level keys", scenario::SCENARIO_KEYS),
         (
             "requirements[]",
@@ -79,6 +79,7 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             scenario::AUTHORIZE_KEYS,
         ),
         ("race", "### `race`", scenario::RACE_KEYS),
+        ("wait", "### `wait`", scenario::WAIT_KEYS),
         ("expect", "## `expect`", scenario::EXPECT_KEYS),
         ("predicate meta", "### Predicates", scenario::CHECK_META),
         ("capture", "## `capture`", scenario::CAPTURE_KEYS),
@@ -110,6 +111,16 @@ fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         vocabulary::TEST_USER_FIELDS.to_vec(),
     ));
     out.push(("secret", "## Secrets", profile::SECRET_KEYS.to_vec()));
+    out.push((
+        "base_url",
+        "## Profile keys",
+        profile::BASE_URL_KEYS.to_vec(),
+    ));
+    out.push((
+        "bootstrap grant",
+        "## Bootstrap grants",
+        profile::GRANT_KEYS.iter().map(|(g, _)| *g).collect(),
+    ));
     out.push((
         "capabilities",
         "## Capabilities: `add` and `remove`",

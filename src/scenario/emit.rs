@@ -185,7 +185,7 @@ pub struct ExpectDoc {
     /// Race: number of 2xx answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub successes: Option<FlowMap<CheckDoc>>,
-    /// Race: number of 5xx answers or no answer.
+    /// Race: number of 5xx answers or dropped connections (not copies unanswered in time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_errors: Option<u32>,
 }

@@ -2,6 +2,7 @@
 //!
 //! One file holds one rule. The format is documented key by key in `specs/README.md`.
 
+pub mod builtin;
 pub mod coverage;
 pub(crate) mod decode;
 #[cfg(test)]
@@ -12,7 +13,7 @@ pub mod load;
 pub mod requirements;
 mod validate;
 
-pub use load::{Catalogue, LoadOptions, load_paths};
+pub use load::{Catalogue, FileKind, LoadOptions, SpecSource, TargetFile, load, load_paths};
 
 /// The semantic pass over a catalogue (also run by [`load_paths`]).
 pub fn validate_catalogue(cat: &Catalogue) -> Vec<crate::diagnostic::Diagnostic> {
@@ -109,6 +110,35 @@ pub struct Scenario {
     pub loc: Loc,
 }
 
+impl Scenario {
+    /// Every matrix cell, the values in dimension order (one empty cell without a matrix).
+    pub fn cells(&self) -> Vec<Vec<(String, String)>> {
+        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for d in &self.matrix {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    d.values.iter().map(move |(v, _)| {
+                        let mut c = c.clone();
+                        c.push((d.name.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos
+    }
+}
+
+/// A cell's name as reports and deviations write it: `client=public,x=y`.
+pub fn cell_name(values: &[(String, String)]) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A reusable sequence of steps (`specs/fixtures/*.yaml`), included with `include:`.
 #[derive(Debug, Clone)]
 pub struct Fixture {
@@ -167,12 +197,43 @@ pub enum Action {
     Bootstrap(Box<BootstrapSpec>),
     /// One authorization request through the target's authorization mechanism.
     Authorize(Box<AuthorizeSpec>),
-    /// Let time pass (virtual when the target has a test clock).
-    Wait(Tpl),
+    /// Let time pass (virtual when the target has a test clock, else real time within
+    /// `--max-wait`).
+    Wait(Box<WaitSpec>),
     /// Send several requests at once, last-byte synchronised.
     Race(Box<RaceSpec>),
     /// Run a fixture's steps.
     Include(Box<IncludeSpec>),
+}
+
+/// How long a `wait` step lets time pass. The scalar form is `duration` alone; the mapping
+/// form names a lifetime to get past (`past`) or to stay inside (`within`), so the runner can
+/// add or subtract the margin its clock needs (see `runner::clock`).
+#[derive(Debug, Clone)]
+pub struct WaitSpec {
+    /// `for`, or the scalar form: exactly this long (seconds or a duration).
+    pub duration: Option<Tpl>,
+    /// `past`: until a lifetime of this many seconds has surely run out (plus the margin).
+    pub past: Option<Tpl>,
+    /// `within`: lifetimes (seconds; null = unlimited) the wait must end safely inside (minus
+    /// the margin); alone, wait as long as that allows.
+    pub within: Vec<Tpl>,
+    /// `since`: the id of an earlier step whose end the other values count from (default:
+    /// the start of this wait).
+    pub since: Option<Tpl>,
+    /// Where the step's `wait` value is.
+    pub loc: Loc,
+}
+
+impl WaitSpec {
+    /// Every template of the wait.
+    pub fn templates(&self) -> impl Iterator<Item = &Tpl> {
+        self.duration
+            .iter()
+            .chain(&self.past)
+            .chain(&self.within)
+            .chain(&self.since)
+    }
 }
 
 /// An HTTP request.
@@ -323,7 +384,7 @@ pub struct Expect {
 pub struct RaceExpect {
     /// Number of 2xx responses.
     pub successes: Option<Check>,
-    /// Number of 5xx responses (and transport failures).
+    /// Number of 5xx responses and dropped connections (never copies unanswered in time).
     pub server_errors: Option<Check>,
     /// Applied to every 2xx response.
     pub each_success: Option<Box<Expect>>,

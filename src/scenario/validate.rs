@@ -81,6 +81,21 @@ fn authorizes_unguarded(step: &Step, cat: &Catalogue, depth: u8) -> bool {
     }
 }
 
+/// The ids of `steps` and of the steps of the fixtures they include, in order.
+fn step_ids(steps: &[Step], cat: &Catalogue, depth: u8) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in steps {
+        if let Action::Include(inc) = &s.action
+            && depth < 8
+            && let Some(f) = cat.fixtures.get(&inc.name)
+        {
+            out.extend(step_ids(&f.steps, cat, depth + 1));
+        }
+        out.extend(s.id.clone());
+    }
+    out
+}
+
 /// Where each capture name is first defined, across a step list (fixtures included).
 fn captures_by_name(steps: &[Step], cat: &Catalogue) -> BTreeMap<String, Loc> {
     let mut m = BTreeMap::new();
@@ -163,6 +178,30 @@ impl Validator<'_> {
         }
         for step in &all {
             self.step(step, &mut defined, &later, &dims);
+        }
+        self.wait_anchors(&all);
+    }
+
+    /// A literal `wait.since` must name a step that ran earlier (ids inside included fixtures
+    /// count: the runner marks every step's end by its id).
+    fn wait_anchors(&mut self, steps: &[Step]) {
+        let mut earlier: Vec<String> = Vec::new();
+        for step in steps {
+            if let Action::Wait(w) = &step.action
+                && let Some(since) = &w.since
+                && let Some(id) = since.template.as_literal()
+                && !id.is_empty()
+                && !earlier.contains(&id)
+            {
+                let refs: Vec<&str> = earlier.iter().map(String::as_str).collect();
+                self.error(since.loc, format!("`since`: no earlier step has id `{id}`"))
+                    .label = Some(if refs.is_empty() {
+                    "give the step the lifetime starts at an `id`".into()
+                } else {
+                    hint_for(&id, &refs)
+                });
+            }
+            earlier.extend(step_ids(std::slice::from_ref(step), self.cat, 0));
         }
     }
 
@@ -282,7 +321,7 @@ impl Validator<'_> {
                     self.role(&role, c.loc);
                 }
             }
-            Action::Wait(t) => tpls.push(t),
+            Action::Wait(w) => tpls.extend(w.templates()),
             Action::Include(inc) => {
                 values.extend(inc.with.iter().map(|(_, v)| v));
                 match self.cat.fixtures.get(&inc.name) {

@@ -6,6 +6,7 @@
 use super::hook::{run_hook, tail};
 use super::{Record, Session};
 use crate::http::{HttpResponse, PreparedRequest};
+use crate::profile::Authorization;
 use serde_json::{Map, Value};
 use std::time::Instant;
 
@@ -152,7 +153,20 @@ impl Session {
         req: &AuthorizeRequest,
         rec: &mut dyn Record,
     ) -> Result<AuthorizeAnswer, String> {
-        let via = self.target.authorization().unwrap_or_default();
+        self.authorize_via(None, req, rec).await
+    }
+
+    /// [`Session::authorize`] through `via` when given (a role's own code-flow bootstrap), else
+    /// through the target's mechanism.
+    pub async fn authorize_via(
+        &self,
+        via: Option<Authorization>,
+        req: &AuthorizeRequest,
+        rec: &mut dyn Record,
+    ) -> Result<AuthorizeAnswer, String> {
+        let via = via
+            .or_else(|| self.target.authorization())
+            .unwrap_or_default();
         let mut url = self
             .target
             .endpoints

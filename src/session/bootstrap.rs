@@ -8,9 +8,8 @@ use super::{DpopBinding, Record, Session};
 use crate::http::client::form_body;
 use crate::http::jwt;
 use crate::http::{HttpResponse, PreparedRequest, pkce};
-use crate::profile::{ApproveHook, Bootstrap};
+use crate::profile::{ApproveHook, Authorization, Bootstrap};
 use serde_json::Value;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -23,7 +22,7 @@ pub struct BootstrapRequest {
     pub role: String,
     /// Scope (default: the client's, else the target's).
     pub scope: Option<String>,
-    /// Grant (default: the profile's bootstrap grant).
+    /// Grant (default: the role's bootstrap grant, else the profile's).
     pub grant: Option<String>,
     /// Extra token request parameters.
     pub params: Vec<(String, String)>,
@@ -53,19 +52,34 @@ impl Session {
     ) -> Result<HttpResponse, String> {
         let role = b.role.as_str();
         let client = self.client(role)?;
-        let scope = b.scope.clone().unwrap_or_else(|| {
-            client
-                .scope
-                .clone()
-                .unwrap_or_else(|| self.target.scope.clone())
-        });
+        let default = self.target.bootstrap_of(role);
         let grant = b
             .grant
             .clone()
-            .unwrap_or_else(|| self.target.bootstrap.grant().to_owned());
+            .unwrap_or_else(|| default.grant().to_owned());
+        let scope = b
+            .scope
+            .clone()
+            .or_else(|| client.scope.clone())
+            .unwrap_or_else(|| {
+                if grant == "client_credentials" {
+                    self.target.scopes().resource()
+                } else {
+                    self.target.scope.clone()
+                }
+            });
+        // The settings of that grant: the role's own, else the profile's (named like the keys
+        // of `bootstrap_keys`).
+        let (config, owner) = [
+            (client.bootstrap.as_ref(), role),
+            (Some(&self.target.bootstrap), ""),
+        ]
+        .into_iter()
+        .find_map(|(c, owner)| c.filter(|c| c.grant() == grant).map(|c| (Some(c), owner)))
+        .unwrap_or((None, ""));
         let mut form: Vec<(String, String)> = Vec::new();
-        match (grant.as_str(), &self.target.bootstrap) {
-            ("password", Bootstrap::Password { username, password }) => {
+        match (grant.as_str(), config) {
+            ("password", Some(Bootstrap::Password { username, password })) => {
                 form.push(("grant_type".into(), "password".into()));
                 form.push(("username".into(), username.clone()));
                 form.push(("password".into(), password.expose().to_owned()));
@@ -76,7 +90,19 @@ impl Session {
                         .into(),
                 );
             }
-            ("authorization_code", _) => {
+            ("authorization_code", boot) => {
+                // The role's own code-flow settings win over the profile's mechanism.
+                let via = match boot {
+                    Some(Bootstrap::AuthorizationCode { params, command })
+                        if command.is_some() || !params.is_empty() =>
+                    {
+                        Some(Authorization {
+                            params: params.clone(),
+                            command: command.clone(),
+                        })
+                    }
+                    _ => None,
+                };
                 let redirect = client.redirect_uri.clone().ok_or_else(|| {
                     format!("client `{role}` needs a redirect_uri for the code flow")
                 })?;
@@ -93,7 +119,7 @@ impl Session {
                 if let Some(d) = &b.dpop {
                     req.params.push(("dpop_jkt".into(), d.key.thumbprint()));
                 }
-                let code = self.authorize(&req, rec).await?.code()?;
+                let code = self.authorize_via(via, &req, rec).await?.code()?;
                 form.push(("grant_type".into(), "authorization_code".into()));
                 form.push(("code".into(), code));
                 form.push(("redirect_uri".into(), redirect));
@@ -101,7 +127,7 @@ impl Session {
             }
             ("device_code", boot) => {
                 let (approve, command) = match boot {
-                    Bootstrap::DeviceCode { approve, command } => {
+                    Some(Bootstrap::DeviceCode { approve, command }) => {
                         (approve.as_ref(), command.as_deref())
                     }
                     _ => (None, None),
@@ -110,18 +136,18 @@ impl Session {
             }
             (
                 "jwt_bearer",
-                Bootstrap::JwtBearer {
+                Some(Bootstrap::JwtBearer {
                     issuer,
                     subject,
                     audience,
                     ..
-                },
+                }),
             ) => {
                 let aud = match audience {
                     Some(a) => a.clone(),
                     None => self.endpoint("token")?.to_string(),
                 };
-                let key = match &self.bootstrap_key {
+                let key = match self.bootstrap_keys.get(owner) {
                     Some(Ok(k)) => k,
                     Some(Err(e)) => return Err(e.clone()),
                     None => return Err("the bootstrap grant has no key".into()),
@@ -136,17 +162,25 @@ impl Session {
                 form.push(("grant_type".into(), JWT_GRANT.into()));
                 form.push(("assertion".into(), assertion));
             }
-            ("refresh_token", Bootstrap::RefreshToken { token }) => {
-                if self.seed_used.swap(true, Ordering::SeqCst) {
+            ("refresh_token", Some(Bootstrap::RefreshToken { token })) => {
+                let fresh = self
+                    .seeds_used
+                    .lock()
+                    .map_err(|_| "the seeded refresh tokens' lock is poisoned")?
+                    .insert(owner.to_owned());
+                if !fresh {
                     return Err("the seeded refresh token was already used by another scenario: a seeded token serves one scenario; use a repeatable bootstrap grant (password, authorization_code, device_code, jwt_bearer) to run more".into());
                 }
                 form.push(("grant_type".into(), "refresh_token".into()));
                 form.push(("refresh_token".into(), token.expose().to_owned()));
             }
+            ("client_credentials", _) => {
+                form.push(("grant_type".into(), "client_credentials".into()));
+            }
             (g, _) => {
                 return Err(format!(
-                    "bootstrap grant `{g}` is not configured in the target profile (its bootstrap grant is `{}`)",
-                    self.target.bootstrap.grant()
+                    "bootstrap grant `{g}` is not configured in the target profile (client `{role}` bootstraps with `{}`)",
+                    default.grant()
                 ));
             }
         }

@@ -23,7 +23,7 @@ use crate::http::{HttpResponse, PreparedRequest};
 use crate::profile::{Bootstrap, ClientConfig, Redactor, Target};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Why a session could not start.
@@ -65,10 +65,12 @@ pub struct Session {
     pub capabilities: BTreeSet<String>,
     /// Client private keys by role, parsed once (a bad key fails the requests that need it).
     client_keys: BTreeMap<String, Result<SigningKey, String>>,
-    /// The JWT-bearer bootstrap grant's key, parsed once.
-    bootstrap_key: Option<Result<SigningKey, String>>,
-    /// Whether the seeded refresh token (bootstrap grant `refresh_token`) was handed out.
-    seed_used: AtomicBool,
+    /// The JWT-bearer bootstrap grants' keys, parsed once: by role for a role's own grant,
+    /// under `""` for the profile's.
+    bootstrap_keys: BTreeMap<String, Result<SigningKey, String>>,
+    /// The seeded refresh tokens (bootstrap grant `refresh_token`) already handed out, named
+    /// like the keys above.
+    seeds_used: Mutex<BTreeSet<String>>,
 }
 
 impl Session {
@@ -98,18 +100,26 @@ impl Session {
                 Some((role.clone(), parse(pem.expose())))
             })
             .collect();
-        let bootstrap_key = match &target.bootstrap {
-            Bootstrap::JwtBearer { key, .. } => Some(parse(key.expose())),
-            _ => None,
-        };
+        let grants = std::iter::once((String::new(), &target.bootstrap)).chain(
+            target
+                .clients
+                .iter()
+                .filter_map(|(role, c)| Some((role.clone(), c.bootstrap.as_ref()?))),
+        );
+        let bootstrap_keys = grants
+            .filter_map(|(owner, b)| match b {
+                Bootstrap::JwtBearer { key, .. } => Some((owner, parse(key.expose()))),
+                _ => None,
+            })
+            .collect();
         Ok(Session {
             capabilities: target.capabilities(),
             target,
             http,
             redactor,
             client_keys,
-            bootstrap_key,
-            seed_used: AtomicBool::new(false),
+            bootstrap_keys,
+            seeds_used: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -157,8 +167,9 @@ impl Session {
         &self,
         reqs: Vec<PreparedRequest>,
         timeout: Duration,
+        answers_within: Duration,
     ) -> Vec<Result<HttpResponse, String>> {
-        let out = self.http.race(reqs, timeout).await;
+        let out = self.http.race(reqs, timeout, answers_within).await;
         for resp in out.iter().flatten() {
             self.learn_secrets(resp);
         }
