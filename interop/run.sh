@@ -91,7 +91,8 @@ run_profile() {
   echo "== $name: tokencert run -j $jobs (port $INTEROP_PORT)"
   t=$(now); rc=0
   # shellcheck disable=SC2086
-  eval "timeout ${LAB_RUN_TIMEOUT:-1800} \"$tc\" run --target \"$out/profile.yaml\" --report-dir \"$out\" -j $jobs ${TOKENCERT_ARGS:-}" \
+  # --specs: the tree's catalogue, not the one built into the binary (the same, unless edited since)
+  eval "timeout ${LAB_RUN_TIMEOUT:-1800} \"$tc\" run --specs \"$root/specs\" --target \"$out/profile.yaml\" --report-dir \"$out\" -j $jobs ${TOKENCERT_ARGS:-}" \
     > "$out/console.txt" 2>&1 || rc=$?
   run_s=$(secs "$t")
   if [ ! -f "$out/report.json" ]; then
