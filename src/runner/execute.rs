@@ -298,7 +298,7 @@ impl<'a> ScenarioRun<'a> {
     /// Why a step is skipped by its `when`/`unless`, if it is.
     pub(super) fn step_gate(&self, step: &Step) -> Option<String> {
         self.ctx
-            .gate_reason(&self.default_role(), &step.when, &step.unless, &self.pacing)
+            .gate_reason(&self.default_role(), &step.when, &step.unless, self.pacing)
             .map(|r| format!("skipped: {r}"))
     }
 
@@ -317,7 +317,10 @@ impl<'a> ScenarioRun<'a> {
             duration_ms: 0,
         };
         let role = self.default_role();
-        if let Some(reason) = self.ctx.gate_reason(&role, &step.when, &step.unless, &self.pacing) {
+        if let Some(reason) = self
+            .ctx
+            .gate_reason(&role, &step.when, &step.unless, self.pacing)
+        {
             let reason = reason
                 .strip_prefix("not applicable: ")
                 .unwrap_or(&reason)
@@ -326,7 +329,7 @@ impl<'a> ScenarioRun<'a> {
             // a pass never hides what it could not see.
             let unobservable = step.when.iter().any(|g| {
                 crate::capability::is_observation(&g.name)
-                    && !self.ctx.has_capability(&role, &g.name, &self.pacing)
+                    && !self.ctx.has_capability(&role, &g.name, self.pacing)
             });
             if unobservable && phase == Phase::Steps {
                 self.skipped_checks.push((id.clone(), reason.clone()));
