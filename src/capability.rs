@@ -51,6 +51,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ),
     ("refresh.no_rotation", "refresh tokens never rotate"),
     (
+        "refresh.unrotated_omitted",
+        "a refresh that does not rotate answers without refresh_token; the presented one stays valid",
+    ),
+    (
         "refresh.grace",
         "a superseded refresh token still works for a grace window",
     ),
@@ -145,6 +149,26 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("endpoint.metadata", "RFC 8414 metadata"),
     ("endpoint.jwks", "a JWKS endpoint"),
     (
+        "introspection.access_tokens",
+        "introspection reports on access tokens",
+    ),
+    (
+        "introspection.refresh_tokens",
+        "introspection reports on refresh tokens",
+    ),
+    (
+        "introspection.any_client",
+        "introspection answers any authenticated confidential client about any client's token",
+    ),
+    (
+        "introspection.public_clients",
+        "public clients' tokens can be introspected (by a confidential client)",
+    ),
+    (
+        INTROSPECTION_CELL_CLIENT,
+        "the cell's client's tokens can be introspected, by `client.introspector` (evaluated per matrix cell)",
+    ),
+    (
         "revocation.cascade_access_tokens",
         "revoking a refresh token revokes its access tokens",
     ),
@@ -234,6 +258,16 @@ pub const CLIENT_ROLES: &[(&str, &str)] = &[
     ("no_refresh", "a client not allowed the refresh_token grant"),
 ];
 
+/// The one capability that depends on the matrix cell: whether some client of the profile can
+/// introspect the tokens of the cell's client (see `Target::introspector`).
+pub const INTROSPECTION_CELL_CLIENT: &str = "introspection.cell_client";
+
+/// Whether a capability is about what the harness can observe (introspection) rather than how
+/// the target behaves: a step skipped for lacking one is a check lost, named with the result.
+pub fn is_observation(name: &str) -> bool {
+    name == "endpoint.introspection" || name.starts_with("introspection.")
+}
+
 /// How a skip names a missing capability: the profile key to declare for the vocabulary ones
 /// (`scopes.outside (declare it in the target profile)`), the bare name otherwise.
 pub fn describe_missing(name: &str) -> String {
@@ -247,6 +281,31 @@ pub fn describe_missing(name: &str) -> String {
         format!("{name} (no test clock, and --max-wait is 0)")
     } else {
         name.to_owned()
+    }
+}
+
+/// A skip reason's list of capabilities (`missing` or present): each described, then the policy
+/// keys they come from, so the reader knows what to declare:
+/// `refresh.rotation, test.clock (policy: rotation)`.
+pub fn describe_gates(names: &[&str], describe: fn(&str) -> String) -> String {
+    let mut keys: Vec<&str> = Vec::new();
+    for n in names {
+        let from = if *n == INTROSPECTION_CELL_CLIENT {
+            Some("introspection.callers, introspection.public_clients")
+        } else {
+            tokencert_policy::capability::policy_keys(n)
+        };
+        for k in from.into_iter().flat_map(|k| k.split(", ")) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let list: Vec<String> = names.iter().map(|n| describe(n)).collect();
+    if keys.is_empty() {
+        list.join(", ")
+    } else {
+        format!("{} (policy: {})", list.join(", "), keys.join(", "))
     }
 }
 
@@ -289,5 +348,25 @@ mod tests {
         let fapi = from_policy(&Policy::preset("fapi2").expect("preset"));
         assert!(fapi.contains("refresh.no_rotation") && !fapi.contains("refresh.reuse_detection"));
         assert!(is_known("client.public") && !is_known("client.nobody"));
+    }
+
+    #[test]
+    fn skip_reasons_name_the_policy_keys() {
+        assert_eq!(
+            describe_gates(&["refresh.rotation", "test.clock"], describe_missing),
+            "refresh.rotation, test.clock (policy: rotation)"
+        );
+        assert_eq!(
+            describe_gates(
+                &["introspection.refresh_tokens", INTROSPECTION_CELL_CLIENT],
+                describe_missing
+            ),
+            "introspection.refresh_tokens, introspection.cell_client (policy: \
+             introspection.refresh_tokens, introspection.callers, introspection.public_clients)"
+        );
+        assert_eq!(
+            describe_gates(&["test.clock"], describe_missing),
+            "test.clock"
+        );
     }
 }

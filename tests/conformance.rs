@@ -2,6 +2,9 @@
 //!
 //! - `preset/<preset>/<scenario>`: every scenario under every policy preset passes or skips with
 //!   a reason; a Fail, an Error or an XPass fails the trial.
+//! - `policy/<name>/<scenario>`: the same under each test policy of `tests/policies/` (choices no
+//!   preset makes, shaped like real servers: what introspection observes, unrotated refresh
+//!   responses without `refresh_token`).
 //! - `flaw/<flaw>/<scenario>`: every flaw a scenario declares in `catches:` makes it fail (under
 //!   at least one of the flaw presets): the negative controls.
 //! - `meta/…`: no scenario catches nothing, and every flaw is caught by some scenario.
@@ -47,6 +50,31 @@ fn catalogue() -> Arc<Catalogue> {
     Arc::new(cat)
 }
 
+/// The test policies of `tests/policies/*.yaml`, by file stem.
+fn test_policies() -> Vec<(String, Policy)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/policies");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let policy =
+                Policy::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, policy)
+        })
+        .collect()
+}
+
 /// Runs one scenario's cells against a fresh server with this preset and flaws.
 fn run(
     cat: &Arc<Catalogue>,
@@ -54,8 +82,18 @@ fn run(
     preset: &str,
     flaws: &[Flaw],
 ) -> Result<Vec<ScenarioResult>, String> {
+    let policy = Policy::preset(preset).map_err(|e| e.to_string())?;
+    run_policy(cat, idx, policy, flaws)
+}
+
+/// Runs one scenario's cells against a fresh server with this policy and flaws.
+fn run_policy(
+    cat: &Arc<Catalogue>,
+    idx: usize,
+    policy: Policy,
+    flaws: &[Flaw],
+) -> Result<Vec<ScenarioResult>, String> {
     RT.block_on(async {
-        let policy = Policy::preset(preset).map_err(|e| e.to_string())?;
         let mut config = Config::new(policy);
         config.flaws = flaws.to_vec();
         let running = reference_server::spawn(config)
@@ -94,6 +132,20 @@ fn describe(r: &ScenarioResult) -> String {
     s
 }
 
+/// A trial's verdict on a clean server: passes and skips only.
+fn clean(results: &[ScenarioResult]) -> Result<(), Failed> {
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error | Outcome::Xpass))
+        .map(describe)
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Failed::from(bad.join("\n")))
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let cat = catalogue();
@@ -103,22 +155,17 @@ fn main() {
             let cat = Arc::clone(&cat);
             trials.push(Trial::test(
                 format!("preset/{preset}/{}", s.id),
-                move || {
-                    let results = run(&cat, idx, preset, &[])?;
-                    let bad: Vec<String> = results
-                        .iter()
-                        .filter(|r| {
-                            matches!(r.outcome, Outcome::Fail | Outcome::Error | Outcome::Xpass)
-                        })
-                        .map(describe)
-                        .collect();
-                    if bad.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(Failed::from(bad.join("\n")))
-                    }
-                },
+                move || clean(&run(&cat, idx, preset, &[])?),
             ));
+        }
+    }
+    for (name, policy) in test_policies() {
+        for (idx, s) in cat.scenarios.iter().enumerate() {
+            let cat = Arc::clone(&cat);
+            let policy = policy.clone();
+            trials.push(Trial::test(format!("policy/{name}/{}", s.id), move || {
+                clean(&run_policy(&cat, idx, policy, &[])?)
+            }));
         }
     }
     for (idx, s) in cat.scenarios.iter().enumerate() {

@@ -75,6 +75,34 @@ fn clean_server_every_preset_is_quiet() {
     }
 }
 
+/// The server-shaped test policies of the conformance suite (`tests/policies/`: introspection
+/// that sees access tokens only, or answers only the token's owner; unrotated refreshes without
+/// `refresh_token`): the model predicts them, so the clean server stays quiet.
+#[test]
+fn clean_server_test_policies_are_quiet() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{e}"));
+        let policy = Policy::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        quiet(
+            Source::Embedded {
+                flaws: vec![],
+                policy: Some(policy),
+                durable: false,
+            },
+            4,
+            &f.display().to_string(),
+        );
+    }
+}
+
 #[test]
 fn clean_server_durable_restarts_change_nothing() {
     quiet(

@@ -363,7 +363,10 @@ steps:
             .unwrap_or_default()
     };
     assert_eq!(outcome_of(&results, "gate.requires-missing"), Outcome::Skip);
-    assert_eq!(reason("gate.requires-missing"), "target lacks dpop.nonce");
+    assert_eq!(
+        reason("gate.requires-missing"),
+        "target lacks dpop.nonce (policy: dpop.supported, dpop.nonce_required)"
+    );
     assert_eq!(outcome_of(&results, "gate.requires-present"), Outcome::Pass);
     assert_eq!(outcome_of(&results, "gate.unless-present"), Outcome::Skip);
     assert!(reason("gate.unless-present").contains("refresh.rotation"));
@@ -383,6 +386,67 @@ steps:
     assert_eq!(
         reason("gate.matrix[client=dpop]"),
         "target defines no `dpop` client"
+    );
+}
+
+/// Introspection asks as the client the policy says answers (`client.introspector`): the token's
+/// owner under `introspection.callers: owner`; a cell whose client's tokens nobody may
+/// introspect (a public client there) skips the check and names it in the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_asks_the_owner_and_reports_checks_it_cannot_make() {
+    let server = token_server().await;
+    Mock::given(method("POST"))
+        .and(path("/introspect"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": true})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "").replace(
+        "policy: rfc9700",
+        "policy: { preset: rfc9700, introspection: { callers: owner } }",
+    );
+    let scenario = "id: observe
+title: observe
+requirements: [{ id: RFC7662-2.2.a, level: MUST }]
+matrix: { client: [confidential, confidential2, public] }
+steps:
+  - id: refresh
+    request: { endpoint: token, client_auth: \"{{ matrix.client }}\", form: { grant_type: x } }
+    expect: { status: 200 }
+  - id: introspect
+    when: [introspection.refresh_tokens, introspection.cell_client]
+    request: { endpoint: introspection, client_auth: \"{{ client.introspector }}\", form: { token: t } }
+    expect: { json: { $.active: true } }
+";
+    write(
+        dir.path(),
+        &[("specs/observe.yaml", scenario), ("target.yaml", &target)],
+    );
+    let results = run_dir(dir.path()).await;
+    let cell = |c: &str| {
+        results
+            .iter()
+            .find(|r| r.name() == format!("observe[client={c}]"))
+            .unwrap_or_else(|| panic!("no cell {c}"))
+    };
+    for c in ["confidential", "confidential2", "public"] {
+        assert_eq!(cell(c).outcome, Outcome::Pass, "{c}: {:?}", cell(c).reason);
+    }
+    // confidential2 authenticates in the body (client_secret_post): it asked itself.
+    let asked = &cell("confidential2").steps[1].exchanges[0].request;
+    assert!(
+        asked
+            .body
+            .as_deref()
+            .unwrap_or("")
+            .contains("client_id=conf-2")
+    );
+    assert_eq!(cell("confidential").reason, None);
+    let note = cell("public").reason.clone().unwrap_or_default();
+    assert!(
+        note.starts_with("checks skipped: introspect (target lacks introspection.cell_client")
+            && note.contains("introspection.callers"),
+        "{note}"
     );
 }
 

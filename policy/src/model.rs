@@ -83,6 +83,17 @@ pub enum RotationMode {
     PublicOnly,
 }
 
+/// What a refresh that does not rotate the refresh token answers in `refresh_token`
+/// (RFC 6749 §5.1 and §6: the member is optional; without it the client keeps the old token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnrotatedRefreshToken {
+    /// The presented refresh token comes back.
+    Same,
+    /// No `refresh_token` member; the presented token stays valid.
+    Omitted,
+}
+
 /// The window in which a superseded refresh token still works (no RFC defines one; vendors do).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,6 +216,33 @@ pub struct RevocationPolicy {
     pub access_revokes_refresh_token: bool,
 }
 
+/// What introspection (RFC 7662) reports on, and to whom. RFC 7662 §2.1 leaves the token types
+/// to the server ("the server MAY…") and §2.2 lets it answer callers differently; a token it does
+/// not report on is `{"active": false}` to that caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionPolicy {
+    /// Access tokens are introspected.
+    pub access_tokens: bool,
+    /// Refresh tokens are introspected.
+    pub refresh_tokens: bool,
+    /// Which authenticated clients learn about a token.
+    pub callers: IntrospectionCallers,
+    /// Public clients' tokens are introspected at all.
+    pub public_clients: bool,
+}
+
+/// Which authenticated (confidential) clients introspection answers about a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntrospectionCallers {
+    /// Any authenticated confidential client, as a resource server would.
+    AnyClient,
+    /// Only the client the token was issued to (a public client, which cannot authenticate,
+    /// never learns about its own tokens).
+    Owner,
+}
+
 /// OpenID Connect behaviour on refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,6 +265,8 @@ pub struct Policy {
     pub refresh_tokens: RefreshIssuance,
     /// Rotation on refresh.
     pub rotation: RotationMode,
+    /// What a refresh that does not rotate returns in `refresh_token`.
+    pub unrotated_refresh_token: UnrotatedRefreshToken,
     /// Grace window for the superseded token.
     pub grace: Grace,
     /// Response to reuse of a superseded token.
@@ -243,6 +283,8 @@ pub struct Policy {
     pub dpop: Dpop,
     /// Revocation cascade.
     pub revocation: RevocationPolicy,
+    /// What introspection observes.
+    pub introspection: IntrospectionPolicy,
     /// OpenID Connect.
     pub oidc: Oidc,
     /// `Pragma: no-cache` next to `Cache-Control: no-store` (RFC 6749 §5.1; dropped by OAuth 2.1).
@@ -298,6 +340,21 @@ impl Policy {
             RotationMode::Always => true,
             RotationMode::PublicOnly => public,
         }
+    }
+
+    /// Whether a token of a public (`owner_public = true`) or confidential client can be
+    /// introspected by some authenticated client: its owner under `callers: owner` (which a
+    /// public client cannot be), else any confidential client.
+    pub fn introspects_tokens_of(&self, owner_public: bool) -> bool {
+        !owner_public
+            || (self.introspection.public_clients
+                && self.introspection.callers == IntrospectionCallers::AnyClient)
+    }
+
+    /// Whether a refresh returns `refresh_token` for a token of a public (`public = true`) or
+    /// confidential client: always when it rotates, else as `unrotated_refresh_token` says.
+    pub fn returns_refresh_token(&self, public: bool) -> bool {
+        self.rotates_for(public) || self.unrotated_refresh_token == UnrotatedRefreshToken::Same
     }
 
     /// The policy as YAML (for `--print-config`).

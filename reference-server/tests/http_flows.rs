@@ -89,6 +89,44 @@ async fn introspection_requires_a_confidential_client() {
 }
 
 #[tokio::test]
+async fn introspection_reports_what_the_policy_lets_it_see() {
+    let policy = |yaml: &str| reference_server::policy::Policy::from_yaml(yaml).expect("policy");
+    // Access tokens only (django-oidc-provider).
+    let s = start_with(policy("introspection: { refresh_tokens: false }\n"), &[]).await;
+    let t = s.password("api:read").await;
+    assert_eq!(
+        s.introspect(&t.rt()).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(s.introspect(&t.at()).await["active"], true);
+    // Only the token's own client learns about it (Glewlwyd); public clients cannot ask.
+    let s = start_with(policy("introspection: { callers: owner }\n"), &[]).await;
+    let t = s.password("api:read").await;
+    assert_eq!(
+        s.introspect(&t.rt()).await["active"],
+        false,
+        "another client"
+    );
+    let own = s.secret("confidential-basic");
+    let r = s
+        .post(
+            "/introspect",
+            Auth::Basic("confidential-basic", &own),
+            &[("token", &t.rt())],
+            &[],
+        )
+        .await;
+    assert_eq!(r.json["active"], true, "the owner");
+    // Public clients' tokens hidden from every caller.
+    let s = start_with(policy("introspection: { public_clients: false }\n"), &[]).await;
+    let p = s.public_tokens("public-1", "api:read").await;
+    assert_eq!(s.introspect(&p.at()).await["active"], false);
+    assert_eq!(s.introspect(&p.rt()).await["active"], false);
+    let t = s.password("api:read").await;
+    assert_eq!(s.introspect(&t.rt()).await["active"], true);
+}
+
+#[tokio::test]
 async fn virtual_clock_expires_tokens() {
     let s = start("rfc9700", &[]).await;
     let t = s.public_tokens("public-1", "api:read").await;

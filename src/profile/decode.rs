@@ -403,6 +403,12 @@ impl ProfileDecoder<'_> {
                                     self.dec
                                         .err(g.loc, format!("unknown capability `{}`", g.name))
                                         .label = Some(hint_for(&g.name, &refs));
+                                } else if g.name == capability::INTROSPECTION_CELL_CLIENT {
+                                    self.dec
+                                        .err(g.loc, format!("`{}` is decided per matrix cell", g.name))
+                                        .label = Some(
+                                        "declare the policy's `introspection.callers` and `introspection.public_clients` instead".into(),
+                                    );
                                 }
                             }
                             let names = gates.into_iter().map(|g| g.name);
@@ -1071,7 +1077,7 @@ deviations:
 
     #[test]
     fn every_error_in_a_profile_is_reported() {
-        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\n";
+        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\n";
         let Err(TargetError::Invalid(d)) =
             Target::parse(Source::new("t.yaml", bad), Path::new("."), &PlaceholderEnv)
         else {
@@ -1089,6 +1095,7 @@ deviations:
             "did you mean `client_secret_basic`",
             "unknown bootstrap grant `passwrd`",
             "secnds",
+            "`introspection.cell_client` is decided per matrix cell",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }

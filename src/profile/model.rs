@@ -387,18 +387,46 @@ impl Target {
         })
     }
 
-    /// The `clients` template namespace (public facts only, never secrets).
-    pub fn clients_value(&self) -> serde_json::Value {
+    /// The role that introspects the tokens of client `role` under capabilities `caps`: the
+    /// client itself when introspection answers only a token's owner, else `confidential` (the
+    /// resource server every scenario introspects as); `None` when no client of the profile can
+    /// (no introspection endpoint, or a public client's token where the policy hides those).
+    pub fn introspector(&self, role: &str, caps: &BTreeSet<String>) -> Option<String> {
+        let owner = self.clients.get(role)?;
+        if !caps.contains("endpoint.introspection")
+            || (owner.public && !caps.contains("introspection.public_clients"))
+        {
+            return None;
+        }
+        let caller = if caps.contains("introspection.any_client") {
+            "confidential"
+        } else {
+            role
+        };
+        self.clients
+            .get(caller)
+            .filter(|c| !c.public)
+            .map(|c| c.role.clone())
+    }
+
+    /// The `clients` template namespace (public facts only, never secrets); `caps` are the
+    /// run's capabilities, which decide each client's `introspector`.
+    pub fn clients_value(&self, caps: &BTreeSet<String>) -> serde_json::Value {
         serde_json::Value::Object(
             self.clients
                 .iter()
-                .map(|(role, c)| (role.clone(), client_value(c)))
+                .map(|(role, c)| {
+                    let mut v = client_value(c);
+                    v["introspector"] = self.introspector(role, caps).into();
+                    (role.clone(), v)
+                })
                 .collect(),
         )
     }
 }
 
-/// The `client` template value of one client.
+/// The `client` template value of one client (without `introspector`, which needs the run's
+/// capabilities: see [`Target::clients_value`]).
 pub fn client_value(c: &ClientConfig) -> serde_json::Value {
     serde_json::json!({
         "role": c.role,

@@ -73,6 +73,10 @@ pub enum Step {
     Introspect {
         /// Token variable.
         token: String,
+        /// The role that asks (the token's introspector under the target's policy).
+        caller: String,
+        /// The capabilities the observation needs (token type, caller, public owner).
+        gates: Vec<&'static str>,
         /// Expected `active`.
         active: Option<bool>,
         /// Expected scope words.
@@ -82,6 +86,13 @@ pub enum Step {
         /// Message.
         message: String,
     },
+}
+
+/// A token an introspection looked at: its variable, who asked, what the asking needed.
+struct Seen {
+    var: String,
+    caller: String,
+    gates: Vec<&'static str>,
 }
 
 /// A broken invariant.
@@ -804,25 +815,46 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// Introspects the tokens of `fams` and compares with the model.
-    async fn observe(&mut self, idx: usize, fams: &[usize]) -> CaseResult {
-        if !self.session.target.endpoints.contains_key("introspection") {
-            return Ok(None);
+    /// The role that may introspect family `f`'s tokens under the target's policy, with the
+    /// capabilities that observation needs (beyond the token type's); `None` when none may.
+    fn introspector(&self, f: usize) -> Option<(String, Vec<&'static str>)> {
+        let caps = &self.session.capabilities;
+        let fam = &self.model.fams[f];
+        let caller = self.session.target.introspector(&fam.role, caps)?;
+        let mut gates = vec!["endpoint.introspection"];
+        if caller != fam.role {
+            gates.push("introspection.any_client");
         }
-        let Some(role) = ["confidential", "confidential2"].into_iter().find(|r| {
-            self.session
-                .target
-                .clients
-                .get(*r)
-                .is_some_and(|c| !c.public)
-        }) else {
-            return Ok(None);
-        };
+        if fam.public {
+            gates.push("introspection.public_clients");
+        }
+        Some((caller, gates))
+    }
+
+    /// Introspects the tokens of `fams` that the target's introspection reports on (its policy's
+    /// `introspection`: token types, callers, public clients) and compares with the model.
+    async fn observe(&mut self, idx: usize, fams: &[usize]) -> CaseResult {
+        let caps = &self.session.capabilities;
+        let see_rt = caps.contains("introspection.refresh_tokens");
+        let see_at = caps.contains("introspection.access_tokens");
         for &f in fams {
             if self.model.fams[f].unknown {
                 continue;
             }
-            let n_rt = self.model.fams[f].rts.len();
+            let Some((role, gates)) = self.introspector(f) else {
+                continue;
+            };
+            let role = role.as_str();
+            let rt_gates = || {
+                let mut g = gates.clone();
+                g.push("introspection.refresh_tokens");
+                g
+            };
+            let n_rt = if see_rt {
+                self.model.fams[f].rts.len()
+            } else {
+                0
+            };
             for i in n_rt.saturating_sub(4)..n_rt {
                 let rt = self.model.fams[f].rts[i].clone();
                 let resp = self
@@ -878,9 +910,13 @@ impl<'a> Exec<'a> {
                             ),
                         }
                     };
-                    let var = rt.var.clone();
+                    let seen = Seen {
+                        var: rt.var.clone(),
+                        caller: role.to_owned(),
+                        gates: rt_gates(),
+                    };
                     return Ok(Some(
-                        self.activity_violation(idx, var, live, active, &what, req),
+                        self.activity_violation(idx, seen, live, active, &what, req),
                     ));
                 }
                 if active {
@@ -896,6 +932,8 @@ impl<'a> Exec<'a> {
                         );
                         self.log.steps.push(Step::Introspect {
                             token: rt.var.clone(),
+                            caller: role.to_owned(),
+                            gates: rt_gates(),
                             active: Some(true),
                             scope: Some(self.model.fams[f].scope.join(" ")),
                             requirement: "RFC6749-6.h",
@@ -938,7 +976,11 @@ impl<'a> Exec<'a> {
                     }
                 }
             }
-            let n_at = self.model.fams[f].ats.len();
+            let n_at = if see_at {
+                self.model.fams[f].ats.len()
+            } else {
+                0
+            };
             for j in n_at.saturating_sub(3)..n_at {
                 let at = self.model.fams[f].ats[j].clone();
                 let resp = self
@@ -972,9 +1014,15 @@ impl<'a> Exec<'a> {
                     } else {
                         ("an expired access token never works", "RFC7662-2.2.a")
                     };
-                    let var = at.var.clone();
+                    let mut at_gates = gates.clone();
+                    at_gates.push("introspection.access_tokens");
+                    let seen = Seen {
+                        var: at.var.clone(),
+                        caller: role.to_owned(),
+                        gates: at_gates,
+                    };
                     return Ok(Some(
-                        self.activity_violation(idx, var, live, active, what, req),
+                        self.activity_violation(idx, seen, live, active, what, req),
                     ));
                 }
             }
@@ -987,15 +1035,18 @@ impl<'a> Exec<'a> {
     fn activity_violation(
         &mut self,
         op: usize,
-        var: String,
+        seen: Seen,
         live: bool,
         active: bool,
         what: &str,
         requirement: &'static str,
     ) -> Violation {
+        let Seen { var, caller, gates } = seen;
         let message = format!("{what}: introspection of {var} says active={active}");
         self.log.steps.push(Step::Introspect {
             token: var,
+            caller,
+            gates,
             active: Some(live),
             scope: None,
             requirement,

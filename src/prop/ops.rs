@@ -7,7 +7,10 @@
 
 use proptest::prelude::*;
 use std::fmt;
-use tokencert_policy::{Policy, ReuseResponse, RotationMode, ScopeEscalation};
+use tokencert_policy::{
+    IntrospectionCallers, IntrospectionPolicy, Policy, ReuseResponse, RotationMode,
+    ScopeEscalation, UnrotatedRefreshToken,
+};
 
 /// Which client kind starts a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +258,10 @@ pub struct PolicyKnobs {
     pub narrowing: Option<bool>,
     /// Revoking a refresh token revokes access tokens.
     pub cascade: Option<bool>,
+    /// What an unrotated refresh answers in `refresh_token`.
+    pub unrotated: Option<UnrotatedRefreshToken>,
+    /// What introspection reports on, and to whom.
+    pub introspection: Option<IntrospectionPolicy>,
 }
 
 /// The presets the random policy starts from (every shipped one whose clients the in-process
@@ -307,6 +314,12 @@ impl PolicyKnobs {
         if let Some(c) = self.cascade {
             p.revocation.refresh_revokes_access_tokens = c;
         }
+        if let Some(u) = self.unrotated {
+            p.unrotated_refresh_token = u;
+        }
+        if let Some(i) = &self.introspection {
+            p.introspection = i.clone();
+        }
         Ok(p)
     }
 }
@@ -327,6 +340,23 @@ pub fn policy_knobs() -> BoxedStrategy<PolicyKnobs> {
     let life = prop_oneof![3 => Just(None), 1 => Just(Some(3_600u64)), 1 => Just(Some(86_400))];
     let abs = prop_oneof![Just(None), Just(Some(7_200u64)), Just(Some(2_592_000))];
     let esc = prop_oneof![Just(ScopeEscalation::Reject), Just(ScopeEscalation::Drop)];
+    let unrotated = prop_oneof![
+        Just(UnrotatedRefreshToken::Same),
+        Just(UnrotatedRefreshToken::Omitted)
+    ];
+    // What real servers choose: access tokens only (django-oidc-provider), only the token's own
+    // client (Glewlwyd), public clients' tokens hidden.
+    let seen = |access_tokens, refresh_tokens, callers, public_clients| IntrospectionPolicy {
+        access_tokens,
+        refresh_tokens,
+        callers,
+        public_clients,
+    };
+    let introspection = prop_oneof![
+        Just(seen(true, false, IntrospectionCallers::AnyClient, true)),
+        Just(seen(true, true, IntrospectionCallers::Owner, true)),
+        Just(seen(true, true, IntrospectionCallers::AnyClient, false)),
+    ];
     (
         0..POLICY_PRESETS.len(),
         proptest::option::weighted(0.3, rotation),
@@ -338,9 +368,24 @@ pub fn policy_knobs() -> BoxedStrategy<PolicyKnobs> {
         proptest::option::weighted(0.2, esc),
         proptest::option::weighted(0.2, any::<bool>()),
         proptest::option::weighted(0.2, any::<bool>()),
+        proptest::option::weighted(0.2, unrotated),
+        proptest::option::weighted(0.2, introspection),
     )
         .prop_map(
-            |(preset, rotation, grace, reuse, idle, absolute, resets, esc, narrowing, cascade)| {
+            |(
+                preset,
+                rotation,
+                grace,
+                reuse,
+                idle,
+                absolute,
+                resets,
+                esc,
+                narrowing,
+                cascade,
+                unrotated,
+                introspection,
+            )| {
                 PolicyKnobs {
                     preset,
                     rotation,
@@ -352,6 +397,8 @@ pub fn policy_knobs() -> BoxedStrategy<PolicyKnobs> {
                     escalation: esc,
                     narrowing,
                     cascade,
+                    unrotated,
+                    introspection,
                 }
             },
         )

@@ -103,6 +103,19 @@ pub fn policy_file(k: &PolicyKnobs) -> String {
     if let Some(c) = k.cascade {
         let _ = writeln!(y, "revocation: {{ refresh_revokes_access_tokens: {c} }}");
     }
+    if let Some(u) = k.unrotated {
+        let _ = writeln!(y, "unrotated_refresh_token: {}", j(serde_json::json!(u)));
+    }
+    if let Some(i) = &k.introspection {
+        let _ = writeln!(
+            y,
+            "introspection: {{ access_tokens: {}, refresh_tokens: {}, callers: {}, public_clients: {} }}",
+            i.access_tokens,
+            i.refresh_tokens,
+            j(serde_json::json!(i.callers)),
+            i.public_clients
+        );
+    }
     y
 }
 
@@ -340,6 +353,8 @@ pub fn scenario(
             }
             Step::Introspect {
                 token,
+                caller,
+                gates,
                 active,
                 scope,
                 requirement,
@@ -348,8 +363,8 @@ pub fn scenario(
                 if !defined.contains(token) {
                     continue;
                 }
-                requires.push("endpoint.introspection".into());
-                requires.push("client.confidential".into());
+                requires.extend(gates.iter().map(|g| (*g).to_owned()));
+                push_role(&mut requires, caller);
                 reqs.push(requirement);
                 reqs.push("RFC7662-2.2.a");
                 let mut expect = ExpectDoc {
@@ -378,7 +393,7 @@ pub fn scenario(
                     Some(id),
                     ActionDoc::Request(RequestDoc {
                         endpoint: "introspection".into(),
-                        client_auth: Some(ClientAuthDoc::Role("confidential".into())),
+                        client_auth: Some(ClientAuthDoc::Role(caller.clone())),
                         form: vec![("token".into(), tpl(token))],
                         ..RequestDoc::default()
                     }),
@@ -435,4 +450,24 @@ pub fn scenario(
 
 fn push_role(requires: &mut Vec<String>, role: &str) {
     requires.push(format!("client.{role}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    #[test]
+    fn a_generated_policy_file_resolves_to_the_generated_policy() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = super::super::ops::policy_knobs();
+        for _ in 0..200 {
+            let k = strategy.new_tree(&mut runner).expect("knobs").current();
+            let want = k.policy().expect("policy");
+            let got = tokencert_policy::Policy::from_yaml(&policy_file(&k))
+                .unwrap_or_else(|e| panic!("{e}\n{}", policy_file(&k)));
+            assert_eq!(got, want, "{}", policy_file(&k));
+        }
+    }
 }

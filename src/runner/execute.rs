@@ -46,6 +46,9 @@ pub(crate) struct ScenarioRun<'a> {
     pub reason: Option<String>,
     /// What stopped the cell early, if anything.
     stop: Option<Stop>,
+    /// Checks skipped because the target does not let the harness observe what they look at
+    /// (step id, why), reported with the result.
+    pub skipped_checks: Vec<(String, String)>,
     ran_any: bool,
     /// How time passes in this run, and the capabilities it gates on.
     pub(super) pacing: &'a Pacing,
@@ -131,6 +134,7 @@ impl<'a> ScenarioRun<'a> {
             findings: Vec::new(),
             reason: None,
             stop: None,
+            skipped_checks: Vec::new(),
             ran_any: false,
             pacing,
             started: Instant::now(),
@@ -145,14 +149,7 @@ impl<'a> ScenarioRun<'a> {
 
     /// The matrix cell's client role, else `confidential`, else the first client.
     pub(crate) fn default_role(&self) -> String {
-        if let Some((_, v)) = self.cell.values.iter().find(|(k, _)| k == "client") {
-            return v.clone();
-        }
-        let clients = &self.session().target.clients;
-        if clients.contains_key("confidential") {
-            return "confidential".into();
-        }
-        clients.keys().next().cloned().unwrap_or_default()
+        self.ctx.cell_role(self.cell)
     }
 
     /// Renders a template; a failure points at it.
@@ -263,6 +260,24 @@ impl<'a> ScenarioRun<'a> {
         }
     }
 
+    /// `checks skipped: a, b (target lacks …); c (…)`: the unobservable checks, grouped by why.
+    pub fn skipped_checks_note(&self) -> Option<String> {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (id, why) in &self.skipped_checks {
+            match groups.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                Some((_, ids)) => ids.push(id),
+                None => groups.push((why, vec![id])),
+            }
+        }
+        (!groups.is_empty()).then(|| {
+            let parts: Vec<String> = groups
+                .iter()
+                .map(|(why, ids)| format!("{} ({why})", ids.join(", ")))
+                .collect();
+            format!("checks skipped: {}", parts.join("; "))
+        })
+    }
+
     /// The cell's outcome: a stop on an error or on no answer (a request, or race copies, not
     /// answered in time) decides it; else the strictest finding; a cell skipped midway (a wait
     /// that does not fit) without findings is a Skip.
@@ -282,25 +297,9 @@ impl<'a> ScenarioRun<'a> {
 
     /// Why a step is skipped by its `when`/`unless`, if it is.
     pub(super) fn step_gate(&self, step: &Step) -> Option<String> {
-        let missing: Vec<&str> = step
-            .when
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| !self.pacing.has(c))
-            .collect();
-        let present: Vec<&str> = step
-            .unless
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| self.pacing.has(c))
-            .collect();
-        if !missing.is_empty() {
-            Some(format!("skipped: target lacks {}", missing.join(", ")))
-        } else if !present.is_empty() {
-            Some(format!("skipped: target has {}", present.join(", ")))
-        } else {
-            None
-        }
+        self.ctx
+            .gate_reason(&self.default_role(), &step.when, &step.unless, self.pacing)
+            .map(|r| format!("skipped: {r}"))
     }
 
     async fn step(&mut self, step: &Step, phase: Phase, depth: usize) -> Flow {
@@ -317,9 +316,26 @@ impl<'a> ScenarioRun<'a> {
             exchanges: Vec::new(),
             duration_ms: 0,
         };
-        if let Some(why) = self.step_gate(step) {
+        let role = self.default_role();
+        if let Some(reason) = self
+            .ctx
+            .gate_reason(&role, &step.when, &step.unless, self.pacing)
+        {
+            let reason = reason
+                .strip_prefix("not applicable: ")
+                .unwrap_or(&reason)
+                .to_owned();
+            // A check the target cannot let the harness observe is reported with the result, so
+            // a pass never hides what it could not see.
+            let unobservable = step.when.iter().any(|g| {
+                crate::capability::is_observation(&g.name)
+                    && !self.ctx.has_capability(&role, &g.name, self.pacing)
+            });
+            if unobservable && phase == Phase::Steps {
+                self.skipped_checks.push((id.clone(), reason.clone()));
+            }
             record.outcome = StepOutcome::Skip;
-            record.message = Some(why);
+            record.message = Some(format!("skipped: {reason}"));
             self.steps.push(record);
             return Flow::Continue;
         }
@@ -737,6 +753,9 @@ impl<'a> ScenarioRun<'a> {
         ex: Option<usize>,
         resp: &HttpResponse,
     ) -> Result<(), StepError> {
+        if c.optional && observed.is_none() {
+            return Ok(());
+        }
         let mismatches = predicate::check(&c.predicates, observed, self)
             .map_err(|e| StepError::at(c.loc, format!("{subject}: {}", e.0)))?;
         if mismatches.is_empty() {
@@ -887,14 +906,21 @@ impl<'a> ScenarioRun<'a> {
                 .and_then(|caps| caps.get(1).or_else(|| caps.get(0)))
                 .map(|m| Value::String(m.as_str().to_owned()));
         }
-        let Some(v) = v else {
-            return Err(StepError::at(
-                c.loc,
-                format!(
-                    "capture `{}`: nothing found in the response (status {})",
-                    c.name, resp.status
-                ),
-            ));
+        let v = match (v, &c.default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d
+                .template
+                .render(self)
+                .map_err(|e| StepError::at(d.loc, format!("template: {}", e.0)))?,
+            (None, None) => {
+                return Err(StepError::at(
+                    c.loc,
+                    format!(
+                        "capture `{}`: nothing found in the response (status {})",
+                        c.name, resp.status
+                    ),
+                ));
+            }
         };
         if c.secret {
             self.session().redactor.add(&c.name, &value_to_text(&v));

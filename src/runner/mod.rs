@@ -85,7 +85,7 @@ impl Runner {
         let target = &session.target;
         let policy_json = serde_json::to_value(&target.policy).unwrap_or_default();
         let target_json = target.template_value();
-        let clients_json = target.clients_value();
+        let clients_json = target.clients_value(&session.capabilities);
         Runner {
             session,
             catalogue,
@@ -233,7 +233,7 @@ impl Runner {
         }
         run.execute().await;
         result.outcome = run.outcome();
-        result.reason = run.reason.clone();
+        result.reason = run.reason.clone().or_else(|| run.skipped_checks_note());
         result.steps = std::mem::take(&mut run.steps);
         result.findings = std::mem::take(&mut run.findings);
         if let Some(dev) = self.session.target.deviation(&s.id, &cell_name) {
@@ -257,26 +257,71 @@ impl Runner {
         result
     }
 
-    /// Why a cell is skipped, if it is.
-    fn gate(&self, s: &Scenario, cell: &Cell, pacing: &Pacing) -> Option<String> {
-        let missing: Vec<String> = s
-            .requires
+    /// The cell's client role: the matrix `client`, else `confidential`, else the first client.
+    pub(crate) fn cell_role(&self, cell: &Cell) -> String {
+        if let Some((_, v)) = cell.values.iter().find(|(k, _)| k == "client") {
+            return v.clone();
+        }
+        let clients = &self.session.target.clients;
+        if clients.contains_key("confidential") {
+            return "confidential".into();
+        }
+        clients.keys().next().cloned().unwrap_or_default()
+    }
+
+    /// Whether the target has capability `name` in a cell whose client is `role`: the session's
+    /// capabilities (with `time.wait` when time can pass), plus `introspection.cell_client` when some client can introspect that
+    /// client's tokens (its `introspector`).
+    pub(crate) fn has_capability(&self, role: &str, name: &str, pacing: &Pacing) -> bool {
+        pacing.has(name)
+            || (name == crate::capability::INTROSPECTION_CELL_CLIENT
+                && self
+                    .clients_json
+                    .get(role)
+                    .and_then(|c| c.get("introspector"))
+                    .is_some_and(|v| !v.is_null()))
+    }
+
+    /// Why `requires`/`when` (`all`) or `unless` gates skip, if they do, in a cell whose client
+    /// is `role`: the missing or present capabilities with the policy keys behind them.
+    pub(crate) fn gate_reason(
+        &self,
+        role: &str,
+        all: &[crate::scenario::Gate],
+        none: &[crate::scenario::Gate],
+        pacing: &Pacing,
+    ) -> Option<String> {
+        use crate::capability::{describe_gates, describe_missing};
+        let missing: Vec<&str> = all
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| !pacing.has(c))
-            .map(crate::capability::describe_missing)
+            .filter(|c| !self.has_capability(role, c, pacing))
             .collect();
         if !missing.is_empty() {
-            return Some(format!("target lacks {}", missing.join(", ")));
+            return Some(format!(
+                "target lacks {}",
+                describe_gates(&missing, describe_missing)
+            ));
         }
-        let present: Vec<&str> = s
-            .unless
+        let present: Vec<&str> = none
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| pacing.has(c))
+            .filter(|c| self.has_capability(role, c, pacing))
             .collect();
-        if !present.is_empty() {
-            return Some(format!("not applicable: target has {}", present.join(", ")));
+        (!present.is_empty()).then(|| {
+            format!(
+                "not applicable: target has {}",
+                describe_gates(&present, str::to_owned)
+            )
+        })
+    }
+
+    /// Why a cell is skipped, if it is.
+    fn gate(&self, s: &Scenario, cell: &Cell, pacing: &Pacing) -> Option<String> {
+        if let Some(reason) =
+            self.gate_reason(&self.cell_role(cell), &s.requires, &s.unless, pacing)
+        {
+            return Some(reason);
         }
         for (dim, value) in &cell.values {
             if dim == "client"

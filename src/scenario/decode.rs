@@ -92,7 +92,7 @@ pub(crate) const EXPECT_KEYS: &[&str] = &[
     "each_success",
     "each_failure",
 ];
-pub(crate) const CHECK_META: &[&str] = &["requirement", "level", "message"];
+pub(crate) const CHECK_META: &[&str] = &["requirement", "level", "message", "optional"];
 pub(crate) const CAPTURE_KEYS: &[&str] = &[
     "json",
     "header",
@@ -103,6 +103,7 @@ pub(crate) const CAPTURE_KEYS: &[&str] = &[
     "regex",
     "secret",
     "from",
+    "default",
 ];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "interval"];
 pub(crate) const REQUIREMENT_KEYS: &[&str] = &["id", "level"];
@@ -781,6 +782,7 @@ impl Dec<'_> {
                 requirement: None,
                 level: None,
                 message: None,
+                optional: false,
                 loc: node.loc,
             })
         };
@@ -812,6 +814,7 @@ impl Dec<'_> {
             requirement: None,
             level: None,
             message: None,
+            optional: false,
             loc: node.loc,
         };
         for (k, v) in entries {
@@ -819,6 +822,7 @@ impl Dec<'_> {
                 "requirement" => c.requirement = self.string(v, "requirement").map(|s| (s, v.loc)),
                 "level" => c.level = self.level(v),
                 "message" => c.message = self.string(v, "message"),
+                "optional" => c.optional = self.boolean(v, "optional").unwrap_or(false),
                 name => {
                     let Some(op) = Op::ALL.iter().find(|(n, _)| *n == name).map(|(_, o)| *o) else {
                         continue;
@@ -908,6 +912,7 @@ impl Dec<'_> {
             regex: None,
             secret: false,
             from: None,
+            default: None,
             loc,
         };
         let mut jwt_claim = None;
@@ -949,6 +954,7 @@ impl Dec<'_> {
                     }
                 }
                 "secret" => c.secret = self.boolean(v, "secret").unwrap_or(false),
+                "default" => c.default = self.tpl(v, "default"),
                 "from" => {
                     c.from = self.string(v, "from");
                     if let Some(f) = &c.from

@@ -414,6 +414,9 @@ pub struct Check {
     pub level: Option<Level>,
     /// Explanation shown on failure.
     pub message: Option<String>,
+    /// An absent value passes: the predicates judge the value only when it is there (a member
+    /// the server may leave out, RFC 6749 §5.1 `scope`).
+    pub optional: bool,
     /// Where.
     pub loc: Loc,
 }
@@ -526,6 +529,9 @@ pub struct Capture {
     pub secret: bool,
     /// For races: take it from the first 2xx (`success`) or non-2xx (`failure`) response.
     pub from: Option<String>,
+    /// The value when the response has none there (else the capture is an error): a member the
+    /// server may leave out, e.g. `refresh_token` when it does not rotate (RFC 6749 §5.1).
+    pub default: Option<Tpl>,
     /// Where.
     pub loc: Loc,
 }

@@ -351,6 +351,7 @@ impl Validator<'_> {
                 }
             }
         }
+        tpls.extend(step.captures.iter().filter_map(|c| c.default.as_ref()));
         for t in tpls {
             self.template(&t.template, t.loc, defined, later, dims);
         }
@@ -580,7 +581,14 @@ impl Validator<'_> {
                 }
             }
             Some("client") => {
-                const FIELDS: &[&str] = &["role", "id", "auth_method", "public", "redirect_uri"];
+                const FIELDS: &[&str] = &[
+                    "role",
+                    "id",
+                    "auth_method",
+                    "public",
+                    "redirect_uri",
+                    "introspector",
+                ];
                 if let Some(f) = path.get(1)
                     && !FIELDS.contains(&f.as_str())
                 {

@@ -2,6 +2,11 @@
 //! oracle: a token is `active` exactly when the token endpoint would accept it now (for refresh
 //! tokens, ignoring client binding and DPoP). Inactive tokens get only `{"active": false}`
 //! (§2.2: no hint why).
+//!
+//! What it reports on is the policy's `introspection` choice (RFC 7662 §2.1 leaves the token
+//! types to the server, §2.2 lets it answer callers differently): a token of a type it does not
+//! cover, of a public client when those are hidden, or (`callers: owner`) of another client than
+//! the caller is `{"active": false}` to that caller, as django-oidc-provider and Glewlwyd answer.
 
 use super::{audiences, json, read_form, respond};
 use crate::client_auth;
@@ -16,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use tokencert_policy::IntrospectionCallers;
 
 /// The handler.
 pub async fn introspect(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -40,6 +46,7 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     } else {
         Some(identity.require_confidential(state)?)
     };
+    let visible = Visibility::new(state, caller.as_ref().map(|c| c.id.clone()));
     // The `introspection-caller-client-id` flaw names the caller instead of the token's client.
     let named = caller
         .filter(|_| state.flaw(Flaw::IntrospectionCallerClientId))
@@ -56,6 +63,9 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
     let mut body = run_async(state.store.clone(), move |r| -> Result<Value, OAuthError> {
         let ctx = Ctx { state: &st, now };
         if search_refresh && let Some(rt) = r.refresh(&hash)? {
+            if !visible.refresh_token(&rt.client_id) {
+                return Ok(json!({"active": false}));
+            }
             let family = if st.flaw(Flaw::IntrospectionStale) {
                 r.family(&rt.family)?
                     .filter(|_| rt.state != RefreshState::Revoked)
@@ -96,6 +106,7 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
         }
         if search_access
             && let Some(at) = r.access(&hash)?
+            && visible.access_token(&at.client_id)
             && access_active(r, &access_ctx(&ctx, &at), &at)?
         {
             let mut v = json!({
@@ -124,6 +135,39 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
         body["reason"] = "unknown, expired or revoked token".into();
     }
     Ok(json(body))
+}
+
+/// Which tokens the policy lets one caller learn about.
+struct Visibility {
+    state: Arc<AppState>,
+    /// The authenticated caller (`None` only under the `introspection-unauthenticated` flaw).
+    caller: Option<String>,
+}
+
+impl Visibility {
+    fn new(state: &Arc<AppState>, caller: Option<String>) -> Visibility {
+        Visibility {
+            state: Arc::clone(state),
+            caller,
+        }
+    }
+
+    fn refresh_token(&self, owner: &str) -> bool {
+        self.state.policy.introspection.refresh_tokens && self.of_owner(owner)
+    }
+
+    fn access_token(&self, owner: &str) -> bool {
+        self.state.policy.introspection.access_tokens && self.of_owner(owner)
+    }
+
+    /// The caller may learn about a token of client `owner`.
+    fn of_owner(&self, owner: &str) -> bool {
+        let p = &self.state.policy.introspection;
+        let public = self.state.clients.get(owner).is_some_and(|c| c.public);
+        (p.public_clients || !public)
+            && (p.callers == IntrospectionCallers::AnyClient
+                || self.caller.as_deref().is_none_or(|c| c == owner))
+    }
 }
 
 /// The context an access token's activity is judged in: now, or under the

@@ -19,7 +19,7 @@ use super::{Ctx, IdToken, Issued, id_token, mint_access, parse_scope, token_valu
 use crate::client::{Client, GrantType};
 use crate::error::{ChallengeKind, OAuthError, OAuthErrorCode};
 use crate::flaw::Flaw;
-use crate::policy::{ReuseResponse, ScopeEscalation};
+use crate::policy::{ReuseResponse, ScopeEscalation, UnrotatedRefreshToken};
 use crate::store::{Family, Records, RefreshRecord, RefreshState};
 use crate::token::RefreshToken;
 use axum::http::StatusCode;
@@ -431,10 +431,11 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
     let rotates =
         ctx.policy().rotates_for(client.public) || ctx.state.flaw(Flaw::RotationDespiteNever);
     let refresh_token = if rotates {
-        rotate(rec, ctx, record, grace_use)?
+        Some(rotate(rec, ctx, record, grace_use)?)
     } else {
         slide(rec, ctx, record)?;
-        presented
+        // RFC 6749 §5.1/§6: `refresh_token` is optional; without it the client keeps the token.
+        (ctx.policy().unrotated_refresh_token == UnrotatedRefreshToken::Same).then_some(presented)
     };
     if let Some(scope) = narrowed_family_scope {
         family.scope = scope;
@@ -452,7 +453,7 @@ pub fn apply(rec: &mut Records<'_>, ctx: &Ctx<'_>, plan: Plan) -> Result<Issued,
         access_token,
         dpop_bound: access_jkt.is_some(),
         expires_in: ctx.policy().lifetimes.access_token,
-        refresh_token: Some(refresh_token),
+        refresh_token,
         scope,
         echo_scope,
         id_token,
@@ -667,6 +668,25 @@ mod tests {
             .expect("rt");
         assert_eq!(rt1, again);
         refresh_as(&st, "confidential-basic", &rt1, None).expect("still ok");
+    }
+
+    #[test]
+    fn no_rotation_may_omit_the_refresh_token_and_keep_it_valid() {
+        let mut st = state("rfc6749", &[]);
+        st.policy.unrotated_refresh_token = UnrotatedRefreshToken::Omitted;
+        let rt1 = start(&st, "confidential-basic", "api:read");
+        let issued = refresh_as(&st, "confidential-basic", &rt1, None).expect("ok");
+        assert!(
+            issued.refresh_token.is_none(),
+            "an unrotated refresh omits it"
+        );
+        refresh_as(&st, "confidential-basic", &rt1, None).expect("the old one still works");
+        // A rotating refresh always returns its successor.
+        let mut rotating = state("rfc9700", &[]);
+        rotating.policy.unrotated_refresh_token = UnrotatedRefreshToken::Omitted;
+        let rt = start(&rotating, "confidential-basic", "api:read");
+        let issued = refresh_as(&rotating, "confidential-basic", &rt, None).expect("ok");
+        assert!(issued.refresh_token.is_some_and(|n| n != rt));
     }
 
     #[test]
