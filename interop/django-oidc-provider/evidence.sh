@@ -75,4 +75,14 @@ p = sys.argv[1]; t = open(p).read()
 open(p, "w").write(re.sub(r"p{200,}", lambda m: f"p…({len(m.group(0))} bytes)", t))
 PY
 
+f="$out/narrowed-refresh-narrows-refresh-token.md"; : > "$f"
+echo "# A narrowed refresh narrows the new refresh token too (RFC 6749 §6: its scope MUST be identical to the presented one's)" >> "$f"; echo >> "$f"
+echo "Source: oidc_provider/lib/endpoints/token.py create_refresh_response_dic (lines 232-241): the new Token row, access and refresh token together, gets the requested scope." >> "$f"; echo >> "$f"
+SCOPE="openid+profile" CLIENT_AUTH="-u tokencert-conf:$TOKENCERT_CONF_SECRET" family tokencert-conf "$B/authorize" "$B/token" "$hook"
+NEXT="$(curl -s "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=openid" "$B/token")"
+RT2="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("refresh_token",""))' "$NEXT")"
+echo "A refresh of the family (granted openid profile) with scope=openid answered:" >> "$f"; echo >> "$f"
+printf '%s\n\n' "$NEXT" | redact >> "$f"
+ev "$f" "the new refresh token, asking for profile (inside the original grant): refused" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT2&scope=profile" "$B/token"
+
 echo "evidence written to $out"

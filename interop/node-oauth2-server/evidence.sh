@@ -65,4 +65,14 @@ echo "RFC 6749 §5.2 names this case under invalid_grant: the grant 'does not ma
 auth_code tokencert-conf "$B/authorize" "$hook"
 ev "$f" "the code, with the registered redirect_uri plus /elsewhere" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback%2Felsewhere&code_verifier=$VERIFIER" "$B/token"
 
+fam
+f="$out/narrowed-refresh-narrows-refresh-token.md"; : > "$f"
+echo "# A narrowed refresh narrows the new refresh token too (RFC 6749 §6: its scope MUST be identical to the presented one's)" >> "$f"; echo >> "$f"
+echo "Source: lib/grant-types/refresh-token-grant-type.js (5.3.0) handle() passes the requested scope to saveToken (lines 59-61), which stores it for the new access token and the new refresh token alike (lines 130-146)." >> "$f"; echo >> "$f"
+NEXT="$(curl -s "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=read" "$B/token")"
+RT2="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("refresh_token",""))' "$NEXT")"
+echo "A refresh of the family (granted read write) with scope=read answered:" >> "$f"; echo >> "$f"
+printf '%s\n\n' "$NEXT" | redact >> "$f"
+ev "$f" "the new refresh token, asking for write (inside the original grant): refused" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT2&scope=write" "$B/token"
+
 echo "evidence written to $out"
