@@ -35,6 +35,7 @@ cd "$root"
 # login through the server's pages: node and Django give ~10 requests/s, Glewlwyd ~2)
 PROFILES="
 node-oauth2-server   profile.yaml            ROTATE=1  4  600
+node-oauth2-server   profile-short-ttl.yaml  ROTATE=1  4  300
 node-oauth2-server   profile-no-rotate.yaml  ROTATE=0  4  600
 django-oidc-provider profile.yaml            -         2  300
 glewlwyd             profile.yaml            -         1  120
