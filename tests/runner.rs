@@ -710,6 +710,93 @@ steps:
     assert_eq!(o, Outcome::Skip, "{why}");
 }
 
+/// `-j 1` runs one cell at a time, waiting cells included (they otherwise start outside `-j`):
+/// every answer takes 50 ms, so no request may arrive before the previous one was answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_job_runs_one_cell_at_a_time() {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    /// Records when each token request arrives; answers 50 ms later.
+    struct Arrivals(Arc<Mutex<Vec<Instant>>>);
+    impl wiremock::Respond for Arrivals {
+        fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(Instant::now());
+            }
+            ResponseTemplate::new(200)
+                .set_body_json(token_body())
+                .insert_header("cache-control", "no-store")
+                .set_delay(Duration::from_millis(50))
+        }
+    }
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(Arrivals(Arc::clone(&arrivals)))
+        .mount(&server)
+        .await;
+    let cell = |id: &str, wait: bool| {
+        format!(
+            "id: {id}
+title: one at a time
+requirements: [{{ id: RFC6749-6.a, level: MUST }}]
+{}steps:
+  - request: {{ endpoint: token, form: {{ grant_type: password }} }}
+    expect: {{ status: 200 }}
+{}  - request: {{ endpoint: token, form: {{ grant_type: password }} }}
+    expect: {{ status: 200 }}
+",
+            if wait { "requires: [time.wait]\n" } else { "" },
+            if wait { "  - wait: 0.1\n" } else { "" }
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    let files: Vec<(String, String)> = (0..3)
+        .flat_map(|i| {
+            [
+                (
+                    format!("specs/w{i}.yaml"),
+                    cell(&format!("serial.wait{i}"), true),
+                ),
+                (
+                    format!("specs/n{i}.yaml"),
+                    cell(&format!("serial.plain{i}"), false),
+                ),
+            ]
+        })
+        .collect();
+    let mut all: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    all.push(("target.yaml", &target));
+    write(dir.path(), &all);
+    let opts = tokencert::runner::RunOptions {
+        jobs: 1,
+        ..Default::default()
+    };
+    let results = run_dir_with(dir.path(), &opts).await;
+    assert!(
+        results.iter().all(|r| r.outcome == Outcome::Pass),
+        "{:?}",
+        results
+            .iter()
+            .map(|r| (r.name(), r.outcome))
+            .collect::<Vec<_>>()
+    );
+    let mut seen = arrivals.lock().expect("arrivals").clone();
+    seen.sort();
+    assert_eq!(seen.len(), 12);
+    for pair in seen.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(50),
+            "two requests in flight at once under -j 1"
+        );
+    }
+}
+
 /// Levels decide outcomes; known deviations turn Fail into XFail and Pass into XPass; a broken
 /// setup or an unreachable target is an Error, not a Fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,4 +57,32 @@ echo "The client tokencert-special's secret contains + % :. RFC 6749 §2.3.1 has
 enc="$(python3 -c 'import sys,urllib.parse as u; print(u.quote_plus(sys.argv[1]))' "$TOKENCERT_SPECIAL_SECRET")"
 ev "$f" "the secret form-encoded, as RFC 6749 §2.3.1 has the client send it: refused" -- -u "tokencert-special:$enc" -d "grant_type=client_credentials&scope=openid" "$B/token"
 ev "$f" "the raw secret: refused too, the decoded credentials are split on every colon (oidc_provider/lib/utils/oauth2.py extract_client_auth: split(\":\") then a 2-tuple unpack; any error means empty credentials)" -- -u "tokencert-special:$TOKENCERT_SPECIAL_SECRET" -d "grant_type=client_credentials&scope=openid" "$B/token"
+f="$out/code-errors.md"; : > "$f"
+echo "# Code exchange: another redirect_uri gets invalid_client; a code_verifier for a code without code_challenge is accepted (PKCE downgrade)" >> "$f"; echo >> "$f"
+echo "RFC 6749 §5.2: a grant that 'does not match the redirection URI used in the authorization request' is invalid_grant. RFC 9700 §2.1.1: a token request with code_verifier MUST be refused when the authorization request had no code_challenge. Source: oidc_provider/lib/endpoints/token.py validate_params: the redirect_uri is checked against the client's list with invalid_client (lines 66-68); the verifier is looked at only if the code has a challenge (line 85)." >> "$f"; echo >> "$f"
+SCOPE="openid+profile" auth_code tokencert-conf "$B/authorize" "$hook"
+ev "$f" "the code, with the registered redirect_uri plus /elsewhere: invalid_client" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback%2Felsewhere&code_verifier=$VERIFIER" "$B/token"
+SCOPE="openid+profile" PKCE=0 auth_code tokencert-conf "$B/authorize" "$hook"
+ev "$f" "a code from an authorization request without code_challenge, redeemed with a code_verifier: 200" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$VERIFIER" "$B/token"
+
+f="$out/multipart-error-not-json.md"; : > "$f"
+echo "# A token request whose body does not parse as its declared multipart/form-data gets Django's HTML 400, not an RFC 6749 §5.2 JSON error (found by tokencert fuzz)" >> "$f"; echo >> "$f"
+pad="$(python3 -c 'print("p" * 100000)')"
+ev "$f" "Content-Type: multipart/form-data; boundary=x, a form-encoded body of 100 kB" -- "${conf[@]}" -H "Content-Type: multipart/form-data; boundary=x" --data-binary "grant_type=refresh_token&refresh_token=x&tokencert_pad=$pad" "$B/token"
+python3 - "$f" <<'PY'
+import re, sys
+p = sys.argv[1]; t = open(p).read()
+open(p, "w").write(re.sub(r"p{200,}", lambda m: f"p…({len(m.group(0))} bytes)", t))
+PY
+
+f="$out/narrowed-refresh-narrows-refresh-token.md"; : > "$f"
+echo "# A narrowed refresh narrows the new refresh token too (RFC 6749 §6: its scope MUST be identical to the presented one's)" >> "$f"; echo >> "$f"
+echo "Source: oidc_provider/lib/endpoints/token.py create_refresh_response_dic (lines 232-241): the new Token row, access and refresh token together, gets the requested scope." >> "$f"; echo >> "$f"
+SCOPE="openid+profile" CLIENT_AUTH="-u tokencert-conf:$TOKENCERT_CONF_SECRET" family tokencert-conf "$B/authorize" "$B/token" "$hook"
+NEXT="$(curl -s "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=openid" "$B/token")"
+RT2="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("refresh_token",""))' "$NEXT")"
+echo "A refresh of the family (granted openid profile) with scope=openid answered:" >> "$f"; echo >> "$f"
+printf '%s\n\n' "$NEXT" | redact >> "$f"
+ev "$f" "the new refresh token, asking for profile (inside the original grant): refused" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT2&scope=profile" "$B/token"
+
 echo "evidence written to $out"

@@ -22,9 +22,15 @@ cd "$here/project"
 py="$here/.venv/bin/python"
 "$py" manage.py migrate -v 0
 "$py" manage.py shell -c 'from tokencert_site.setup_lab import run; run()' > "$st/setup.log" 2>&1
-# Django's threaded development server: the way the project's docs run it. --noreload keeps
-# one process, so the pid file names the server itself.
-nohup "$py" manage.py runserver --noreload "127.0.0.1:$port" > "$st/server.log" 2>&1 &
+# A production WSGI server, as Django's deployment docs advise: the development server
+# (runserver) accepts 10 pending connections and resets the rest, which a race of 24
+# concurrent requests (races.no-5xx-under-contention) turns into a connection reset that is
+# the lab's doing, not the provider's. One process, so the pid file names the server itself;
+# its threads serve requests concurrently. Keep-alive outlasts the harness's idle pooled
+# connections (90 s): with gunicorn's default 2 s, a request sent on a connection the server was
+# just closing met a reset (a transport race of the lab's deployment, not of the provider).
+nohup "$here/.venv/bin/gunicorn" --bind "127.0.0.1:$port" --workers 1 --threads 8 --keep-alive 120 \
+  --access-logfile - tokencert_site.wsgi:application > "$st/server.log" 2>&1 &
 echo $! > "$st/pid"
 wait_http "http://127.0.0.1:$port/openid/.well-known/openid-configuration" 60 >&2
 echo "started django-oidc-provider pid $(cat "$st/pid") on 127.0.0.1:$port" >&2

@@ -4,13 +4,21 @@ set -euo pipefail
 . "$(cd "$(dirname "$0")" && pwd)/../lib/common.sh"
 ensure_cmd curl curl python3 python3
 want="2.7.5-3+deb12u1"
-have="$(dpkg-query -W -f='${Version}' glewlwyd 2>/dev/null || true)"
-if [ "$have" = "$want" ] && command -v sqlite3 >/dev/null && command -v openssl >/dev/null; then
-  echo "glewlwyd: already installed ($have)"; exit 0
+status="$(dpkg-query -W -f='${Version} ${db:Status-Status}' glewlwyd 2>/dev/null || true)"
+if [ "$status" = "$want installed" ] && command -v sqlite3 >/dev/null && command -v openssl >/dev/null; then
+  echo "glewlwyd: already installed ($want)"; exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-# dbconfig-common asks nothing and configures no database when told not to: the lab makes its own.
-echo "glewlwyd glewlwyd/dbconfig-install boolean false" | debconf-set-selections
+# The package's "Personalized" configuration runs dbconfig-common and, with no database type
+# chosen, initialises PostgreSQL (and fails without one). "No configuration" skips that: the lab
+# makes its own SQLite database and its own config from the package's template (start.sh).
+debconf-set-selections <<'SEL'
+glewlwyd glewlwyd/dbconfig-install boolean false
+glewlwyd glewlwyd/config_type select No configuration
+SEL
+case "$status" in
+  "$want "*) dpkg --configure glewlwyd ;;   # unpacked but not configured (an earlier failed postinst)
+esac
 apt-get update -qq
 if apt-cache madison glewlwyd | grep -qF "$want"; then
   apt-get install -y --no-install-recommends "glewlwyd=$want" sqlite3 openssl

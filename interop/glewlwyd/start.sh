@@ -19,7 +19,7 @@ sed -e "s#^port=.*#port=$port\nbind_address=\"127.0.0.1\"#" \
     -e "s#^external_url=.*#external_url=\"http://127.0.0.1:$port\"#" \
     -e "s#^log_file=.*#log_file=\"$st/glewlwyd.log\"#" \
     -e "s#^log_level=.*#log_level=\"DEBUG\"#" \
-    -e "s#^@include .*#@include \"$st/glewlwyd-db.conf\"#" /etc/glewlwyd/glewlwyd.conf > "$st/glewlwyd.conf"
+    -e "s#^@include .*#@include \"$st/glewlwyd-db.conf\"#" /usr/share/glewlwyd/templates/glewlwyd-debian.conf.properties > "$st/glewlwyd.conf"
 printf 'database =\n{\n  type = "sqlite3"\n  path = "%s"\n};\n' "$st/glewlwyd.db" > "$st/glewlwyd-db.conf"
 cat > "$st/env" <<ENV
 export INTEROP_PORT=$port

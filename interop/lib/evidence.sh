@@ -27,15 +27,23 @@ ev() {
     echo; echo
   } | redact >> "$file"
 }
+# An authorization code through the code flow with PKCE (the login hook signs the user in):
+#   auth_code CLIENT_ID AUTHORIZE_URL HOOK [extra authorize params] -> sets CODE, VERIFIER
+#   (PKCE=0: no code_challenge in the authorization request)
+auth_code() {
+  local client="$1" authz="$2" hook="$3" extra="${4:-}" c loc pkce=""
+  VERIFIER="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+  c="$(python3 -c "import hashlib,base64,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip('='))" "$VERIFIER")"
+  [ "${PKCE:-1}" = 0 ] || pkce="&code_challenge=$c&code_challenge_method=S256"
+  loc="$(TOKENCERT_AUTHORIZE_URL="$authz?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$SCOPE&state=s1$pkce$extra" python3 $hook)"
+  CODE="$(python3 -c "import sys,urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)['code'][0])" "$loc")"
+}
 # A fresh token family through the code flow, printed as JSON (for the evidence scripts):
 #   family CLIENT_ID AUTHORIZE_URL TOKEN_URL HOOK [extra authorize params] -> sets RT, AT
 family() {
-  local client="$1" authz="$2" token="$3" hook="$4" extra="${5:-}" v c loc code auth=()
-  v="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-  c="$(python3 -c "import hashlib,base64,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip('='))" "$v")"
-  loc="$(TOKENCERT_AUTHORIZE_URL="$authz?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$SCOPE&state=s1&code_challenge=$c&code_challenge_method=S256$extra" python3 $hook)"
-  code="$(python3 -c "import sys,urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)['code'][0])" "$loc")"
-  FAMILY_JSON="$(curl -s ${CLIENT_AUTH:-} -d "grant_type=authorization_code&code=$code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$v&client_id=$client" "$token")"
+  local client="$1" authz="$2" token="$3" hook="$4" extra="${5:-}"
+  auth_code "$client" "$authz" "$hook" "$extra"
+  FAMILY_JSON="$(curl -s ${CLIENT_AUTH:-} -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$VERIFIER&client_id=$client" "$token")"
   RT="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("refresh_token",""))' "$FAMILY_JSON")"
   AT="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("access_token",""))' "$FAMILY_JSON")"
 }

@@ -52,4 +52,27 @@ echo "The client tokencert-special's secret contains + % :. RFC 6749 §2.3.1 has
 enc="$(python3 -c 'import sys,urllib.parse as u; print(u.quote_plus(sys.argv[1]))' "$TOKENCERT_SPECIAL_SECRET")"
 ev "$f" "the secret form-encoded, as RFC 6749 §2.3.1 has the client send it: invalid_client" -- -u "tokencert-special:$enc" -d "grant_type=refresh_token&refresh_token=unknown" "$B/token"
 ev "$f" "the raw secret → past client authentication (invalid_grant for the unknown token)" -- -u "tokencert-special:$TOKENCERT_SPECIAL_SECRET" -d "grant_type=refresh_token&refresh_token=unknown" "$B/token"
+fam
+f="$out/refused-refresh-revokes-token.md"; : > "$f"
+echo "# A refused refresh (a broader scope: invalid_scope) revokes the presented refresh token (alwaysIssueNewRefreshToken: true)" >> "$f"; echo >> "$f"
+echo "RFC 6749 §6 lets the server revoke the old refresh token after issuing a new one; here none is issued and the client is left without a grant. Source: lib/grant-types/refresh-token-grant-type.js (5.3.0) handle(): revokeToken (line 57) runs before getScope (line 59) checks the requested scope. Found by tokencert prop." >> "$f"; echo >> "$f"
+ev "$f" "refresh asking for a scope beyond the grant: refused, as it should be" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=read+write+admin" "$B/token"
+ev "$f" "the same refresh token, no scope: now invalid (it was revoked by the refused request)" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT" "$B/token"
+
+f="$out/code-redirect-uri-mismatch.md"; : > "$f"
+echo "# A code redeemed with another redirect_uri gets invalid_request, not invalid_grant (RFC 6749 §5.2)" >> "$f"; echo >> "$f"
+echo "RFC 6749 §5.2 names this case under invalid_grant: the grant 'does not match the redirection URI used in the authorization request'. Source: lib/grant-types/authorization-code-grant-type.js (5.3.0) validateRedirectUri throws InvalidRequestError (lines 216-217)." >> "$f"; echo >> "$f"
+auth_code tokencert-conf "$B/authorize" "$hook"
+ev "$f" "the code, with the registered redirect_uri plus /elsewhere" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback%2Felsewhere&code_verifier=$VERIFIER" "$B/token"
+
+fam
+f="$out/narrowed-refresh-narrows-refresh-token.md"; : > "$f"
+echo "# A narrowed refresh narrows the new refresh token too (RFC 6749 §6: its scope MUST be identical to the presented one's)" >> "$f"; echo >> "$f"
+echo "Source: lib/grant-types/refresh-token-grant-type.js (5.3.0) handle() passes the requested scope to saveToken (lines 59-61), which stores it for the new access token and the new refresh token alike (lines 130-146)." >> "$f"; echo >> "$f"
+NEXT="$(curl -s "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT&scope=read" "$B/token")"
+RT2="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("refresh_token",""))' "$NEXT")"
+echo "A refresh of the family (granted read write) with scope=read answered:" >> "$f"; echo >> "$f"
+printf '%s\n\n' "$NEXT" | redact >> "$f"
+ev "$f" "the new refresh token, asking for write (inside the original grant): refused" -- "${conf[@]}" -d "grant_type=refresh_token&refresh_token=$RT2&scope=write" "$B/token"
+
 echo "evidence written to $out"

@@ -24,7 +24,7 @@ cat > "$st/clients.json" <<JSON
   {"id":"tokencert-special","secret":"$special","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"]},
   {"id":"tokencert-public","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"]},
   {"id":"tokencert-public-2","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"]},
-  {"id":"tokencert-short","secret":"$short","grants":["authorization_code","refresh_token","password"],"redirectUris":["$cb"],"accessTokenLifetime":5,"refreshTokenLifetime":15},
+  {"id":"tokencert-short","secret":"$short","grants":["authorization_code","refresh_token","password","client_credentials"],"redirectUris":["$cb"],"accessTokenLifetime":5,"refreshTokenLifetime":15},
   {"id":"tokencert-short-public","grants":["authorization_code","refresh_token"],"redirectUris":["$cb"],"accessTokenLifetime":5,"refreshTokenLifetime":15}
 ]
 JSON

@@ -121,9 +121,16 @@ impl Mutation {
                 base.required().contains(&p.as_str())
             }
             Mutation::LongValue(p, _) => p == "refresh_token" || p == "grant_type",
-            Mutation::UnknownParam(_) | Mutation::CredentialsInQuery | Mutation::Oversize(_) => {
-                false
-            }
+            // The malformed escape and the non-UTF-8 bytes go into an unknown parameter, which
+            // the server must ignore (RFC 6749 §3.2); a lenient form parser (WHATWG) keeps them
+            // as they are, so refusing is allowed but not required. They still must not crash
+            // the server, and the catalogue's hygiene.invalid-* scenarios put them where a
+            // lenient parser has to refuse.
+            Mutation::UnknownParam(_)
+            | Mutation::CredentialsInQuery
+            | Mutation::Oversize(_)
+            | Mutation::BadPercent
+            | Mutation::InvalidUtf8 => false,
             // Judged on the final content type, after every mutation (see `build`).
             Mutation::ContentType(_) | Mutation::JsonBody => false,
             Mutation::DpopGarbage(_) => session.target.policy.dpop.supported,

@@ -18,7 +18,7 @@ pub enum Oracle {
     WrongStatus,
     /// A 401 after Basic authentication without `WWW-Authenticate: Basic`.
     MissingChallenge,
-    /// A token-endpoint answer without `Cache-Control: no-store`.
+    /// A token response (tokens issued) without `Cache-Control: no-store`.
     MissingNoStore,
     /// Slower than the bound, or no answer before the request's deadline.
     Slow,
@@ -50,7 +50,7 @@ impl Oracle {
             Oracle::MissingChallenge => {
                 "401 after Basic authentication without WWW-Authenticate: Basic"
             }
-            Oracle::MissingNoStore => "a token-endpoint answer without Cache-Control: no-store",
+            Oracle::MissingNoStore => "a token response without Cache-Control: no-store",
             Oracle::Slow => "the answer was slower than the latency bound (or did not come at all)",
         }
     }
@@ -91,14 +91,18 @@ pub fn judge(
         return out;
     }
     let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-    if (200..300).contains(&resp.status) {
-        let issued = json
+    let issued = (200..300).contains(&resp.status)
+        && json
             .as_ref()
             .is_some_and(|j| j.get("access_token").is_some() || j.get("refresh_token").is_some());
-        if issued && req.must_fail {
-            out.push(Oracle::TokenForInvalidRequest);
-        }
-    } else {
+    if issued && req.must_fail {
+        out.push(Oracle::TokenForInvalidRequest);
+    }
+    // HTTP-level refusals (another method than POST, a body too large or of another media type)
+    // happen before any token request is read: RFC 6749 §5.2 shapes the errors of token
+    // requests, not these answers (the catalogue's hygiene.get-not-accepted agrees).
+    let http_refusal = req.method != "POST" || matches!(resp.status, 405 | 413 | 415);
+    if !(200..300).contains(&resp.status) && !http_refusal {
         let error = json
             .as_ref()
             .and_then(|j| j.get("error"))
@@ -117,8 +121,6 @@ pub fn judge(
                 let status_ok = match resp.status {
                     400 => true,
                     401 => e == "invalid_client",
-                    // HTTP-level refusals of the method, size or media type.
-                    405 | 413 | 415 => true,
                     _ => false,
                 };
                 if !status_ok {
@@ -127,20 +129,23 @@ pub fn judge(
             }
             _ => out.push(Oracle::MalformedError),
         }
-        if resp.status == 401
-            && req.used_basic(session)
-            && !resp
-                .header_values("www-authenticate")
-                .iter()
-                .any(|v| v.to_ascii_lowercase().starts_with("basic"))
-        {
-            out.push(Oracle::MissingChallenge);
-        }
     }
-    if !resp
-        .header_values("cache-control")
-        .iter()
-        .any(|v| v.to_ascii_lowercase().contains("no-store"))
+    if resp.status == 401
+        && req.used_basic(session)
+        && !resp
+            .header_values("www-authenticate")
+            .iter()
+            .any(|v| v.to_ascii_lowercase().starts_with("basic"))
+    {
+        out.push(Oracle::MissingChallenge);
+    }
+    // RFC 6749 §5.1's MUST covers responses carrying tokens; errors carry none (the catalogue
+    // judges no-store on errors as a SHOULD, in its errors.* scenarios).
+    if issued
+        && !resp
+            .header_values("cache-control")
+            .iter()
+            .any(|v| v.to_ascii_lowercase().contains("no-store"))
     {
         out.push(Oracle::MissingNoStore);
     }

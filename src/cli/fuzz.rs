@@ -106,13 +106,23 @@ async fn fuzz_against(a: &FuzzArgs, session: Arc<Session>) -> u8 {
 
 fn print_findings(summary: &FuzzSummary) {
     for f in &summary.findings {
+        // The mutation kinds (sorted, `+`-joined, `-` for none) let a lab's expected findings
+        // name the request they are about (interop/lib/check.py).
+        let mut kinds: Vec<String> = f.req.mutations.iter().map(|m| m.kind()).collect();
+        kinds.sort();
+        kinds.dedup();
         eprintln!(
-            "FINDING {} ({}): {} — status {}, error {}, {} hit(s){}",
+            "FINDING {} ({}): {} — status {}, error {}, mutations {}, {} hit(s){}",
             f.oracle.slug(),
             f.oracle.requirement(),
             f.oracle.describe(),
             f.status.map_or("none".into(), |s| s.to_string()),
             f.error_code.as_deref().unwrap_or("-"),
+            if kinds.is_empty() {
+                "-".to_owned()
+            } else {
+                kinds.join("+")
+            },
             f.hits,
             f.file
                 .as_ref()

@@ -317,12 +317,14 @@ pub fn abilities(source: &Source) -> Abilities {
                 .clients
                 .get("confidential")
                 .is_some_and(|c| !c.public),
+            revoke: session.target.endpoints.contains_key("revocation"),
         },
         Source::Embedded { durable, .. } => Abilities {
             clock: true,
             restart: *durable,
             public: true,
             confidential: true,
+            revoke: true,
         },
     }
 }

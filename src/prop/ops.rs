@@ -158,6 +158,9 @@ pub struct Abilities {
     pub public: bool,
     /// Confidential clients are available.
     pub confidential: bool,
+    /// The target has a revocation endpoint (RFC 7009 is optional: without one, no revoke
+    /// operation is generated rather than every case stopping on the missing endpoint).
+    pub revoke: bool,
 }
 
 fn tok() -> impl Strategy<Value = Tok> {
@@ -207,14 +210,16 @@ pub fn op(ab: Abilities) -> BoxedStrategy<Op> {
                 .prop_map(|(fam, tok)| Op::Race { fam, tok })
                 .boxed(),
         ),
-        (
+    ];
+    if ab.revoke {
+        choices.push((
             1,
             (fam.clone(), tok())
                 .prop_map(|(fam, tok)| Op::RevokeRefresh { fam, tok })
                 .boxed(),
-        ),
-        (1, fam.prop_map(|fam| Op::RevokeAccess { fam }).boxed()),
-    ];
+        ));
+        choices.push((1, fam.prop_map(|fam| Op::RevokeAccess { fam }).boxed()));
+    }
     if ab.clock {
         choices.push((3, dur().prop_map(Op::Advance).boxed()));
     }
@@ -398,4 +403,42 @@ pub fn policy_knobs() -> BoxedStrategy<PolicyKnobs> {
             },
         )
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// The operations drawn from `ab` over many cases.
+    fn drawn(ab: Abilities) -> Vec<Op> {
+        let mut runner = TestRunner::deterministic();
+        let s = ops(ab, 10);
+        (0..300)
+            .flat_map(|_| {
+                s.new_tree(&mut runner)
+                    .map(|t| t.current())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn revoke_ops_only_with_a_revocation_endpoint() {
+        let ab = Abilities {
+            clock: false,
+            restart: false,
+            public: true,
+            confidential: true,
+            revoke: false,
+        };
+        let revokes = |ops: &[Op]| {
+            ops.iter()
+                .filter(|o| matches!(o, Op::RevokeRefresh { .. } | Op::RevokeAccess { .. }))
+                .count()
+        };
+        assert_eq!(revokes(&drawn(ab)), 0);
+        assert!(revokes(&drawn(Abilities { revoke: true, ..ab })) > 0);
+    }
 }

@@ -4,7 +4,8 @@
 //! are independent and run `-j N` at a time. Cells that let time pass (`wait`) run one at a
 //! time after the others when the target has a virtual clock, because advancing the clock is
 //! global to the server and would expire other cells' tokens mid-flight. In real time they run
-//! first, alongside the rest and outside `-j`, since they mostly sleep (see [`clock`]).
+//! first, alongside the rest and outside `-j`, since they mostly sleep (see [`clock`]) — unless
+//! `-j 1` asks for one cell at a time.
 
 mod clock;
 mod execute;
@@ -129,10 +130,13 @@ impl Runner {
         let pacing = Arc::new(Pacing::new(&self.session, opts.max_wait, opts.jobs));
         let virtual_clock = matches!(pacing.clock, clock::Clock::Virtual);
         let waits = |c: &Cell| uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue);
+        // `-j 1` asks for one cell at a time (a server whose store breaks under concurrent
+        // writes): waiting cells then take their turn after the rest, as on a virtual clock.
+        let one_at_a_time = opts.jobs <= 1;
         let (serial, mut parallel): (Vec<_>, Vec<_>) = cells
             .into_iter()
             .enumerate()
-            .partition(|(_, c)| virtual_clock && waits(c));
+            .partition(|(_, c)| (virtual_clock || one_at_a_time) && waits(c));
         // Real time: cells that wait start first and outside `-j` (they mostly sleep, and a
         // place to wake up into could come too late for their checks), so their waits overlap
         // the rest of the run and fit --max-wait.

@@ -41,6 +41,11 @@ pub fn write(dir: &Path, files: &[(&str, &str)]) {
 
 /// Runs every scenario under `dir/specs` against `dir/target.yaml`; results by `id[cell]`.
 pub async fn run_dir(dir: &Path) -> Vec<ScenarioResult> {
+    run_dir_with(dir, &RunOptions::default()).await
+}
+
+/// [`run_dir`] with the given run options.
+pub async fn run_dir_with(dir: &Path, opts: &RunOptions) -> Vec<ScenarioResult> {
     let (cat, diags) = load_paths(&[dir.join("specs")], &LoadOptions::default());
     let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
     assert!(errors.is_empty(), "specs invalid:\n{}", errors.join("\n"));
@@ -50,7 +55,7 @@ pub async fn run_dir(dir: &Path) -> Vec<ScenarioResult> {
     let session = Session::new(target).await.expect("session");
     let ctx = Arc::new(Runner::new(Arc::new(session), Arc::new(cat), "test".into()));
     let cells = ctx.plan(&[]);
-    ctx.run(cells, &RunOptions::default()).await
+    ctx.run(cells, opts).await
 }
 
 pub fn outcome_of(results: &[ScenarioResult], name: &str) -> Outcome {
