@@ -141,6 +141,8 @@ for entry in "${selected[@]}"; do
   fi
   if [ "$current" != "$server $startenv" ]; then
     stop_current
+    # A server left running (by hand, or by an interrupted run) may have another configuration.
+    "$here/$server/stop.sh" >/dev/null 2>&1 || true
     echo "== $server: start ($startenv)"
     # shellcheck disable=SC2046
     if ! envfile=$(env $( [ "$startenv" = - ] || echo "$startenv" ) "$here/$server/start.sh"); then
