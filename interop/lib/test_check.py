@@ -220,6 +220,19 @@ class ReportTests(Base):
         r["results"][-1] = cell("a.two", "fail", "c=1", [finding("R-1")])
         self.assertEqual(check.check_report(expected, r)[0], [])
 
+    def test_draft_prints_an_entry_per_unexpected_scenario(self):
+        r = self.good()
+        r["results"] += [cell("hygiene.dup", "fail", "client=public", [finding("R-3.2")]),
+                         cell("hygiene.dup", "fail", "client=confidential", [finding("R-3.2")])]
+        out = io.StringIO()
+        with redirect_stdout(out):
+            check.draft(self.expected, r)
+        text = out.getvalue()
+        self.assertEqual(text.count("[[finding]]"), 1, text)
+        self.assertIn('scenario = "hygiene.dup"', text)
+        self.assertIn('cells = ["client=public", "client=confidential"]', text)
+        self.assertIn('why = "TODO [R-3.2 MUST]', text)
+
     def test_xfail_counts_as_fail(self):
         r = self.good()
         r["results"][0]["outcome"] = "xfail"
