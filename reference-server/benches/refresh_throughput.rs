@@ -10,6 +10,10 @@
 //! BENCH_RSS=N1,N2 for the refresh counts of the memory runs, default 200000,1000000, each cut
 //! off after BENCH_RSS_SECS, default 60, and reported with the count it reached;
 //! BENCH_ONLY=substring of `store/id|no-id/chains` to pick throughput runs).
+//!
+//! With `BENCH_URL` (see `Target::external`) the same load generator drives an external token
+//! endpoint instead (label `external/-/chains`, no RSS runs): `scripts/bench-peer.sh` uses it
+//! for the side-by-side with a real server.
 
 use base64::Engine;
 use reference_server::client::Client;
@@ -25,28 +29,62 @@ use std::time::{Duration, Instant};
 
 const MAX_REQUESTS_PER_CLIENT: usize = 200_000;
 
-fn basic() -> String {
-    let enc = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
-    let raw = format!(
-        "{}:{}",
-        enc("confidential-basic"),
-        enc(reference_server::config::TRICKY_SECRET)
-    );
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
+/// Where the load goes and as whom: the in-process server, or an external token endpoint
+/// (`BENCH_URL`, for a side-by-side with another server driven by this same load generator).
+#[derive(Clone)]
+struct Target {
+    url: String,
+    /// `Authorization: Basic` of the confidential client (RFC 6749 2.3.1: form-encoded first).
+    authorization: String,
+    /// The password-grant body that starts each chain.
+    bootstrap: String,
+    /// Whether each refresh must (Some(true)) or must not carry an ID token; None: not checked.
+    want_id: Option<bool>,
+}
+
+impl Target {
+    fn new(url: String, client: (&str, &str), user: (&str, &str), scope: &str) -> Target {
+        let enc = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+        let raw = format!("{}:{}", enc(client.0), enc(client.1));
+        Target {
+            url,
+            authorization: format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(raw)
+            ),
+            bootstrap: format!(
+                "grant_type=password&username={}&password={}&scope={}",
+                enc(user.0),
+                enc(user.1),
+                enc(scope)
+            ),
+            want_id: None,
+        }
+    }
+
+    /// `BENCH_URL` plus `BENCH_CLIENT_ID`, `BENCH_CLIENT_SECRET`, `BENCH_USERNAME`,
+    /// `BENCH_PASSWORD`, `BENCH_SCOPE` (the external server's generated test credentials).
+    fn external() -> Option<Target> {
+        let url = std::env::var("BENCH_URL").ok()?;
+        let var = |k: &str| std::env::var(k).unwrap_or_default();
+        Some(Target::new(
+            url,
+            (&var("BENCH_CLIENT_ID"), &var("BENCH_CLIENT_SECRET")),
+            (&var("BENCH_USERNAME"), &var("BENCH_PASSWORD")),
+            &var("BENCH_SCOPE"),
+        ))
+    }
 }
 
 async fn token(
     http: &reqwest::Client,
-    url: &str,
+    target: &Target,
     body: String,
 ) -> Result<serde_json::Value, String> {
     let r = http
-        .post(url)
+        .post(&target.url)
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", basic())
+        .header("authorization", &target.authorization)
         .body(body)
         .send()
         .await
@@ -80,30 +118,47 @@ async fn throughput(run: Run) -> Vec<Duration> {
     config.test_control = false;
     config.db = run.db;
     let server = spawn(config).await.expect("spawn");
-    let url = format!("{}/token", server.base_url());
+    let scope = if run.id_token {
+        "openid api:read"
+    } else {
+        "api:read"
+    };
+    let mut target = Target::new(
+        format!("{}/token", server.base_url()),
+        (
+            "confidential-basic",
+            reference_server::config::TRICKY_SECRET,
+        ),
+        ("alice", "alice-password"),
+        scope,
+    );
+    target.want_id = Some(run.id_token);
+    let lat = drive(&target, run.chains, run.secs).await;
+    server.shutdown().await;
+    lat
+}
+
+/// The load generator: `chains` independent refresh chains over one keep-alive pool for `secs`
+/// seconds; the sorted latencies of the successful refreshes.
+async fn drive(target: &Target, chains: usize, secs: u64) -> Vec<Duration> {
     // reqwest is built without a default TLS provider in the workspace (tokencert's choice).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
-    let scope = if run.id_token {
-        "openid%20api%3Aread"
-    } else {
-        "api%3Aread"
-    };
-    let deadline = Instant::now() + Duration::from_secs(run.secs);
+    let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
-    for _ in 0..run.chains {
-        let (http, url) = (http.clone(), url.clone());
-        let bootstrap =
-            format!("grant_type=password&username=alice&password=alice-password&scope={scope}");
-        let want_id = run.id_token;
+    for _ in 0..chains {
+        let (http, target) = (http.clone(), target.clone());
         tasks.push(tokio::spawn(async move {
-            let first = token(&http, &url, bootstrap).await.expect("bootstrap");
+            let first = token(&http, &target, target.bootstrap.clone())
+                .await
+                .expect("bootstrap");
             let mut rt = first["refresh_token"].as_str().expect("rt").to_owned();
             let mut latencies = Vec::new();
             while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CLIENT {
                 let t = Instant::now();
-                let body = format!("grant_type=refresh_token&refresh_token={rt}");
-                let v = match token(&http, &url, body).await {
+                let rt_enc: String = form_urlencoded::byte_serialize(rt.as_bytes()).collect();
+                let body = format!("grant_type=refresh_token&refresh_token={rt_enc}");
+                let v = match token(&http, &target, body).await {
                     Ok(v) => v,
                     Err(e) => {
                         // Counted and reported; retrying could replay a token that rotated.
@@ -112,7 +167,9 @@ async fn throughput(run: Run) -> Vec<Duration> {
                     }
                 };
                 latencies.push(t.elapsed());
-                assert_eq!(v.get("id_token").is_some(), want_id, "ID token as asked");
+                if let Some(want) = target.want_id {
+                    assert_eq!(v.get("id_token").is_some(), want, "ID token as asked");
+                }
                 rt = v["refresh_token"].as_str().expect("rt").to_owned();
             }
             latencies
@@ -122,7 +179,6 @@ async fn throughput(run: Run) -> Vec<Duration> {
     for t in tasks {
         all.extend(t.await.expect("client"));
     }
-    server.shutdown().await;
     all.sort();
     all
 }
@@ -133,6 +189,19 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
+}
+
+fn row(store: &str, id_token: &str, chains: usize, lat: &[Duration], secs: u64) {
+    println!(
+        "{:<8} {:>8} {:>8} {:>10} {:>10.0} {:>9.2} {:>9.2}",
+        store,
+        id_token,
+        chains,
+        lat.len(),
+        lat.len() as f64 / secs as f64,
+        pct(lat, 0.5),
+        pct(lat, 0.99)
+    );
 }
 
 /// `VmRSS` and `VmHWM` of this process, in KiB.
@@ -271,6 +340,16 @@ fn main() {
         "{:<8} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
         "store", "id_token", "chains", "requests", "req/s", "p50 ms", "p99 ms"
     );
+    if let Some(target) = Target::external() {
+        for chains in [1, 16] {
+            if !only.is_empty() && !format!("external/-/{chains}").contains(&only) {
+                continue;
+            }
+            let lat = rt.block_on(drive(&target, chains, secs));
+            row("external", "?", chains, &lat, secs);
+        }
+        return;
+    }
     for (name, db) in [
         ("memory", None),
         ("sqlite", Some(dir.path().join("bench.db"))),
@@ -292,15 +371,12 @@ fn main() {
                     id_token,
                     secs,
                 }));
-                println!(
-                    "{:<8} {:>8} {:>8} {:>10} {:>10.0} {:>9.2} {:>9.2}",
+                row(
                     name,
                     if id_token { "ES256" } else { "-" },
                     chains,
-                    lat.len(),
-                    lat.len() as f64 / secs as f64,
-                    pct(&lat, 0.5),
-                    pct(&lat, 0.99)
+                    &lat,
+                    secs,
                 );
             }
         }
