@@ -5,15 +5,16 @@
 //! `rerun-if-changed` makes cargo rerun this script when a file is added or removed.
 
 use std::fmt::Write as _;
+#[path = "src/scenario/walk.rs"]
+mod walk;
+
 use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=specs");
     let root = Path::new("specs");
-    let mut files = Vec::new();
-    walk(root, &mut files);
-    files.sort();
+    let files = walk::yaml_files(root);
     let mut out = String::from(
         "/// Every `*.yaml` / `*.yml` file under `specs/`: (path below `specs/` with `/`, text).\n\
          pub static FILES: &[(&str, &str)] = &[\n",
@@ -41,19 +42,5 @@ fn main() {
     let dest = PathBuf::from(dir).join("builtin_specs.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         panic!("cannot write {}: {e}", dest.display());
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
     }
 }

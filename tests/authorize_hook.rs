@@ -11,13 +11,14 @@
 //! scenarios skip naming `authorize.unattended`; a failing hook is an Error that shows the end
 //! of its stderr, redacted.
 
+mod common;
+use common::shipped_catalogue;
 use reference_server::{Config, Running};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokencert::profile::{ProcessEnv, Target};
 use tokencert::report::{Outcome, ScenarioResult};
 use tokencert::runner::{RunOptions, Runner};
-use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
 use tokencert::session::Session;
 use tokencert_policy::Policy;
 
@@ -37,18 +38,6 @@ loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$TOKENCERT_AUTHORIZE_URL&login
 [ -n "$loc" ] || { echo "no redirect from the authorization endpoint" >&2; exit 1; }
 echo "$loc"
 "#;
-
-fn catalogue() -> Arc<Catalogue> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs");
-    let (cat, diags) = load_paths(&[root], &LoadOptions::default());
-    let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
-    assert!(
-        errors.is_empty(),
-        "catalogue invalid:\n{}",
-        errors.join("\n")
-    );
-    Arc::new(cat)
-}
 
 /// A profile for the running server as an external target would have one, with `bootstrap`.
 fn profile(running: &Running, preset: &str, dir: &Path, bootstrap: &str) -> PathBuf {
@@ -106,7 +95,11 @@ async fn run(profile: &Path, filters: &[&str]) -> Vec<ScenarioResult> {
         .map_err(|e| format!("{e:?}"))
         .expect("profile valid");
     let session = Session::new(target).await.expect("session");
-    let runner = Arc::new(Runner::new(Arc::new(session), catalogue(), "hook".into()));
+    let runner = Arc::new(Runner::new(
+        Arc::new(session),
+        shipped_catalogue(),
+        "hook".into(),
+    ));
     let filters: Vec<String> = filters.iter().map(|f| (*f).to_owned()).collect();
     let cells = runner.plan(&filters);
     assert!(!cells.is_empty(), "no cell matches {filters:?}");

@@ -12,13 +12,15 @@
 //! Each trial gets its own server (in memory, virtual clock), so a scenario that advances the
 //! clock cannot expire another's tokens.
 
+mod common;
+use common::{describe, shipped_catalogue};
 use libtest_mimic::{Arguments, Failed, Trial};
 use reference_server::{Config, Flaw};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use tokencert::report::{Outcome, ScenarioResult};
 use tokencert::runner::{RunOptions, Runner};
-use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
+use tokencert::scenario::Catalogue;
 use tokencert::session::Session;
 use tokencert_policy::{PRESET_NAMES, Policy};
 
@@ -37,18 +39,6 @@ static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"))
 });
-
-fn catalogue() -> Arc<Catalogue> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs");
-    let (cat, diags) = load_paths(&[root], &LoadOptions::default());
-    let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
-    assert!(
-        errors.is_empty(),
-        "the catalogue is invalid:\n{}",
-        errors.join("\n")
-    );
-    Arc::new(cat)
-}
 
 /// The test policies of `tests/policies/*.yaml`, by file stem.
 fn test_policies() -> Vec<(String, Policy)> {
@@ -121,22 +111,16 @@ fn run_policy(
     })
 }
 
-fn describe(r: &ScenarioResult) -> String {
-    let mut s = format!("{} {}", r.outcome.label(), r.name());
-    if let Some(reason) = &r.reason {
-        s.push_str(&format!(" ({reason})"));
-    }
-    for f in &r.findings {
-        s.push_str(&format!("\n{}", f.snippet));
-    }
-    s
-}
-
 /// A trial's verdict on a clean server: passes and skips only.
 fn clean(results: &[ScenarioResult]) -> Result<(), Failed> {
     let bad: Vec<String> = results
         .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error | Outcome::Xpass))
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Fail | Outcome::Error | Outcome::Timeout | Outcome::Xpass
+            )
+        })
         .map(describe)
         .collect();
     if bad.is_empty() {
@@ -148,7 +132,7 @@ fn clean(results: &[ScenarioResult]) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let cat = catalogue();
+    let cat = shipped_catalogue();
     let mut trials = Vec::new();
     for preset in PRESET_NAMES {
         for (idx, s) in cat.scenarios.iter().enumerate() {

@@ -9,6 +9,8 @@
 //! waiting cells naming `--max-wait`; and a real-time expiry check still catches a server that
 //! ignores expiry. Only outcomes are asserted, never how long anything took.
 
+mod common;
+use common::describe;
 use reference_server::{Config, Flaw};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,17 +82,6 @@ async fn run(
     let results = runner.run(cells, &opts).await;
     running.shutdown().await;
     results
-}
-
-fn describe(r: &ScenarioResult) -> String {
-    let mut s = format!("{} {}", r.outcome.label(), r.name());
-    if let Some(reason) = &r.reason {
-        s.push_str(&format!(" ({reason})"));
-    }
-    for f in &r.findings {
-        s.push_str(&format!("\n{}", f.snippet));
-    }
-    s
 }
 
 fn outcome(results: &[ScenarioResult], name: &str) -> (Outcome, String) {

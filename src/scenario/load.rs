@@ -157,9 +157,7 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<(PathBuf, PathBuf)>, Vec<Diagnos
     let mut errors = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found);
-            found.sort();
+            let found = super::walk::yaml_files(p);
             files.extend(found.into_iter().map(|f| (f, p.clone())));
         } else if p.is_file() {
             let root = p.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -172,20 +170,6 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<(PathBuf, PathBuf)>, Vec<Diagnos
         }
     }
     (files, errors)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
 }
 
 /// Derives `rotation.old-token-rejected` from `<root>/rotation/old-token-rejected.yaml`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokencert::profile::{ProcessEnv, Target};
 use tokencert::report::{Outcome, ScenarioResult};
 use tokencert::runner::{RunOptions, Runner};
-use tokencert::scenario::{LoadOptions, load_paths};
+use tokencert::scenario::{Catalogue, LoadOptions, load_paths};
 use tokencert::session::Session;
 
 /// Secrets the tests plant and later search for in every output.
@@ -73,4 +73,29 @@ pub fn outcome_of(results: &[ScenarioResult], name: &str) -> Outcome {
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tokencert"))
+}
+
+/// The shipped catalogue (`specs/`), which must load without a diagnostic.
+pub fn shipped_catalogue() -> Arc<Catalogue> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let (cat, diags) = load_paths(&[root], &LoadOptions::default());
+    let errors: Vec<String> = diags.iter().map(|d| d.render()).collect();
+    assert!(
+        errors.is_empty(),
+        "the catalogue is invalid:\n{}",
+        errors.join("\n")
+    );
+    Arc::new(cat)
+}
+
+/// One result for a failure message: outcome, cell, reason and each finding's snippet.
+pub fn describe(r: &ScenarioResult) -> String {
+    let mut s = format!("{} {}", r.outcome.label(), r.name());
+    if let Some(reason) = &r.reason {
+        s.push_str(&format!(" ({reason})"));
+    }
+    for f in &r.findings {
+        s.push_str(&format!("\n{}", f.snippet));
+    }
+    s
 }
