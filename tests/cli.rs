@@ -483,6 +483,64 @@ async fn planted_secrets_never_reach_any_output() {
     assert!(json.contains("[REDACTED"), "redaction markers expected");
 }
 
+/// A misspelt `--policy`, `--flaw` or `--filter` is a usage error (exit 1) naming the near
+/// miss, reported before any server is started or asked.
+#[test]
+fn unknown_names_on_the_command_line_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--policy", "rfc970"],
+            "unknown policy preset `rfc970`: did you mean `rfc9700`?",
+        ),
+        (
+            &["run", "--policy", "mine.yaml"],
+            "no policy file `mine.yaml`",
+        ),
+        (
+            &["fuzz", "--policy", "fapi"],
+            "unknown policy preset `fapi`: did you mean `fapi2`?",
+        ),
+        (
+            &["run", "-f", "rotaton.*"],
+            "--filter `rotaton.*` matches no scenario: did you mean `rotation.*`?",
+        ),
+        (
+            &[
+                "run",
+                "-f",
+                "rotation.*",
+                "-f",
+                "rotation.superseded-token-rejectd",
+            ],
+            "did you mean `rotation.superseded-token-rejected`?",
+        ),
+        (
+            &["run", "-f", "tag:basik"],
+            "--filter `tag:basik` matches no scenario: did you mean `tag:basic`?",
+        ),
+        #[cfg(feature = "embedded-server")]
+        (
+            &["run", "--flaw", "superseded-token-acepted"],
+            "unknown flaw `superseded-token-acepted`: did you mean `superseded-token-accepted`?",
+        ),
+        #[cfg(feature = "embedded-server")]
+        (
+            &["prop", "--flaw", "grace-ignord"],
+            "did you mean `grace-ignored`?",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = tokencert(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            !err.contains("target:") && out.is_empty(),
+            "{args:?} started something: {out}{err}"
+        );
+    }
+}
+
 /// `tokencert validate` output for broken files, pinned as snapshots.
 #[test]
 fn validation_errors_match_snapshots() {

@@ -6,6 +6,7 @@
 
 mod console;
 mod coverage;
+mod filter;
 mod fuzz;
 mod list;
 mod prop;

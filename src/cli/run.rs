@@ -55,6 +55,9 @@ pub(super) async fn run(a: RunArgs) -> u8 {
         Ok(c) => Arc::new(c),
         Err(code) => return code,
     };
+    if let Err(code) = super::filter::check(&cat, &a.filter) {
+        return code;
+    }
     let builtin = a
         .target
         .target

@@ -20,10 +20,10 @@ pub(super) struct TargetArgs {
     /// Policy of the embedded reference server (a preset name or a policy file); without
     /// --target. Default: rfc9700, or the preset where the given --flaw shows (prop: a random
     /// policy within the presets' space per case).
-    #[arg(long)]
+    #[arg(long, value_parser = policy_arg)]
     pub policy: Option<String>,
     /// Switch on a deliberate flaw in the embedded reference server (repeatable); without --target.
-    #[arg(long = "flaw", value_name = "NAME")]
+    #[arg(long = "flaw", value_name = "NAME", value_parser = flaw_arg)]
     pub flaws: Vec<Flaw>,
     /// Accept invalid TLS certificates (never for a real certification run).
     #[arg(long)]
@@ -33,6 +33,42 @@ pub(super) struct TargetArgs {
     /// only, the embedded server's per-case answers are trusted).
     #[arg(long, value_name = "SIZE", default_value_t = crate::http::BodyLimit::DEFAULT)]
     pub max_response_bytes: crate::http::BodyLimit,
+}
+
+/// `--policy`: a preset name or a policy file. Anything else is a usage error (exit 1) with a
+/// did-you-mean, before a server is started.
+fn policy_arg(value: &str) -> Result<String, String> {
+    let presets = tokencert_policy::PRESET_NAMES;
+    if presets.contains(&value) || Path::new(value).is_file() {
+        return Ok(value.to_owned());
+    }
+    let looks_like_file =
+        value.contains(['/', '\\']) || value.ends_with(".yaml") || value.ends_with(".yml");
+    Err(
+        match crate::diagnostic::did_you_mean(value, presets.iter().copied()) {
+            Some(near) if !looks_like_file => {
+                format!("unknown policy preset `{value}`: did you mean `{near}`?")
+            }
+            _ if looks_like_file => format!("no policy file `{value}`"),
+            _ => format!(
+                "`{value}` is neither a policy preset ({}) nor a policy file",
+                presets.join(", ")
+            ),
+        },
+    )
+}
+
+/// `--flaw`: a flaw of the embedded server, with a did-you-mean (`tokencert serve --list-flaws`
+/// lists them with what each breaks).
+fn flaw_arg(value: &str) -> Result<Flaw, String> {
+    value.parse::<Flaw>().map_err(|_| {
+        let names = crate::embedded::flaw_names();
+        let hint = match crate::diagnostic::did_you_mean(value, names.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => "`tokencert serve --list-flaws` lists them".to_owned(),
+        };
+        format!("unknown flaw `{value}`: {hint}")
+    })
 }
 
 /// What a command adds to the shared setup.
@@ -185,7 +221,10 @@ async fn start_embedded(policy: Option<&str>, flaws: &[Flaw]) -> Result<(Running
         .await
         .map_err(|e| {
             eprintln!("error: {e}");
-            EXIT_HARNESS
+            match e {
+                crate::profile::embedded::StartError::Policy(_) => EXIT_INVALID,
+                crate::profile::embedded::StartError::Server(_) => EXIT_HARNESS,
+            }
         })?;
     let target = match crate::profile::embedded::target(&running) {
         Ok(t) => t,

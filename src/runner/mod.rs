@@ -382,7 +382,9 @@ fn uses_time(s: &Scenario, cat: &Catalogue) -> bool {
     any(&s.setup, cat, 0) || any(&s.steps, cat, 0) || any(&s.teardown, cat, 0)
 }
 
-fn matches_filter(s: &Scenario, f: &str) -> bool {
+/// Whether scenario `s` is selected by filter `f`: `tag:<tag>`, a glob on the id (`*` any run
+/// of characters), else a substring of the id.
+pub fn matches_filter(s: &Scenario, f: &str) -> bool {
     if let Some(tag) = f.strip_prefix("tag:") {
         return s.tags.iter().any(|t| t == tag);
     }
