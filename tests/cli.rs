@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::Path;
-use std::process::Command;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -78,31 +77,6 @@ async fn server() -> MockServer {
     s
 }
 
-fn tokencert(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("TOKENCERT_TARGET")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn tokencert_async(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let dir = dir.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        tokencert(&dir, &refs)
-    })
-    .await
-    .expect("joins")
-}
-
 /// `--timeout`: a target slower than it makes the cell a TIMEOUT ("no answer within …", exit 3,
 /// counted apart in every report), not a 5xx. `--max-wait`: without a test clock, a wait that
 /// does not fit skips its cell naming the flag; `0` turns real-time waits off (`time.wait`).
@@ -131,7 +105,7 @@ steps:
             ("specs/waits.yaml", waits),
         ],
     );
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -149,8 +123,8 @@ steps:
     )
     .await;
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("TIMEOUT ok.scenario"), "{err}");
-    assert!(err.contains("no answer within 0.3 s"), "{err}");
+    assert!(out.contains("TIMEOUT ok.scenario"), "{out}");
+    assert!(out.contains("no answer within 0.3 s"), "{out}");
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(d.join("slow/report.json")).expect("report.json"),
     )
@@ -170,7 +144,7 @@ steps:
             "needs 32 s of real-time waiting, more than --max-wait (5 s)",
         ),
     ] {
-        let (code, _, err) = tokencert_async(
+        let (code, out, err) = tokencert_async(
             d,
             &[
                 "run",
@@ -188,8 +162,8 @@ steps:
         )
         .await;
         assert_eq!(code, 0, "{err}");
-        assert!(err.contains("SKIP  waits.long"), "{err}");
-        assert!(err.contains(reason), "{err}");
+        assert!(out.contains("SKIP  waits.long"), "{out}");
+        assert!(out.contains(reason), "{out}");
     }
 }
 
@@ -208,7 +182,7 @@ async fn exit_codes_and_reports() {
     );
 
     // 0: everything passes (the failing scenario filtered out); all three reports written.
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -224,13 +198,13 @@ async fn exit_codes_and_reports() {
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("PASS  ok.scenario"), "{err}");
+    assert!(out.contains("PASS  ok.scenario"), "{out}");
     for f in ["junit.xml", "report.json", "report.html"] {
         assert!(d.join("out0").join(f).is_file(), "{f} missing");
     }
 
     // 4: a conformance failure, with the requirement, the step and the YAML location.
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -244,9 +218,9 @@ async fn exit_codes_and_reports() {
     )
     .await;
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("FAIL  bad.scenario"), "{err}");
-    assert!(err.contains("RFC6749-5.1.d MUST at step `#2`"), "{err}");
-    assert!(err.contains("bad.yaml:14:39"), "{err}");
+    assert!(out.contains("FAIL  bad.scenario"), "{out}");
+    assert!(out.contains("RFC6749-5.1.d MUST at step `#2`"), "{out}");
+    assert!(out.contains("bad.yaml:14:39"), "{out}");
 
     // 3: a known deviation that passes (XPASS) is a harness error…
     write(
@@ -359,7 +333,7 @@ async fn the_built_in_catalogue_serves_any_directory() {
     let (code, out, err) = tokencert_async(d, &["validate", "profiles/my-server.yaml"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 target profile(s) valid"), "{out}");
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -373,7 +347,7 @@ async fn the_built_in_catalogue_serves_any_directory() {
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("examples.refresh-success-shape"), "{err}");
+    assert!(out.contains("examples.refresh-success-shape"), "{out}");
     // An unknown deviation id: exit 2 at its place, before anything is sent.
     let requests = s.received_requests().await.map_or(0, |r| r.len());
     for args in [
@@ -651,8 +625,8 @@ async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
             ("specs/ok.yaml", GOOD),
         ],
     );
-    let (code, _, err) =
+    let (code, out, err) =
         tokencert_async(d, &["run", "--specs", "specs", "--target", "target.yaml"]).await;
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("PASS  ok.scenario"), "{err}");
+    assert!(out.contains("PASS  ok.scenario"), "{out}");
 }

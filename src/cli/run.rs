@@ -37,12 +37,8 @@ pub(super) struct RunArgs {
     /// concurrently); a cell that would need longer is skipped. `0` turns real-time waits off.
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     max_wait: humantime::Duration,
-    /// Never draw a progress bar.
-    #[arg(long)]
-    no_progress: bool,
-    /// Print the redacted HTTP exchanges of failures on the console.
-    #[arg(long, short = 'v')]
-    verbose: bool,
+    #[command(flatten)]
+    console: console::ConsoleArgs,
 }
 
 pub(super) async fn run(a: RunArgs) -> u8 {
@@ -94,14 +90,25 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
         eprintln!("error: no scenario matches the filter");
         return EXIT_USAGE;
     }
-    let show_progress =
-        !a.no_progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let printer = Arc::new(console::Printer::new(cells.len(), show_progress, a.verbose));
+    let show_progress = !a.console.no_progress
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none();
+    let paint = a.console.color.for_stream(std::io::stdout().is_terminal());
+    let view = console::View {
+        verbose: a.console.verbose,
+        paint,
+    };
+    let printer = Arc::new(console::Printer::new(
+        cells.len(),
+        show_progress,
+        a.console.quiet,
+        view,
+    ));
     let cb_printer = Arc::clone(&printer);
     let opts = RunOptions {
         jobs: a.jobs,
         filters: a.filter.clone(),
-        on_result: Some(Arc::new(move |r| cb_printer.result(r))),
+        on_result: Some(Arc::new(move |i, r| cb_printer.result(i, r))),
         max_wait: a.max_wait.into(),
     };
     let results = runner.run(cells, &opts).await;
@@ -136,10 +143,11 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(&id));
     let written = report::write_all(&report, &dir);
-    console::summary(&summary, report.duration_ms);
+    console::stdout(&console::recap(&report.results, paint));
+    console::stdout(&console::summary_line(&summary, report.duration_ms, paint));
     match written {
         Ok(files) => {
-            for f in files {
+            for f in files.iter().filter(|_| !a.console.quiet) {
                 eprintln!("  report: {}", f.display());
             }
         }

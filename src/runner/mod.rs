@@ -23,8 +23,9 @@ use crate::session::Session;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// Called with each result as it completes.
-pub type ResultCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
+/// Called with each result as it completes, with the cell's index in the plan (results complete
+/// in any order; the index lets a caller show them in plan order).
+pub type ResultCallback = Arc<dyn Fn(usize, &ScenarioResult) + Send + Sync>;
 
 /// How to run.
 #[derive(Clone)]
@@ -158,7 +159,7 @@ impl Runner {
                 };
                 let r = ctx.run_cell(&cell, &pacing).await;
                 if let Some(cb) = &cb {
-                    cb(&r);
+                    cb(idx, &r);
                 }
                 (idx, r)
             });
@@ -174,7 +175,7 @@ impl Runner {
                         r.outcome = Outcome::Error;
                         r.reason = Some(format!("the harness failed running this cell: {e}"));
                         if let Some(cb) = &opts.on_result {
-                            cb(&r);
+                            cb(idx, &r);
                         }
                         results.push((idx, r));
                     }
@@ -184,7 +185,7 @@ impl Runner {
         for (idx, cell) in serial {
             let r = self.run_cell(&cell, &pacing).await;
             if let Some(cb) = &opts.on_result {
-                cb(&r);
+                cb(idx, &r);
             }
             results.push((idx, r));
         }
