@@ -313,6 +313,135 @@ async fn exit_codes_and_reports() {
     assert_eq!(code, 1);
 }
 
+/// A run that stops before any cell runs still writes every report, holding one error testcase
+/// that says why: invalid files (exit 2), missing secrets (all of them, each at its place in the
+/// profile), failed discovery, and a target that cannot be reached (one error, not one per cell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_stops_still_write_reports() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let unset = target_yaml(&s.uri(), "")
+        .replace(
+            &format!("\"{CLIENT_SECRET}\""),
+            "{ env: TOKENCERT_TEST_UNSET_A }",
+        )
+        .replace(
+            &format!("\"{USER_PASSWORD}\""),
+            "{ env: TOKENCERT_TEST_UNSET_B }",
+        );
+    let discovery = target_yaml(&s.uri(), "").replace(
+        "endpoints: { token: /token, revocation: /revoke, introspection: /introspect }",
+        "discovery: true",
+    );
+    write(
+        d,
+        &[
+            ("ok/ok.yaml", GOOD),
+            ("ok/bad.yaml", BAD),
+            (
+                "broken/broken.yaml",
+                "id: x\ntitle: t\nrequirements: [{ id: RFC6749-6.a, level: MUST }]\nsteps:\n  - request: { endpoint: token }\n    expect: { status: 4OO }\n",
+            ),
+            ("target.yaml", &target_yaml(&s.uri(), "")),
+            (
+                "invalid.yaml",
+                &target_yaml(
+                    &s.uri(),
+                    "policy: { preset: rfc9700, rotation: sometimes }\n",
+                ),
+            ),
+            ("unset.yaml", &unset),
+            ("discovery.yaml", &discovery),
+            ("dead.yaml", &target_yaml("http://127.0.0.1:1", "")),
+        ],
+    );
+    // (specs, profile, exit code, stage, what the reason must say)
+    let cases: &[(&str, &str, i32, &str, &[&str])] = &[
+        (
+            "broken",
+            "target.yaml",
+            2,
+            "scenarios",
+            &["broken.yaml:6:23: `4OO` is not an HTTP status (did you mean `400`?)"],
+        ),
+        ("ok", "invalid.yaml", 2, "profile", &["invalid.yaml:"]),
+        (
+            "ok",
+            "unset.yaml",
+            3,
+            "secrets",
+            &[
+                "2 value(s) the profile reads from the environment are missing",
+                "unset.yaml:5:46: clients.confidential.secret: environment variable `TOKENCERT_TEST_UNSET_A` is not set",
+                "unset.yaml:8:65: bootstrap.password: environment variable `TOKENCERT_TEST_UNSET_B` is not set",
+            ],
+        ),
+        (
+            "ok",
+            "discovery.yaml",
+            3,
+            "discovery",
+            &["/.well-known/oauth-authorization-server: status 404"],
+        ),
+        (
+            "ok",
+            "dead.yaml",
+            3,
+            "preflight",
+            &["the target is unreachable: cannot connect to 127.0.0.1:1"],
+        ),
+    ];
+    let before = s.received_requests().await.map_or(0, |r| r.len());
+    for (specs, profile, want_code, stage, says) in cases {
+        let out = format!("out-{stage}");
+        let (code, _, err) = tokencert_async(
+            d,
+            &[
+                "run",
+                "--specs",
+                specs,
+                "--target",
+                profile,
+                "--report-dir",
+                &out,
+            ],
+        )
+        .await;
+        assert_eq!(code, *want_code, "{stage}: {err}");
+        for f in ["junit.xml", "report.json", "report.html"] {
+            assert!(d.join(&out).join(f).is_file(), "{stage}: no {f}");
+        }
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&out).join("report.json")).expect("report.json"),
+        )
+        .expect("json");
+        assert_eq!(json["exit_code"], *want_code, "{stage}");
+        let results = json["results"].as_array().expect("results");
+        assert_eq!(results.len(), 1, "{stage}: one error testcase: {results:?}");
+        assert_eq!(results[0]["scenario"], format!("tokencert.{stage}"));
+        assert_eq!(results[0]["outcome"], "error");
+        let reason = results[0]["reason"].as_str().unwrap_or_default();
+        for want in *says {
+            assert!(reason.contains(want), "{stage}: {want} not in {reason}");
+            // The console says it too, with the source line.
+            let message = want.split(" (").next().unwrap_or(want);
+            let message = message.rsplit(": ").next().unwrap_or(message);
+            assert!(err.contains(message), "{stage}: {message} not in {err}");
+        }
+        let junit = std::fs::read_to_string(d.join(&out).join("junit.xml")).expect("junit");
+        assert_eq!(junit.matches("<testcase ").count(), 1, "{junit}");
+        assert_eq!(junit.matches("<error ").count(), 1, "{junit}");
+    }
+    // Only discovery asked the server anything (one GET of the metadata); no token request.
+    let after = s.received_requests().await.unwrap_or_default();
+    assert_eq!(after.len() - before, 1, "{after:?}");
+    assert!(
+        after.iter().all(|r| r.method.as_str() == "GET"),
+        "{after:?}"
+    );
+}
+
 /// The catalogue is built in: a profile anywhere (written like the README's, starting with
 /// `name:`) validates and runs from a directory without `specs/`, its deviations are checked
 /// against the built-in scenarios, and a `specs/` directory here is pointed out, never read

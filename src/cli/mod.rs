@@ -126,18 +126,22 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Loads scenarios and fixtures; on an error prints every diagnostic (and `then`, if given)
-/// and returns the exit code.
-fn load_specs(from: &SpecSource, then: Option<&str>) -> Result<Catalogue, u8> {
+/// Loads scenarios and fixtures; `Err` holds every diagnostic when one is an error.
+fn load_catalogue(from: &SpecSource) -> Result<Catalogue, Vec<crate::diagnostic::Diagnostic>> {
     let (cat, diags) = scenario::load(from, &LoadOptions::default());
-    if !diags.iter().any(|d| d.severity == Severity::Error) {
-        return Ok(cat);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        Err(diags)
+    } else {
+        Ok(cat)
     }
-    eprint!("{}", crate::diagnostic::render_all(&diags));
-    if let Some(msg) = then {
-        eprintln!("{msg}");
-    }
-    Err(EXIT_INVALID)
+}
+
+/// [`load_catalogue`], printing every diagnostic on an error; `Err` is the exit code.
+fn load_specs(from: &SpecSource) -> Result<Catalogue, u8> {
+    load_catalogue(from).map_err(|diags| {
+        eprint!("{}", crate::diagnostic::render_all(&diags));
+        EXIT_INVALID
+    })
 }
 
 /// Besides the catalogue loaded `from`, the one a profile's deviations may also name: the
