@@ -8,6 +8,7 @@ mod console;
 mod coverage;
 mod filter;
 mod fuzz;
+mod init;
 mod list;
 mod prop;
 mod run;
@@ -57,6 +58,9 @@ enum Command {
     /// Model-based property tests of rotation invariants against a live target; counterexamples
     /// are shrunk and written as scenario YAML.
     Prop(prop::PropArgs),
+    /// Write a draft target profile for a new server from its discovery documents and safe
+    /// probes with a test client; every inferred value is commented for you to confirm.
+    Init(init::InitArgs),
 }
 
 /// Scenario files or directories.
@@ -122,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Coverage(a) => coverage::coverage(&a),
         Command::Fuzz(a) => rt.block_on(fuzz::fuzz(a)),
         Command::Prop(a) => rt.block_on(prop::prop(a)),
+        Command::Init(a) => rt.block_on(init::init(a)),
     };
     ExitCode::from(code)
 }
