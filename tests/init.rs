@@ -183,6 +183,13 @@ async fn the_draft_agrees_with_the_reference_server() {
                 lookup(&actual, key)
             );
         }
+        if drafted["rotation"] == "never" {
+            // Whether an unrotated refresh returns the token or leaves it out.
+            assert_eq!(
+                drafted["unrotated_refresh_token"], actual["unrotated_refresh_token"],
+                "{preset}"
+            );
+        }
         assert_eq!(
             drafted["name"], *preset,
             "the closest preset is the server's own"
