@@ -61,7 +61,7 @@ impl Findings {
 }
 
 /// The policy keys each grant type's switch lives under, by wire name.
-fn grant_key(g: GrantType) -> &'static str {
+pub(super) fn grant_key(g: GrantType) -> &'static str {
     match g {
         GrantType::AuthorizationCode => "grants.authorization_code",
         GrantType::Password => "grants.password",

@@ -199,6 +199,8 @@ async fn probe_all(a: &InitArgs, d: &mut Draft<'_>, f: &mut Findings) -> Result<
             Origin::Inferred("the first secret-based method the token endpoint accepted".into());
     }
     let session = open(a, d).await?;
+    probe::grants(&session, f).await;
+    probe::dpop(&session, f).await;
     let family = probe::Family {
         grant: d.bootstrap.grant(),
         scope: a.scope.as_deref(),

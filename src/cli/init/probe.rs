@@ -7,18 +7,21 @@
 //!    method. `invalid_grant` means the client authenticated (the token was the problem);
 //!    `invalid_client` means the method was refused. One more with a wrong secret in the body
 //!    shows the status of `invalid_client` without the Authorization header.
-//! 2. The bootstrap grant (password, else client_credentials): does it return a refresh token,
+//! 2. Grant types: each sent with made-up values (`unsupported_grant_type` means not offered).
+//!    A malformed `DPoP` header on a client_credentials request: rejected means DPoP is read.
+//! 3. The bootstrap grant (password, else client_credentials): does it return a refresh token,
 //!    `expires_in`, `Pragma: no-cache`, the scope when it is the one asked for.
-//! 3. One refresh: a new refresh token (rotation), the same one, or none.
-//! 4. Introspection of the new access and refresh tokens by their own client.
-//! 5. Revocation of the probe's refresh token, when the server has the endpoint (clean-up).
+//! 4. One refresh: a new refresh token (rotation), the same one, or none.
+//! 5. Introspection of the new access and refresh tokens by their own client.
+//! 6. Revocation of the probe's refresh token, when the server has the endpoint (clean-up).
 
+use super::infer;
 use super::infer::Findings;
 use crate::http::client::form_body;
 use crate::http::{HttpResponse, PreparedRequest};
 use crate::session::{AuthOverrides, BootstrapRequest, Session, Unrecorded};
 use serde_json::Value;
-use tokencert_policy::AuthMethod;
+use tokencert_policy::{AuthMethod, GrantType};
 
 /// The role the test client plays in the draft.
 pub(super) const ROLE: &str = "confidential";
@@ -169,6 +172,120 @@ pub(super) async fn auth_methods(session: &Session, f: &mut Findings) -> Option<
         );
     }
     accepted.first().copied()
+}
+
+/// Which grant types the token endpoint offers this client: each is sent with made-up values
+/// (a password grant for a user that does not exist, so no real account sees a failed login).
+/// `unsupported_grant_type` or `unauthorized_client` means no; an error about the made-up
+/// values means yes. The refresh_token grant answered the client authentication probe already.
+pub(super) async fn grants(session: &Session, f: &mut Findings) {
+    let made_up = || format!("tokencert-init-probe-{}", uuid::Uuid::new_v4().simple());
+    for g in GrantType::ALL {
+        let params: Vec<(&str, String)> = match g {
+            GrantType::RefreshToken => continue,
+            GrantType::AuthorizationCode => vec![
+                ("code", made_up()),
+                ("redirect_uri", "https://tokencert.invalid/cb".into()),
+            ],
+            GrantType::Password => vec![("username", made_up()), ("password", made_up())],
+            GrantType::ClientCredentials => Vec::new(),
+            GrantType::JwtBearer => vec![("assertion", made_up())],
+            GrantType::DeviceCode => vec![("device_code", made_up())],
+            GrantType::TokenExchange => vec![
+                ("subject_token", made_up()),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token".into(),
+                ),
+            ],
+        };
+        let mut form = vec![("grant_type".to_owned(), g.as_str().to_owned())];
+        form.extend(params.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let key = infer::grant_key(g);
+        let resp = match call(session, "token", form, None, None).await {
+            Ok(r) => r,
+            Err(e) => {
+                f.note(format!("{key}: {}", super::draft::printable(&e, 80)));
+                continue;
+            }
+        };
+        let error = error_of(&resp);
+        let offered = match error.as_deref() {
+            _ if resp.status == 200 => Some(true),
+            Some("unsupported_grant_type" | "unauthorized_client") => Some(false),
+            Some(
+                "invalid_grant"
+                | "invalid_request"
+                | "invalid_scope"
+                | "invalid_target"
+                | "expired_token"
+                | "authorization_pending"
+                | "access_denied",
+            ) => Some(true),
+            _ => None,
+        };
+        let evidence = format!(
+            "grant_type={} with made-up values answered {}",
+            g.as_str(),
+            shown(&resp)
+        );
+        match offered {
+            Some(on) => f.set(key, on, evidence),
+            None => f.note(format!("{key}: {evidence}; not inferred")),
+        }
+    }
+}
+
+/// Whether the token endpoint understands DPoP (RFC 9449): a client_credentials request (one
+/// the client may make) with a `DPoP` header that is no proof at all. `invalid_dpop_proof`
+/// means it reads the header; a token means it ignores it.
+pub(super) async fn dpop(session: &Session, f: &mut Findings) {
+    if f.get("grants.client_credentials") != Some(&Value::Bool(true)) {
+        return;
+    }
+    let Ok(url) = session.endpoint("token") else {
+        return;
+    };
+    let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
+    let mut headers = vec![("DPoP".to_owned(), "tokencert-init-not-a-proof".to_owned())];
+    if session
+        .authenticate(ROLE, &AuthOverrides::default(), &mut form, &mut headers)
+        .is_err()
+    {
+        return;
+    }
+    headers.push((
+        "Content-Type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let req = PreparedRequest {
+        method: "POST".into(),
+        url,
+        headers,
+        body: form_body(&form),
+    };
+    let Ok(resp) = session.send(&req, None, &mut Unrecorded).await else {
+        return;
+    };
+    let supported = match error_of(&resp).as_deref() {
+        Some("invalid_dpop_proof") => true,
+        _ if resp.status == 200 => false,
+        _ => {
+            f.note(format!(
+                "dpop.supported: a malformed DPoP header answered {}; not inferred",
+                shown(&resp)
+            ));
+            return;
+        }
+    };
+    f.set(
+        "dpop.supported",
+        supported,
+        format!(
+            "a client_credentials request with a malformed DPoP header answered {}",
+            shown(&resp)
+        ),
+    );
 }
 
 /// What the probes of a token family need to know.
