@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod embedded;
 pub mod fuzz_entry;
 pub mod http;
+pub mod invariant;
 pub mod profile;
 pub mod prop;
 pub mod report;

@@ -336,6 +336,7 @@ impl ProfileDecoder<'_> {
             policy: Policy::preset("rfc6749").ok()?,
             add_capabilities: Vec::new(),
             remove_capabilities: Vec::new(),
+            claims: Vec::new(),
             deviations: Vec::new(),
             test_clock: None,
             insecure: false,

@@ -138,6 +138,7 @@ pub fn target(running: &Running) -> Result<Target, String> {
         policy: d.policy.clone(),
         add_capabilities: Vec::new(),
         remove_capabilities: Vec::new(),
+        claims: Vec::new(),
         deviations: Vec::new(),
         test_clock: match &e.test_clock_advance {
             Some(u) => Some(url(u)?),

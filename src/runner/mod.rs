@@ -62,6 +62,9 @@ pub struct Runner {
     policy_json: Value,
     target_json: Value,
     clients_json: Value,
+    /// The response invariants' view of the target, and what every cell's exchanges broke.
+    invariants: crate::invariant::Context,
+    broken: std::sync::Mutex<crate::invariant::Tally>,
 }
 
 /// One planned cell.
@@ -87,6 +90,7 @@ impl Runner {
         let policy_json = serde_json::to_value(&target.policy).unwrap_or_default();
         let target_json = target.template_value();
         let clients_json = target.clients_value(&session.capabilities);
+        let invariants = crate::invariant::Context::for_target(target);
         Runner {
             session,
             catalogue,
@@ -94,6 +98,8 @@ impl Runner {
             policy_json,
             target_json,
             clients_json,
+            invariants,
+            broken: std::sync::Mutex::default(),
         }
     }
 
@@ -221,7 +227,6 @@ impl Runner {
     async fn run_cell(&self, cell: &Cell, pacing: &Pacing) -> ScenarioResult {
         let s = &self.catalogue.scenarios[cell.scenario];
         let start = std::time::Instant::now();
-        let cell_name = cell.name();
         let mut result = self.new_result(cell);
         if let Some(reason) = self.gate(s, cell, pacing) {
             result.outcome = Outcome::Skip;
@@ -236,26 +241,12 @@ impl Runner {
             return result;
         }
         run.execute().await;
+        self.check_invariants(&result.name(), &run.steps);
         result.outcome = run.outcome();
         result.reason = run.reason.clone().or_else(|| run.skipped_checks_note());
         result.steps = std::mem::take(&mut run.steps);
         result.findings = std::mem::take(&mut run.findings);
-        if let Some(dev) = self.session.target.deviation(&s.id, &cell_name) {
-            match result.outcome {
-                Outcome::Fail => {
-                    result.outcome = Outcome::Xfail;
-                    result.reason = Some(format!("known deviation: {}", dev.reason));
-                }
-                Outcome::Pass | Outcome::Warn | Outcome::Info => {
-                    result.outcome = Outcome::Xpass;
-                    result.reason = Some(format!(
-                        "listed as a known deviation ({}) but passed: remove it from the target profile",
-                        dev.reason
-                    ));
-                }
-                _ => {}
-            }
-        }
+        self.apply_deviation(&mut result);
         result.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.redact_result(&mut result);
         result
@@ -349,20 +340,87 @@ impl Runner {
         for st in &mut r.steps {
             st.message = st.message.as_deref().map(|s| red.redact(s));
             for ex in &mut st.exchanges {
-                ex.request.url = red.redact(&ex.request.url);
-                for (n, v) in &mut ex.request.headers {
-                    *v = red.redact_header(n, v);
-                }
-                ex.request.body = ex.request.body.as_deref().map(|b| red.redact_body(b));
-                ex.error = ex.error.as_deref().map(|e| red.redact(e));
-                if let Some(resp) = &mut ex.response {
-                    for (n, v) in &mut resp.headers {
-                        *v = red.redact_header(n, v);
-                    }
-                    resp.body = red.redact_body(&resp.body);
+                redact_exchange(red, ex);
+            }
+        }
+    }
+
+    /// Judges every answered exchange of a cell's steps (raw, before redaction) by the response
+    /// invariants, keeping the first few that break each rule, redacted.
+    fn check_invariants(&self, cell: &str, steps: &[crate::report::StepResult]) {
+        let Ok(mut broken) = self.broken.lock() else {
+            return;
+        };
+        for st in steps {
+            for x in &st.exchanges {
+                let Some(view) = crate::invariant::Exchange::from_record(x) else {
+                    continue;
+                };
+                for v in crate::invariant::evaluate(&self.invariants, &view) {
+                    broken.record(&v, cell, &st.id, || {
+                        let mut shown = x.clone();
+                        redact_exchange(&self.session.redactor, &mut shown);
+                        shown
+                    });
                 }
             }
         }
+    }
+
+    /// The target's own rows, after the cells: one per response invariant its answers broke
+    /// (`invariant.<rule>`), with the first few exchanges that broke it. A deviation listed in
+    /// the profile for such a row applies as it does to a scenario.
+    pub fn target_results(&self) -> Vec<ScenarioResult> {
+        let mut rows = match self.broken.lock() {
+            Ok(t) => t.results(&self.catalogue.requirements),
+            Err(_) => Vec::new(),
+        };
+        for r in &mut rows {
+            self.apply_deviation(r);
+        }
+        rows
+    }
+
+    /// A listed known deviation turns a failure into an XFail and a pass into an XPass.
+    fn apply_deviation(&self, result: &mut ScenarioResult) {
+        let Some(dev) = self
+            .session
+            .target
+            .deviation(&result.scenario, &result.cell)
+        else {
+            return;
+        };
+        match result.outcome {
+            Outcome::Fail => {
+                result.outcome = Outcome::Xfail;
+                result.reason = Some(format!("known deviation: {}", dev.reason));
+            }
+            Outcome::Pass | Outcome::Warn | Outcome::Info => {
+                result.outcome = Outcome::Xpass;
+                result.reason = Some(format!(
+                    "listed as a known deviation ({}) but passed: remove it from the target profile",
+                    dev.reason
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Redacts one exchange: URL, headers (credentials always), bodies (sensitive fields by name,
+/// then every registered secret), transport error.
+fn redact_exchange(red: &crate::profile::Redactor, ex: &mut crate::report::Exchange) {
+    ex.request.url = red.redact(&ex.request.url);
+    for (n, v) in &mut ex.request.headers {
+        *v = red.redact_header(n, v);
+    }
+    ex.request.body = ex.request.body.as_deref().map(|b| red.redact_body(b));
+    ex.error = ex.error.as_deref().map(|e| red.redact(e));
+    if let Some(resp) = &mut ex.response {
+        for (n, v) in &mut resp.headers {
+            *v = red.redact_header(n, v);
+        }
+        resp.body = red.redact_body(&resp.body);
     }
 }
 
