@@ -9,6 +9,7 @@
 
 pub mod blackbox;
 pub mod capability;
+pub mod claims;
 pub mod cli;
 pub mod diagnostic;
 pub mod embedded;

@@ -91,11 +91,11 @@ rules! {
     /// `error` or `error_description` outside the §5.2 character set.
     ErrorCharset = "error-charset" / "RFC6749-5.2.b" / Must
         / "`error` and `error_description` use only the characters RFC 6749 §5.2 allows"
-        / "the same token-endpoint errors",
+        / "4xx answers of the token endpoint to a POST, except HTTP-level refusals (405, 413, 415, 429)",
     /// A registered error with another status than §5.2 gives it.
     ErrorStatus = "error-status" / "RFC6749-5.2.a" / Must
         / "token-endpoint errors use 400 (401 allowed for invalid_client)"
-        / "the same token-endpoint errors, when `error` is a registered code",
+        / "4xx answers of the token endpoint to a POST whose `error` is a registered code, except HTTP-level refusals",
     /// A 401 without any challenge.
     Challenge = "challenge" / "RFC9110-15.5.2.a" / Must
         / "every 401 carries a WWW-Authenticate challenge"
@@ -103,7 +103,7 @@ rules! {
     /// Basic was tried and the answer does not challenge Basic.
     BasicChallenge = "basic-challenge" / "RFC6749-5.2.c" / Must
         / "after Basic authentication, invalid_client is a 401 with a Basic challenge"
-        / "answers of those endpoints to a request with `Authorization: Basic`: every 401, and every invalid_client",
+        / "answers of the token, revocation, introspection and device authorization endpoints to a request with `Authorization: Basic`: every 401, and every invalid_client",
     /// A response with tokens that may be cached.
     NoStore = "no-store" / "RFC6749-5.1.d" / Must
         / "responses carrying tokens have Cache-Control: no-store"
@@ -111,11 +111,11 @@ rules! {
     /// A response with tokens without `Pragma: no-cache`, from a server claiming RFC 6749.
     Pragma = "pragma" / "RFC6749-5.1.d" / Must
         / "responses carrying tokens have Pragma: no-cache (RFC 6749 only)"
-        / "the same answers, when the profile claims rfc6749",
+        / "2xx answers whose JSON carries access_token, refresh_token or id_token, when the profile claims rfc6749",
     /// An error repeating a credential or token of its request.
     SecretEcho = "secret-echo" / "RFC6749-10.3.a" / Should
         / "an error repeats no credential or token of its request"
-        / "4xx and 5xx answers of those endpoints; values of at least 8 characters from sensitive form fields, the query, Basic credentials and Authorization tokens",
+        / "4xx and 5xx answers of the token, revocation, introspection and device authorization endpoints; values of at least 8 characters from sensitive form fields, the query, Basic credentials and Authorization tokens",
 }
 
 impl fmt::Display for Rule {

@@ -24,6 +24,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "clients",
     "bootstrap",
     "policy",
+    "claims",
     "capabilities",
     "deviations",
     "scopes",
@@ -392,6 +393,7 @@ impl ProfileDecoder<'_> {
                         t.policy = p;
                     }
                 }
+                "claims" => self.claims(v, &mut t),
                 "capabilities" => {
                     if let Some(cs) = self.dec.map(v, "capabilities", CAPABILITY_KEYS) {
                         for (ck, cv) in cs {
@@ -886,6 +888,21 @@ impl ProfileDecoder<'_> {
                 self.dec.err(loc, msg).label =
                     Some("see the preset files in policy/presets/ for the policy's keys".into());
                 None
+            }
+        }
+    }
+
+    /// `claims: [rfc6749, rfc9700, …]`: standards of `specs/claims.yaml`.
+    fn claims(&mut self, node: &Node, t: &mut Target) {
+        let cat = crate::claims::ClaimsCatalogue::builtin();
+        let known: Vec<&str> = cat.standards.keys().map(String::as_str).collect();
+        for g in self.dec.gates(node, "claims") {
+            if !cat.knows(&g.name) {
+                self.dec
+                    .err(g.loc, format!("unknown standard `{}` in `claims`", g.name))
+                    .label = Some(hint_for(&g.name, &known));
+            } else if !t.claims.contains(&g.name) {
+                t.claims.push(g.name);
             }
         }
     }

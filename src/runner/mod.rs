@@ -65,6 +65,8 @@ pub struct Runner {
     /// The response invariants' view of the target, and what every cell's exchanges broke.
     invariants: crate::invariant::Context,
     broken: std::sync::Mutex<crate::invariant::Tally>,
+    /// What the target's claims forbid of its policy.
+    breaches: Vec<crate::claims::Breach>,
 }
 
 /// One planned cell.
@@ -91,6 +93,8 @@ impl Runner {
         let target_json = target.template_value();
         let clients_json = target.clients_value(&session.capabilities);
         let invariants = crate::invariant::Context::for_target(target);
+        let breaches =
+            crate::claims::ClaimsCatalogue::builtin().check(&target.policy, &target.claims);
         Runner {
             session,
             catalogue,
@@ -100,6 +104,7 @@ impl Runner {
             clients_json,
             invariants,
             broken: std::sync::Mutex::default(),
+            breaches,
         }
     }
 
@@ -228,12 +233,13 @@ impl Runner {
         let s = &self.catalogue.scenarios[cell.scenario];
         let start = std::time::Instant::now();
         let mut result = self.new_result(cell);
-        if let Some(reason) = self.gate(s, cell, pacing) {
+        let forced = self.forced(cell);
+        if let Some(reason) = self.gate(s, cell, pacing, &forced) {
             result.outcome = Outcome::Skip;
             result.reason = Some(reason);
             return result;
         }
-        let mut run = execute::ScenarioRun::new(self, s, cell, pacing);
+        let mut run = execute::ScenarioRun::new(self, s, cell, pacing, forced.clone());
         let planned = run.planned_wait().and_then(|d| pacing.fits(d));
         if let Err(reason) = planned {
             result.outcome = Outcome::Skip;
@@ -246,6 +252,7 @@ impl Runner {
         result.reason = run.reason.clone().or_else(|| run.skipped_checks_note());
         result.steps = std::mem::take(&mut run.steps);
         result.findings = std::mem::take(&mut run.findings);
+        cap_to_claims(&mut result, &forced);
         self.apply_deviation(&mut result);
         result.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.redact_result(&mut result);
@@ -267,7 +274,16 @@ impl Runner {
     /// Whether the target has capability `name` in a cell whose client is `role`: the session's
     /// capabilities (with `time.wait` when time can pass), plus `introspection.cell_client` when some client can introspect that
     /// client's tokens (its `introspector`).
-    pub(crate) fn has_capability(&self, role: &str, name: &str, pacing: &Pacing) -> bool {
+    pub(crate) fn has_capability(
+        &self,
+        role: &str,
+        name: &str,
+        pacing: &Pacing,
+        forced: &crate::claims::Forced,
+    ) -> bool {
+        if let Some(decided) = forced.decides(name) {
+            return decided;
+        }
         pacing.has(name)
             || (name == crate::capability::INTROSPECTION_CELL_CLIENT
                 && self
@@ -285,37 +301,63 @@ impl Runner {
         all: &[crate::scenario::Gate],
         none: &[crate::scenario::Gate],
         pacing: &Pacing,
+        forced: &crate::claims::Forced,
     ) -> Option<String> {
-        use crate::capability::{describe_gates, describe_missing};
+        use crate::capability::{describe_gates_noting, describe_missing};
+        // A skip for a policy choice says what the claims make of it: legitimate only when
+        // every claimed standard allows the choice.
+        let note = |keys: &[&str]| {
+            Some(crate::claims::ClaimsCatalogue::builtin().skip_note(
+                keys,
+                &self.session.target.claims,
+                &self.breaches,
+            ))
+        };
         let missing: Vec<&str> = all
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| !self.has_capability(role, c, pacing))
+            .filter(|c| !self.has_capability(role, c, pacing, forced))
             .collect();
         if !missing.is_empty() {
             return Some(format!(
                 "target lacks {}",
-                describe_gates(&missing, describe_missing)
+                describe_gates_noting(&missing, describe_missing, &note)
             ));
         }
         let present: Vec<&str> = none
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| self.has_capability(role, c, pacing))
+            .filter(|c| self.has_capability(role, c, pacing, forced))
             .collect();
         (!present.is_empty()).then(|| {
             format!(
                 "not applicable: target has {}",
-                describe_gates(&present, str::to_owned)
+                describe_gates_noting(&present, str::to_owned, &note)
             )
         })
     }
 
+    /// How the target's claims change the judging of `cell` (see [`crate::claims::Forced`]).
+    fn forced(&self, cell: &Cell) -> crate::claims::Forced {
+        let s = &self.catalogue.scenarios[cell.scenario];
+        crate::claims::ClaimsCatalogue::builtin().forced(&self.breaches, &s.id, &cell.name())
+    }
+
     /// Why a cell is skipped, if it is.
-    fn gate(&self, s: &Scenario, cell: &Cell, pacing: &Pacing) -> Option<String> {
-        if let Some(reason) =
-            self.gate_reason(&self.cell_role(cell), &s.requires, &s.unless, pacing)
-        {
+    fn gate(
+        &self,
+        s: &Scenario,
+        cell: &Cell,
+        pacing: &Pacing,
+        forced: &crate::claims::Forced,
+    ) -> Option<String> {
+        if let Some(reason) = self.gate_reason(
+            &self.cell_role(cell),
+            &s.requires,
+            &s.unless,
+            pacing,
+            forced,
+        ) {
             return Some(reason);
         }
         for (dim, value) in &cell.values {
@@ -367,14 +409,21 @@ impl Runner {
         }
     }
 
-    /// The target's own rows, after the cells: one per response invariant its answers broke
-    /// (`invariant.<rule>`), with the first few exchanges that broke it. A deviation listed in
-    /// the profile for such a row applies as it does to a scenario.
+    /// The target's own rows, after the cells: one per policy key a claimed standard forbids
+    /// (`policy.<key>`), and one per response invariant its answers broke (`invariant.<rule>`)
+    /// with the first few exchanges that broke it. A deviation listed in the profile for such a
+    /// row applies as it does to a scenario.
     pub fn target_results(&self) -> Vec<ScenarioResult> {
-        let mut rows = match self.broken.lock() {
-            Ok(t) => t.results(&self.catalogue.requirements),
-            Err(_) => Vec::new(),
-        };
+        let target = &self.session.target;
+        let mut rows = crate::claims::rows(
+            crate::claims::ClaimsCatalogue::builtin(),
+            &self.breaches,
+            &target.policy,
+            &self.catalogue.requirements,
+        );
+        if let Ok(t) = self.broken.lock() {
+            rows.extend(t.results(&self.catalogue.requirements));
+        }
         for r in &mut rows {
             self.apply_deviation(r);
         }
@@ -405,6 +454,37 @@ impl Runner {
             _ => {}
         }
     }
+}
+
+/// A cell that runs only because a claimed standard forbids the policy choice that would skip
+/// it counts its failures at that standard's level (a SHOULD makes them Warn), and says why.
+fn cap_to_claims(result: &mut ScenarioResult, forced: &crate::claims::Forced) {
+    let Some(level) = forced.level else {
+        return;
+    };
+    for f in &mut result.findings {
+        // Levels order strictest first: the weaker of the two.
+        f.level = f.level.max(level);
+    }
+    if matches!(
+        result.outcome,
+        Outcome::Fail | Outcome::Warn | Outcome::Info
+    ) {
+        result.outcome = result
+            .findings
+            .iter()
+            .map(|f| f.level)
+            .min()
+            .map_or(result.outcome, |l| l.outcome_when_broken());
+    }
+    let why = format!(
+        "run although the policy would skip it: {}",
+        forced.because.join("; ")
+    );
+    result.reason = Some(match result.reason.take() {
+        Some(r) => format!("{why}; {r}"),
+        None => why,
+    });
 }
 
 /// Redacts one exchange: URL, headers (credentials always), bodies (sensitive fields by name,
