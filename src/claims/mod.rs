@@ -266,6 +266,16 @@ impl Forbidden {
         holds(&self.when) && (self.unless.is_empty() || !holds(&self.unless))
     }
 
+    /// The rule's `example`: a policy that breaks it (`preset:` plus overrides).
+    pub fn example_policy(&self) -> Result<Policy, String> {
+        let mut overrides = self.example.clone();
+        let preset = match overrides.as_object_mut().and_then(|m| m.remove("preset")) {
+            Some(Value::String(p)) => p,
+            _ => return Err(format!("rule `{}`: `example` needs a `preset`", self.key)),
+        };
+        Policy::resolve(&preset, &overrides).map_err(|e| format!("rule `{}`: {e}", self.key))
+    }
+
     /// The policy's values of the keys the rule reads: `rotation = "never", …`.
     pub fn observed(&self, policy: &Value) -> String {
         self.when

@@ -189,6 +189,19 @@ impl<'a> ScenarioRun<'a> {
         for step in &s.setup {
             match Box::pin(self.step(step, Phase::Setup, 0)).await {
                 Flow::Continue => {}
+                Flow::StopFailed if !self.forced.is_empty() => {
+                    // The cell runs because a claimed standard requires what its setup checks:
+                    // the setup's finding is the behaviour to report, not a harness error.
+                    self.fail(
+                        format!(
+                            "setup step `{}` already shows the behaviour the claimed standard forbids",
+                            step_id(step, &self.steps)
+                        ),
+                        Stop::Skip,
+                    );
+                    stopped = true;
+                    break;
+                }
                 Flow::StopFailed => {
                     self.fail(
                         format!(
