@@ -1094,8 +1094,27 @@ deviations:
     }
 
     #[test]
+    fn claims_load_apart_from_the_policy() {
+        let text = "base_url: http://x\nendpoints: { token: /t }\nclients: { public: { id: p, auth_method: none } }\nbootstrap: { grant: refresh_token, refresh_token: r }\npolicy: rfc6749\nclaims: [rfc6749, rfc7009, rfc6749]\n";
+        let t = Target::parse(Source::new("t.yaml", text), Path::new("."), &PlaceholderEnv)
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        assert_eq!(t.claims, ["rfc6749", "rfc7009"]);
+        // The preset's own claims are not the profile's: a profile claims what its vendor says.
+        let text = text.replace("claims: [rfc6749, rfc7009, rfc6749]\n", "");
+        let t = Target::parse(
+            Source::new("t.yaml", text.as_str()),
+            Path::new("."),
+            &PlaceholderEnv,
+        )
+        .map_err(|e| format!("{e:?}"))
+        .expect("valid");
+        assert!(t.claims.is_empty());
+    }
+
+    #[test]
     fn every_error_in_a_profile_is_reported() {
-        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\n";
+        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\nclaims: [rfc6749, rfc9070]\n";
         let Err(TargetError::Invalid(d)) =
             Target::parse(Source::new("t.yaml", bad), Path::new("."), &PlaceholderEnv)
         else {
@@ -1114,6 +1133,8 @@ deviations:
             "unknown bootstrap grant `passwrd`",
             "secnds",
             "`introspection.cell_client` is decided per matrix cell",
+            "unknown standard `rfc9070` in `claims`",
+            "did you mean `rfc9700`",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }
