@@ -1336,3 +1336,52 @@ steps:
         assert_eq!(planned("auth.conf2-works"), ["auth.conf2-works"]);
     }
 }
+
+/// A target without an introspection endpoint lacks what introspection would observe as well:
+/// the skip names the endpoint, once, not the policy keys of introspection it does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_names_the_missing_feature_not_its_policy() {
+    let server = token_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "").replace(
+        "endpoints: { token: /token, revocation: /revoke, introspection: /introspect }",
+        "endpoints: { token: /token }",
+    );
+    let gated = |id: &str, requires: &str| {
+        format!(
+            "id: {id}
+title: gate
+requirements: [{{ id: RFC7662-2.2.a, level: MUST }}]
+requires: [{requires}]
+matrix: {{ client: [confidential] }}
+steps:
+  - request: {{ endpoint: token, form: {{ grant_type: x }} }}
+    expect: {{ status: 200 }}
+"
+        )
+    };
+    let a = gated("gate.cell-client", "introspection.cell_client");
+    let b = gated(
+        "gate.both",
+        "introspection.cell_client, endpoint.introspection, refresh.rotation",
+    );
+    write(
+        dir.path(),
+        &[
+            ("specs/a.yaml", &a),
+            ("specs/b.yaml", &b),
+            ("target.yaml", &target),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    for r in &results {
+        assert_eq!(r.outcome, Outcome::Skip, "{}", r.name());
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("target lacks endpoint.introspection"),
+            "{}",
+            r.name()
+        );
+    }
+    assert_eq!(results.len(), 2);
+}

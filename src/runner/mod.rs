@@ -329,12 +329,21 @@ impl Runner {
         none: &[crate::scenario::Gate],
         pacing: &Pacing,
     ) -> Option<String> {
-        use crate::capability::{describe_gates, describe_missing};
-        let missing: Vec<&str> = all
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| !self.has_capability(role, c, pacing))
-            .collect();
+        use crate::capability::{describe_gates, describe_missing, parent};
+        let mut missing: Vec<&str> = Vec::new();
+        for c in all.iter().map(|g| g.name.as_str()) {
+            if self.has_capability(role, c, pacing) {
+                continue;
+            }
+            // A target without introspection lacks what introspection would observe too: name
+            // what it lacks, not the policy keys of a feature it does not have.
+            let root = parent(c)
+                .filter(|p| !self.has_capability(role, p, pacing))
+                .unwrap_or(c);
+            if !missing.contains(&root) {
+                missing.push(root);
+            }
+        }
         if !missing.is_empty() {
             return Some(format!(
                 "target lacks {}",
