@@ -12,6 +12,9 @@
 //! - `claims/<key>/<standard>`: every forbidden policy choice of `specs/claims.yaml`, played by
 //!   the reference server under the rule's `example` policy with only that standard claimed, is a
 //!   `policy.<key>` row, and the scenarios the rule names run and fail at its level.
+//! - `prerequisite/<flaw>/<scenario>`: a scenario that is the `prerequisite_for` a client role
+//!   fails under each flaw it catches, and every other cell of that client is then skipped
+//!   naming it: no Error anywhere.
 //! - `meta/…`: no scenario or invariant catches nothing, and every flaw is caught by some
 //!   scenario or invariant.
 //!
@@ -30,7 +33,7 @@ use std::sync::{Arc, LazyLock};
 use tokencert::claims::ClaimsCatalogue;
 use tokencert::invariant::Rule;
 use tokencert::report::{Outcome, ScenarioResult};
-use tokencert::runner::{RunOptions, Runner};
+use tokencert::runner::{Cell, RunOptions, Runner};
 use tokencert::scenario::Catalogue;
 use tokencert::session::Session;
 use tokencert_policy::{PRESET_NAMES, Policy};
@@ -154,6 +157,18 @@ fn run_policy(
     flaws: &[Flaw],
     claims: Option<Vec<String>>,
 ) -> Result<Run, String> {
+    run_cells(cat, policy, flaws, claims, |ctx| ctx.cells_of(idx))
+}
+
+/// Runs the cells `select` picks against a fresh server with this policy and flaws, claiming
+/// `claims` (default: the claims of the policy's preset).
+fn run_cells(
+    cat: &Arc<Catalogue>,
+    policy: Policy,
+    flaws: &[Flaw],
+    claims: Option<Vec<String>>,
+    select: impl FnOnce(&Runner) -> Vec<Cell>,
+) -> Result<Run, String> {
     RT.block_on(async {
         let mut config = Config::new(policy);
         config.flaws = flaws.to_vec();
@@ -170,7 +185,7 @@ fn run_policy(
             Arc::clone(cat),
             "conformance".into(),
         ));
-        let cells = ctx.cells_of(idx);
+        let cells = select(&ctx);
         let results = ctx
             .run(
                 cells,
@@ -187,6 +202,63 @@ fn run_policy(
             target,
         })
     })
+}
+
+/// With `flaw` on, the prerequisite scenario `idx` of client `role` fails (under the first flaw
+/// preset where it does), and every other cell of that client, across the catalogue, is skipped
+/// naming it; nothing errors.
+fn prerequisite_skips_dependents(
+    cat: &Arc<Catalogue>,
+    idx: usize,
+    role: &str,
+    flaw: &str,
+) -> Result<(), Failed> {
+    let flaw: Flaw = flaw.parse().map_err(|e: String| Failed::from(e))?;
+    let id = &cat.scenarios[idx].id;
+    let of_role = |c: &Cell| c.values.iter().any(|(k, v)| k == "client" && v == role);
+    for preset in flaw_presets() {
+        let policy = Policy::preset(preset).map_err(|e| e.to_string())?;
+        let results = run_cells(cat, policy, &[flaw], None, |ctx| {
+            let mut cells = ctx.cells_of(idx);
+            for i in (0..cat.scenarios.len()).filter(|i| *i != idx) {
+                cells.extend(ctx.cells_of(i).into_iter().filter(of_role));
+            }
+            cells
+        })?
+        .cells;
+        let (prereq, others) = results.split_at(1);
+        if prereq[0].outcome != Outcome::Fail {
+            continue;
+        }
+        let wrong: Vec<String> = others
+            .iter()
+            .filter(|r| {
+                r.outcome != Outcome::Skip
+                    || !r.reason.as_deref().is_some_and(|why| {
+                        why.starts_with(&format!(
+                            "target lacks a prerequisite of the `{role}` client: {id} fails"
+                        ))
+                    })
+            })
+            .map(describe)
+            .collect();
+        if others.is_empty() {
+            return Err(Failed::from(format!(
+                "no other scenario has a `{role}` cell"
+            )));
+        }
+        return if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(Failed::from(format!(
+                "{preset}: {id} fails, yet these `{role}` cells were not skipped naming it:\n{}",
+                wrong.join("\n")
+            )))
+        };
+    }
+    Err(Failed::from(format!(
+        "{id} passes under every flaw preset with {flaw:?} on"
+    )))
 }
 
 /// A trial's verdict on a clean server: passes and skips only.
@@ -369,6 +441,19 @@ fn main() {
             )))
         }
     }));
+    for (idx, s) in cat.scenarios.iter().enumerate() {
+        let Some((role, _)) = s.prerequisite_for.clone() else {
+            continue;
+        };
+        for (name, _) in &s.catches {
+            let cat = Arc::clone(&cat);
+            let (name, role) = (name.clone(), role.clone());
+            trials.push(Trial::test(
+                format!("prerequisite/{name}/{}", s.id),
+                move || prerequisite_skips_dependents(&cat, idx, &role, &name),
+            ));
+        }
+    }
     {
         let cat = Arc::clone(&cat);
         trials.push(Trial::test("meta/every-scenario-catches-a-flaw", move || {

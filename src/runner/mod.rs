@@ -12,13 +12,15 @@ mod execute;
 mod failure;
 pub mod predicate;
 mod prepare;
+mod prerequisite;
 mod race;
 
 use clock::Pacing;
 pub use clock::{DEFAULT_MAX_WAIT, REAL_MARGIN, TIME_WAIT};
+use prerequisite::Prerequisites;
 
 use crate::report::{Outcome, RequirementRef, ScenarioResult};
-use crate::scenario::{Action, Catalogue, Scenario, Step};
+use crate::scenario::{Catalogue, Scenario};
 use crate::session::Session;
 use serde_json::Value;
 use std::sync::Arc;
@@ -108,15 +110,32 @@ impl Runner {
         }
     }
 
-    /// Expands the matrix of every selected scenario.
+    /// Expands the matrix of every selected scenario, and of the prerequisite scenario
+    /// (`prerequisite_for`) of every client role a selected cell uses, so that a filtered run
+    /// skips those cells for the same reason a full run does.
     pub fn plan(&self, filters: &[String]) -> Vec<Cell> {
-        let mut cells = Vec::new();
-        for (i, s) in self.catalogue.scenarios.iter().enumerate() {
-            if filters.is_empty() || filters.iter().any(|f| matches_filter(s, f)) {
-                cells.extend(self.cells_of(i));
+        let scenarios = &self.catalogue.scenarios;
+        let mut selected: Vec<bool> = scenarios
+            .iter()
+            .map(|s| filters.is_empty() || filters.iter().any(|f| matches_filter(s, f)))
+            .collect();
+        let roles: std::collections::BTreeSet<String> = (0..scenarios.len())
+            .filter(|i| selected[*i])
+            .flat_map(|i| self.cells_of(i))
+            .map(|c| self.cell_role(&c))
+            .collect();
+        for (i, s) in scenarios.iter().enumerate() {
+            if s.prerequisite_for
+                .as_ref()
+                .is_some_and(|(r, _)| roles.contains(r))
+            {
+                selected[i] = true;
             }
         }
-        cells
+        (0..scenarios.len())
+            .filter(|i| selected[*i])
+            .flat_map(|i| self.cells_of(i))
+            .collect()
     }
 
     /// The matrix cells of one scenario (by index in the catalogue).
@@ -139,8 +158,9 @@ impl Runner {
     /// Runs the plan; results come back in plan order.
     pub async fn run(self: &Arc<Self>, cells: Vec<Cell>, opts: &RunOptions) -> Vec<ScenarioResult> {
         let pacing = Arc::new(Pacing::new(&self.session, opts.max_wait, opts.jobs));
+        let prereqs = Arc::new(Prerequisites::new(self, &cells));
         let virtual_clock = matches!(pacing.clock, clock::Clock::Virtual);
-        let waits = |c: &Cell| uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue);
+        let waits = |c: &Cell| self.catalogue.scenarios[c.scenario].lets_time_pass(&self.catalogue);
         // `-j 1` asks for one cell at a time (a server whose store breaks under concurrent
         // writes): waiting cells then take their turn after the rest, as on a virtual clock.
         let one_at_a_time = opts.jobs <= 1;
@@ -148,10 +168,11 @@ impl Runner {
             .into_iter()
             .enumerate()
             .partition(|(_, c)| (virtual_clock || one_at_a_time) && waits(c));
-        // Real time: cells that wait start first and outside `-j` (they mostly sleep, and a
-        // place to wake up into could come too late for their checks), so their waits overlap
-        // the rest of the run and fit --max-wait.
-        parallel.sort_by_key(|(_, c)| !waits(c));
+        // Prerequisites start first: other cells wait for their verdict. Then, in real time,
+        // cells that wait start first and outside `-j` (they mostly sleep, and a place to wake
+        // up into could come too late for their checks), so their waits overlap the rest of
+        // the run and fit --max-wait.
+        parallel.sort_by_key(|(_, c)| (!prereqs.is_prerequisite(c), !waits(c)));
         let mut set = tokio::task::JoinSet::new();
         // Which cell each task runs, so a cell whose task panicked still gets a result.
         let mut tasks = std::collections::HashMap::new();
@@ -160,14 +181,18 @@ impl Runner {
             let ctx = Arc::clone(self);
             let task_cell = cell.clone();
             let pacing = Arc::clone(&pacing);
+            let prereqs = Arc::clone(&prereqs);
             let cb = opts.on_result.clone();
             let handle = set.spawn(async move {
+                // Waiting for a prerequisite holds no place, so `-j 1` cannot deadlock.
+                let unmet = prereqs.skip_reason(&ctx, &cell).await;
                 let _place = if limited {
                     pacing.jobs().acquire_owned().await.ok()
                 } else {
                     None
                 };
-                let r = ctx.run_cell(&cell, &pacing).await;
+                let r = ctx.run_cell(&cell, &pacing, unmet).await;
+                prereqs.record(&cell, &r);
                 if let Some(cb) = &cb {
                     cb(&r);
                 }
@@ -184,6 +209,7 @@ impl Runner {
                         let mut r = self.new_result(&cell);
                         r.outcome = Outcome::Error;
                         r.reason = Some(format!("the harness failed running this cell: {e}"));
+                        prereqs.record(&cell, &r);
                         if let Some(cb) = &opts.on_result {
                             cb(&r);
                         }
@@ -193,7 +219,9 @@ impl Runner {
             }
         }
         for (idx, cell) in serial {
-            let r = self.run_cell(&cell, &pacing).await;
+            // Prerequisites never wait (validation), so they ran above.
+            let unmet = prereqs.skip_reason(self, &cell).await;
+            let r = self.run_cell(&cell, &pacing, unmet).await;
             if let Some(cb) = &opts.on_result {
                 cb(&r);
             }
@@ -227,14 +255,20 @@ impl Runner {
         }
     }
 
-    /// Runs one cell, gating first (capabilities, then its waits: they must fit the clock's
-    /// margins and, in real time, what is left of `--max-wait`); the result is redacted.
-    async fn run_cell(&self, cell: &Cell, pacing: &Pacing) -> ScenarioResult {
+    /// Runs one cell, gating first (capabilities, then `unmet`: why its client's prerequisite
+    /// says to skip it, then its waits: they must fit the clock's margins and, in real time,
+    /// what is left of `--max-wait`); the result is redacted.
+    async fn run_cell(
+        &self,
+        cell: &Cell,
+        pacing: &Pacing,
+        unmet: Option<String>,
+    ) -> ScenarioResult {
         let s = &self.catalogue.scenarios[cell.scenario];
         let start = std::time::Instant::now();
         let mut result = self.new_result(cell);
         let forced = self.forced(cell);
-        if let Some(reason) = self.gate(s, cell, pacing, &forced) {
+        if let Some(reason) = self.gate(s, cell, pacing, &forced).or(unmet) {
             result.outcome = Outcome::Skip;
             result.reason = Some(reason);
             return result;
@@ -303,7 +337,7 @@ impl Runner {
         pacing: &Pacing,
         forced: &crate::claims::Forced,
     ) -> Option<String> {
-        use crate::capability::{describe_gates_noting, describe_missing};
+        use crate::capability::{describe_gates_noting, describe_missing, parent};
         // A skip for a policy choice says what the claims make of it: legitimate only when
         // every claimed standard allows the choice.
         let note = |keys: &[&str]| {
@@ -313,11 +347,20 @@ impl Runner {
                 &self.breaches,
             ))
         };
-        let missing: Vec<&str> = all
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| !self.has_capability(role, c, pacing, forced))
-            .collect();
+        let mut missing: Vec<&str> = Vec::new();
+        for c in all.iter().map(|g| g.name.as_str()) {
+            if self.has_capability(role, c, pacing, forced) {
+                continue;
+            }
+            // A target without introspection lacks what introspection would observe too: name
+            // what it lacks, not the policy keys of a feature it does not have.
+            let root = parent(c)
+                .filter(|p| !self.has_capability(role, p, pacing, forced))
+                .unwrap_or(c);
+            if !missing.contains(&root) {
+                missing.push(root);
+            }
+        }
         if !missing.is_empty() {
             return Some(format!(
                 "target lacks {}",
@@ -502,22 +545,6 @@ fn redact_exchange(red: &crate::profile::Redactor, ex: &mut crate::report::Excha
         }
         resp.body = red.redact_body(&resp.body);
     }
-}
-
-/// Whether a scenario lets time pass (and so must not overlap others on a virtual clock),
-/// looking into included fixtures too.
-fn uses_time(s: &Scenario, cat: &Catalogue) -> bool {
-    fn any(steps: &[Step], cat: &Catalogue, depth: u8) -> bool {
-        steps.iter().any(|st| match &st.action {
-            Action::Wait(_) => true,
-            Action::Include(inc) if depth < 8 => cat
-                .fixtures
-                .get(&inc.name)
-                .is_some_and(|f| any(&f.steps, cat, depth + 1)),
-            _ => false,
-        })
-    }
-    any(&s.setup, cat, 0) || any(&s.steps, cat, 0) || any(&s.teardown, cat, 0)
 }
 
 fn matches_filter(s: &Scenario, f: &str) -> bool {

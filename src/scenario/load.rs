@@ -356,6 +356,7 @@ pub(crate) fn decode_scenario(
         steps: Vec::new(),
         teardown: Vec::new(),
         catches: Vec::new(),
+        prerequisite_for: None,
         source: dec.src.clone(),
         loc: entries.first().map_or(node.loc, |(k, _)| k.loc),
     };
@@ -408,6 +409,7 @@ pub(crate) fn decode_scenario(
             "steps" => s.steps = dec.steps(v, "steps"),
             "teardown" => s.teardown = dec.steps(v, "teardown"),
             "catches" => s.catches = dec.strings(v, "catches"),
+            "prerequisite_for" => s.prerequisite_for = dec.prerequisite_for(v),
             _ => {}
         }
     }
