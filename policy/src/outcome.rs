@@ -380,7 +380,10 @@ mod tests {
         let untested = RequirementOutcome::of([Outcome::Skip, Outcome::Skip]);
         assert_eq!(untested, RequirementOutcome::UNTESTED);
         assert!(!untested.is_tested());
-        assert_eq!((untested.as_str(), untested.label()), ("untested", "UNTESTED"));
+        assert_eq!(
+            (untested.as_str(), untested.label()),
+            ("untested", "UNTESTED")
+        );
         assert_eq!(RequirementOutcome::of([]), RequirementOutcome::UNTESTED);
         let tested = RequirementOutcome::of([Outcome::Skip, Outcome::Pass, Outcome::Xfail]);
         assert_eq!(tested.tested(), Some(Outcome::Xfail));
@@ -395,7 +398,10 @@ mod tests {
         // Wire names round-trip; a schema-1 `skip` reads as untested.
         for r in [untested, tested, RequirementOutcome::of([Outcome::Pass])] {
             let json = serde_json::to_string(&r).expect("serialize");
-            assert_eq!(serde_json::from_str::<RequirementOutcome>(&json).ok(), Some(r));
+            assert_eq!(
+                serde_json::from_str::<RequirementOutcome>(&json).ok(),
+                Some(r)
+            );
         }
         let old: RequirementOutcome = serde_json::from_str("\"skip\"").expect("old");
         assert_eq!(old, RequirementOutcome::UNTESTED);
