@@ -317,12 +317,21 @@ fn outcome_class_of(o: RequirementOutcome) -> &'static str {
 }
 
 fn results(r: &RunReport, causes: &[RootCause<'_>]) -> Markup {
-    let attention: Vec<(usize, &ScenarioResult)> = r
-        .results
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.outcome.verdict().has_details())
-        .collect();
+    // Cells with details, one row per scenario and outcome.
+    let mut attention: Vec<(usize, Vec<(usize, &ScenarioResult)>)> = Vec::new();
+    for (i, x) in r.results.iter().enumerate() {
+        if !x.outcome.verdict().has_details() {
+            continue;
+        }
+        match attention
+            .iter_mut()
+            .find(|(_, v)| v[0].1.scenario == x.scenario && v[0].1.outcome == x.outcome)
+        {
+            Some((_, v)) => v.push((i, x)),
+            None => attention.push((i, vec![(i, x)])),
+        }
+    }
+    let attention_cells: usize = attention.iter().map(|(_, v)| v.len()).sum();
     // Passing cells, one row per scenario.
     let mut passing: Vec<(usize, Vec<&ScenarioResult>)> = Vec::new();
     for (i, x) in r.results.iter().enumerate() {
@@ -345,21 +354,28 @@ fn results(r: &RunReport, causes: &[RootCause<'_>]) -> Markup {
                 p.muted { "No scenarios ran." }
             }
             @if !attention.is_empty() {
-                h3 { (attention.len()) " cells with findings or errors" }
+                h3 { (attention_cells) " cells with findings or errors, in " (attention.len()) " scenarios" }
                 div.scroll { table.results {
                     thead { tr {
-                        th.num { "#" } th { "Cell" } th { "Outcome" } th { "Title" }
-                        th { "Requirements" } th.num { "Duration" }
+                        th { "Scenario" } th { "Outcome" } th { "Title" } th { "Cells" }
+                        th { "Requirements" }
                     } }
                     tbody {
-                        @for (i, x) in &attention {
-                            tr id=(format!("row-{i}")) {
-                                td.num { (i + 1) }
-                                td.id { a href=(result_link(r, causes, *i, x)) { code { (x.name()) } } }
+                        @for (first, cells) in &attention {
+                            @let x = cells[0].1;
+                            tr id=(format!("row-{first}")) {
+                                td.id { code { (x.scenario) } }
                                 td { (badge(x.outcome)) }
                                 td { (x.title) }
+                                td {
+                                    @for (n, (i, c)) in cells.iter().enumerate() {
+                                        @if n > 0 { ", " }
+                                        a.id href=(result_link(r, causes, *i, c)) {
+                                            @if c.cell.is_empty() { "(no matrix)" } @else { (c.cell) }
+                                        }
+                                    }
+                                }
                                 td { (requirement_refs(x)) }
-                                td.num { (duration(x.duration_ms)) }
                             }
                         }
                     }
@@ -562,7 +578,10 @@ fn example(x: &ScenarioResult, full: bool) -> Markup {
         .collect();
     html! {
         div.ex {
-            p.sub { (x.title) " · " code { (x.file) } " · " (duration(x.duration_ms)) }
+            p.sub {
+                @if !full { (x.title) " · " }
+                code { (x.file) } " · " (duration(x.duration_ms))
+            }
             @if let Some(reason) = reason {
                 p.reason {
                     strong { @if x.outcome == Outcome::Xpass { "Known deviation: " } @else { "Reason: " } }
@@ -573,6 +592,8 @@ fn example(x: &ScenarioResult, full: bool) -> Markup {
                 p.reason { "This known deviation now passes: remove it from the target profile." }
             }
             @if full && !x.steps.is_empty() {
+                details.steps {
+                summary { "All " (x.steps.len()) " steps" }
                 table.steps {
                     thead { tr {
                         th { "Phase" } th { "Step" } th { "Kind" } th { "Outcome" }
@@ -592,11 +613,12 @@ fn example(x: &ScenarioResult, full: bool) -> Markup {
                         }
                     }
                 }
+                }
             }
             @for (s, findings) in &shown {
                 (step_block(s, findings, full))
             }
-            @for f in &orphans { (finding(f)) }
+            @if !orphans.is_empty() { (findings(&orphans)) }
         }
     }
 }
@@ -613,7 +635,7 @@ fn step_outcome(o: StepOutcome) -> &'static str {
 fn step_block(s: &StepResult, findings: &[&Finding], full: bool) -> Markup {
     html! {
         h4 { "Step " code { (s.id) } @if let Some(n) = &s.name { " — " (n) } }
-        @for f in findings { (finding(f)) }
+        @if !findings.is_empty() { (self::findings(findings)) }
         @for (i, ex) in s.exchanges.iter().enumerate() {
             @let cited = cites(findings, s.exchanges.len(), i);
             @if cited {
@@ -662,24 +684,39 @@ fn exchange_body(ex: &Exchange) -> Markup {
     }
 }
 
-fn finding(f: &Finding) -> Markup {
+/// A step's findings as one table (requirement, check, location), the diagnostics with their
+/// source snippets folded below it.
+fn findings(fs: &[&Finding]) -> Markup {
+    let snippets: Vec<&str> = fs
+        .iter()
+        .map(|f| f.snippet.trim_end_matches('\n'))
+        .filter(|s| !s.is_empty())
+        .collect();
     html! {
-        div class={"finding lvl-" (lower(f.level.as_str()))} {
-            div.fh {
-                code.id { (f.requirement) } " " (level(f.level))
-                @if !f.requirement_text.is_empty() { " " span.rt { (markdown(&f.requirement_text)) } }
-            }
-            table.kv {
-                tr { th { "Step" } td { code { (f.step) } } }
-                tr { th { "Subject" } td { code { (f.subject) } } }
-                tr { th { "Expected" } td { code { (f.expected) } } }
-                tr { th { "Observed" } td { code { (f.observed) } } }
-                @if !f.location.is_empty() {
-                    tr { th { "Location" } td { code { (f.location) } } }
+        table.findings {
+            thead { tr { th { "Requirement" } th { "Check" } th { "Location" } } }
+            tbody {
+                @for f in fs {
+                    tr class={"f-" (lower(f.level.as_str()))} {
+                        td {
+                            span.id { code { (f.requirement) } " " (level(f.level)) }
+                            @if !f.requirement_text.is_empty() {
+                                div.rt { (markdown(&f.requirement_text)) }
+                            }
+                        }
+                        td {
+                            code { (f.subject) } ": expected " code { (f.expected) }
+                            ", observed " code.obs { (f.observed) }
+                        }
+                        td.id { code { (f.location) } }
+                    }
                 }
             }
-            @if !f.snippet.is_empty() {
-                pre.snippet { (f.snippet.trim_end_matches('\n')) }
+        }
+        @if !snippets.is_empty() {
+            details.snips {
+                summary { "Diagnostics with source (" (snippets.len()) ")" }
+                @for s in &snippets { pre.snippet { (s) } }
             }
         }
     }
@@ -886,11 +923,11 @@ article.cause h3{display:flex;gap:8px;align-items:baseline;flex-wrap:wrap}
 details.example{border-top:1px solid var(--line);padding:4px 0}details.example>summary{cursor:pointer;font-weight:600}
 .reason{background:var(--alt);border-radius:4px;padding:6px 10px}
 table.steps{font-size:13px}.s-fail{color:#cf222e;font-weight:600}.s-error{color:#8250df;font-weight:600}.s-skip{color:#59636e}
-.finding{border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0;background:#fff}
-.finding.lvl-must{border-left:4px solid #cf222e}.finding.lvl-should{border-left:4px solid #bf8700}.finding.lvl-may{border-left:4px solid #0969da}
-.finding .fh{font-weight:600;display:flex;gap:8px;align-items:baseline;flex-wrap:wrap}
-table.kv{width:auto;margin:6px 0}table.kv th{color:var(--muted);font-weight:500;white-space:nowrap;border:0;padding:1px 12px 1px 0}
-table.kv td{border:0;padding:1px 0;overflow-wrap:anywhere}
+table.findings{font-size:13px}table.findings td{overflow-wrap:anywhere}
+table.findings tr.f-must td:first-child{border-left:4px solid #cf222e}table.findings tr.f-should td:first-child{border-left:4px solid #bf8700}
+table.findings tr.f-may td:first-child{border-left:4px solid #0969da}
+div.rt{font-size:12.5px}code.obs{color:#a40e26}
+details.steps>summary,details.snips>summary{cursor:pointer;color:var(--muted);font-size:13px}
 pre{background:var(--alt);border:1px solid var(--line);border-radius:4px;padding:8px 10px;margin:4px 0;white-space:pre-wrap;overflow-wrap:anywhere;max-height:32em;overflow-y:auto}
 pre.snippet{background:#fff}
 .exchange{margin:6px 0}details.exchange>summary{cursor:pointer}
@@ -1122,7 +1159,8 @@ mod tests {
         // One root cause per detailed cell here: FAIL, WARN, INFO, ERROR, TIMEOUT, XPASS.
         assert_eq!(html.matches("<article class=\"cause").count(), 6);
         for needle in [
-            "<th>Location</th><td><code>specs/refresh.yaml:12:9</code>",
+            "<td class=\"id\"><code>specs/refresh.yaml:12:9</code></td>",
+            "<code>status</code>: expected <code>200</code>, observed <code class=\"obs\">&lt;html&gt;",
             "error: status mismatch",
             "^^^^^^ expected 200",
             "POST https://as.example/token\ncontent-type: application/x-www-form-urlencoded",
@@ -1169,7 +1207,7 @@ mod tests {
         for i in [1, 9, 18] {
             assert!(html.contains(&format!("id=\"r-{i}\"")), "r-{i}");
         }
-        assert!(html.contains("<a href=\"#r-18\">"));
+        assert!(html.contains("<a class=\"id\" href=\"#r-18\">copy=9</a>"));
     }
 
     #[test]
