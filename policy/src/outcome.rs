@@ -144,8 +144,10 @@ impl Outcome {
 vocabulary! {
     /// The least severe finding that fails a run (`--fail-on`). By default only a broken MUST
     /// does; a pipeline that also gates on SHOULD (`warn`) or MAY (`info`) findings lowers it.
+    #[derive(Default)]
     pub enum FailOn("--fail-on level") {
         /// Only a broken MUST (FAIL) fails the run.
+        #[default]
         Fail = "fail",
         /// A broken SHOULD (WARN) fails it too.
         Warn = "warn",
@@ -167,12 +169,6 @@ impl FailOn {
     /// Whether this is the default (only FAIL fails), which reports need not mention.
     pub fn is_default(&self) -> bool {
         *self == FailOn::Fail
-    }
-}
-
-impl Default for FailOn {
-    fn default() -> FailOn {
-        FailOn::Fail
     }
 }
 

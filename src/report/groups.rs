@@ -94,7 +94,7 @@ pub fn root_causes(report: &RunReport) -> Vec<RootCause<'_>> {
     }
     let mut out: Vec<RootCause<'_>> = groups.into_iter().map(|(_, g)| g).collect();
     // Stable: equal outcomes keep plan order.
-    out.sort_by(|a, b| b.outcome.cmp(&a.outcome));
+    out.sort_by_key(|c| std::cmp::Reverse(c.outcome));
     out
 }
 
