@@ -43,6 +43,10 @@ pub(super) struct RunArgs {
     /// Print the redacted HTTP exchanges of failures on the console.
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// The least severe finding that fails the run (exit 4): `fail` (a broken MUST, the
+    /// default), `warn` (a broken SHOULD too) or `info` (any finding, MAY included).
+    #[arg(long, value_name = "LEVEL", default_value = "fail")]
+    fail_on: report::FailOn,
 }
 
 pub(super) async fn run(a: RunArgs) -> u8 {
@@ -110,7 +114,8 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
         results.push(r);
     }
     let summary = report::summarize(&results);
-    let code = report::exit_code(&summary);
+    let code = i32::from(summary.exit_code_under(a.fail_on));
+    let requirements = report::requirement_summaries(&cat, &results);
     let t = &runner.session.target;
     let report = RunReport {
         schema_version: report::SCHEMA_VERSION,
@@ -128,11 +133,13 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
             flaws: t.flaws.clone(),
             capabilities: runner.capabilities(&opts).into_iter().collect(),
         },
+        coverage: report::Coverage::of(&requirements, &summary),
         summary: summary.clone(),
-        requirements: report::requirement_summaries(&cat, &results),
+        requirements,
         flaw_matrix: (!t.flaws.is_empty()).then(|| flaw_row(&t.flaws.join("+"), &results)),
         results,
         exit_code: code,
+        fail_on: a.fail_on,
     };
     let dir = a
         .report_dir
@@ -140,6 +147,11 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
         .unwrap_or_else(|| Path::new("reports").join(&id));
     let written = report::write_all(&report, &dir);
     console::summary(&summary, report.duration_ms);
+    eprintln!("{}", report.headline());
+    if report::github::enabled() {
+        // Workflow commands are read from stdout.
+        print!("{}", report::github::annotations(&report));
+    }
     match written {
         Ok(files) => {
             for f in files {
