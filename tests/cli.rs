@@ -199,7 +199,7 @@ async fn exit_codes_and_reports() {
     .await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("PASS  ok.scenario"), "{out}");
-    for f in ["junit.xml", "report.json", "report.html"] {
+    for f in ["junit.xml", "report.json", "report.html", "report.sarif"] {
         assert!(d.join("out0").join(f).is_file(), "{f} missing");
     }
 
@@ -568,7 +568,7 @@ async fn planted_secrets_never_reach_any_output() {
             std::fs::read_to_string(&p).expect("read"),
         ));
     }
-    assert_eq!(outputs.len(), 5);
+    assert_eq!(outputs.len(), 6, "stdout, stderr and the four reports");
     let plants = [
         CLIENT_SECRET,
         USER_PASSWORD,

@@ -39,6 +39,10 @@ pub(super) struct RunArgs {
     max_wait: humantime::Duration,
     #[command(flatten)]
     console: console::ConsoleArgs,
+    /// The least severe finding that fails the run (exit 4): `fail` (a broken MUST, the
+    /// default), `warn` (a broken SHOULD too) or `info` (any finding, MAY included).
+    #[arg(long, value_name = "LEVEL", default_value = "fail")]
+    fail_on: report::FailOn,
 }
 
 pub(super) async fn run(a: RunArgs) -> u8 {
@@ -103,14 +107,16 @@ impl RunMeta {
         }
     }
 
-    /// The report of `results` against `target`, ending with `exit_code`.
+    /// The report of `results` against `target`, ending with `exit_code` under `fail_on`.
     fn report(
         &self,
         target: TargetInfo,
         results: Vec<ScenarioResult>,
         requirements: Vec<report::RequirementSummary>,
         exit_code: u8,
+        fail_on: report::FailOn,
     ) -> RunReport {
+        let summary = report::summarize(&results);
         RunReport {
             schema_version: report::SCHEMA_VERSION,
             tool: Tool {
@@ -121,11 +127,13 @@ impl RunMeta {
             started_at: self.started_at.clone(),
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             target,
-            summary: report::summarize(&results),
+            coverage: report::Coverage::of(&requirements, &summary),
+            summary,
             requirements,
             flaw_matrix: None,
             results,
             exit_code: i32::from(exit_code),
+            fail_on,
         }
     }
 }
@@ -181,7 +189,7 @@ fn stopped(a: &RunArgs, meta: &RunMeta, stop: Stop) -> u8 {
         flaws: a.target.flaws.iter().map(|f| f.name().to_owned()).collect(),
         capabilities: Vec::new(),
     };
-    let report = meta.report(target, vec![result], Vec::new(), code);
+    let report = meta.report(target, vec![result], Vec::new(), code, a.fail_on);
     write_reports(a, &report).map_or_else(|e| e, |()| code)
 }
 
@@ -238,10 +246,18 @@ async fn run_against(
         on_result: Some(Arc::new(move |i, r| cb_printer.result(i, r))),
         max_wait: a.max_wait.into(),
     };
-    let results = runner.run(cells, &opts).await;
+    let mut results = runner.run(cells, &opts).await;
     printer.finish();
+    // The target's own rows: what its policy breaks of its claims, and the response invariants
+    // its answers broke in any cell.
+    for r in runner.target_results() {
+        if !a.console.quiet {
+            console::stdout(&console::render_result(&r, view));
+        }
+        results.push(r);
+    }
     let summary = report::summarize(&results);
-    let code = u8::try_from(report::exit_code(&summary)).unwrap_or(EXIT_HARNESS);
+    let code = summary.exit_code_under(a.fail_on);
     let t = &runner.session.target;
     let target = TargetInfo {
         name: t.name.clone(),
@@ -252,11 +268,16 @@ async fn run_against(
     };
     let requirements = report::requirement_summaries(&cat, &results);
     let flaw_matrix = (!t.flaws.is_empty()).then(|| flaw_row(&t.flaws.join("+"), &results));
-    let mut report = meta.report(target, results, requirements, code);
+    let mut report = meta.report(target, results, requirements, code, a.fail_on);
     report.flaw_matrix = flaw_matrix;
     let written = write_reports(a, &report);
     console::stdout(&console::recap(&report.results, paint));
     console::stdout(&console::summary_line(&summary, report.duration_ms, paint));
+    console::stdout(&format!("{}\n", report.headline()));
+    if report::github::enabled() {
+        // Workflow commands are read from stdout.
+        console::stdout(&report::github::annotations(&report));
+    }
     match written {
         Ok(()) => code,
         Err(e) => e,

@@ -19,8 +19,10 @@ pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "steps",
     "teardown",
     "catches",
+    "prerequisite_for",
     "kind",
 ];
+pub(crate) const PREREQUISITE_KEYS: &[&str] = &["client"];
 pub(crate) const FIXTURE_KEYS: &[&str] = &["fixture", "description", "params", "steps", "kind"];
 pub(crate) const STEP_KEYS: &[&str] = &[
     "id",
@@ -283,6 +285,23 @@ impl Dec<'_> {
             }
         }
         out
+    }
+
+    /// `prerequisite_for: { client: R }`: the role and where it was written.
+    pub(crate) fn prerequisite_for(&mut self, node: &Node) -> Option<(String, Loc)> {
+        let entries = self.map(node, "prerequisite_for", PREREQUISITE_KEYS)?;
+        let role = entries
+            .iter()
+            .find(|(k, _)| k.name == "client")
+            .and_then(|(_, v)| {
+                self.string(v, "prerequisite_for.client")
+                    .map(|r| (r, v.loc))
+            });
+        if role.is_none() {
+            self.err(node.loc, "`prerequisite_for` needs `client`")
+                .label = Some("write `prerequisite_for: { client: <role> }`".into());
+        }
+        role
     }
 
     pub(crate) fn matrix(&mut self, node: &Node) -> Vec<Dimension> {
