@@ -37,12 +37,12 @@ pub(super) struct RunArgs {
     /// concurrently); a cell that would need longer is skipped. `0` turns real-time waits off.
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     max_wait: humantime::Duration,
-    #[command(flatten)]
-    console: console::ConsoleArgs,
     /// The least severe finding that fails the run (exit 4): `fail` (a broken MUST, the
     /// default), `warn` (a broken SHOULD too) or `info` (any finding, MAY included).
     #[arg(long, value_name = "LEVEL", default_value = "fail")]
     fail_on: report::FailOn,
+    #[command(flatten)]
+    console: console::ConsoleArgs,
 }
 
 pub(super) async fn run(a: RunArgs) -> u8 {
@@ -107,7 +107,7 @@ impl RunMeta {
         }
     }
 
-    /// The report of `results` against `target`, ending with `exit_code` under `fail_on`.
+    /// The report of `results` against `target`, ending with `exit_code`.
     fn report(
         &self,
         target: TargetInfo,
@@ -247,15 +247,14 @@ async fn run_against(
         max_wait: a.max_wait.into(),
     };
     let mut results = runner.run(cells, &opts).await;
-    printer.finish();
-    // The target's own rows: what its policy breaks of its claims, and the response invariants
-    // its answers broke in any cell.
-    for r in runner.target_results() {
-        if !a.console.quiet {
-            console::stdout(&console::render_result(&r, view));
-        }
+    // The target's own rows, printed after every cell: what its policy breaks of its claims,
+    // and the response invariants its answers broke in any cell.
+    let first = results.len();
+    for (i, r) in runner.target_results().into_iter().enumerate() {
+        printer.result(first + i, &r);
         results.push(r);
     }
+    printer.finish();
     let summary = report::summarize(&results);
     let code = summary.exit_code_under(a.fail_on);
     let t = &runner.session.target;
