@@ -407,8 +407,9 @@ fn untested_requirements_read_untested_in_every_format() {
         cov.cells_skipped,
         cov.cells_total
     );
-    // Console, JUnit, HTML.
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&headline));
+    // Console (results and the verdict go to stdout), JUnit, HTML.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&headline), "{stdout}");
     let xml = read(&dir.path().join("junit.xml"));
     assert!(xml.contains(&format!(
         "<property name=\"verdict\" value=\"{headline}\"/>"

@@ -44,7 +44,7 @@ pub(super) async fn fuzz(a: FuzzArgs) -> u8 {
     };
     let opened = match super::target::open(&a.target, &setup).await {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(stop) => return stop.print(),
     };
     let code = match &opened.session {
         Some(session) => fuzz_against(&a, Arc::clone(session)).await,
