@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use tokencert::report::sarif::{Location, Log, SarifLevel, SarifResult};
+use tokencert::report::sarif::{Location, Log, Rule, SarifLevel, SarifResult};
 use tokencert::report::{RunReport, json, junit, sarif};
 
 fn schema(name: &str) -> PathBuf {
@@ -224,6 +224,12 @@ fn junit_and_sarif_of_every_outcome_validate() {
 fn a_fuzzer_style_sarif_log_validates() {
     // What the black-box fuzzer writes: findings at an endpoint, not in a file.
     let mut log = Log::new("tokencert-fuzz", "0.0.0");
+    log.rule(Rule {
+        id: "server-error".into(),
+        description: "the token endpoint never answers 5xx".into(),
+        level: SarifLevel::Error,
+        properties: [("requirement".to_owned(), serde_json::json!("RFC6749-5.2"))].into(),
+    });
     log.result(SarifResult {
         rule_id: "server-error".into(),
         level: SarifLevel::Error,
@@ -247,10 +253,9 @@ fn a_fuzzer_style_sarif_log_validates() {
     assert_sarif_valid(&text, "fuzz.sarif");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["runs"][0]["results"][0]["ruleIndex"], 0);
-    assert_eq!(
-        v["runs"][0]["tool"]["driver"]["rules"][0]["id"],
-        "server-error"
-    );
+    let rule = &v["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(rule["id"], "server-error");
+    assert_eq!(rule["properties"]["requirement"], "RFC6749-5.2");
 }
 
 #[test]

@@ -21,7 +21,7 @@ use super::groups::{RootCause, root_causes};
 use super::junit::{request_text, response_text};
 use super::{
     Exchange, Finding, Level, Outcome, RequirementOutcome, RequirementSummary, RunReport,
-    ScenarioResult, StepOutcome, StepResult, Verdict,
+    RunVerdict, ScenarioResult, StepOutcome, StepResult, Verdict,
 };
 
 /// Collapsed examples of one root cause rendered with their findings and exchange; the cells
@@ -89,11 +89,11 @@ fn tool(report: &RunReport) -> String {
 
 /// The CSS class of the run's verdict badge.
 fn verdict_class(report: &RunReport) -> &'static str {
-    match report.verdict_label() {
-        "PASSED" => "o-pass",
-        "FAILED" => "o-fail",
-        "UNTESTED" => "o-untested",
-        _ => "o-error",
+    match report.run_verdict() {
+        RunVerdict::Passed => "o-pass",
+        RunVerdict::Failed => "o-fail",
+        RunVerdict::Untested => "o-untested",
+        RunVerdict::Errors => "o-error",
     }
 }
 
@@ -110,7 +110,7 @@ fn header(r: &RunReport) -> Markup {
         header {
             h1 {
                 "Conformance report: " (r.target.name) " "
-                span class={"badge big " (verdict_class(r))} { (r.verdict_label()) }
+                span class={"badge big " (verdict_class(r))} { (r.run_verdict().label()) }
             }
             p.headline {
                 strong { (cov.requirements_tested) " of " (cov.requirements_applicable) }

@@ -61,21 +61,45 @@ impl RunReport {
         outcome.verdict_under(self.fail_on)
     }
 
-    /// The run's one-word verdict for headlines: `PASSED`, `FAILED` (exit 4), `ERRORS` (exit 3,
-    /// something could not be judged), or `UNTESTED` when no requirement was tested at all.
-    pub fn verdict_label(&self) -> &'static str {
+    /// The run's verdict for headlines.
+    pub fn run_verdict(&self) -> RunVerdict {
         match self.exit_code {
-            0 if self.coverage.requirements_tested == 0 => "UNTESTED",
-            0 => "PASSED",
-            4 => "FAILED",
-            _ => "ERRORS",
+            0 if self.coverage.requirements_tested == 0 => RunVerdict::Untested,
+            0 => RunVerdict::Passed,
+            4 => RunVerdict::Failed,
+            _ => RunVerdict::Errors,
         }
     }
 
     /// The headline: the verdict with the coverage beside it, e.g. `PASSED: 118 of 127
     /// requirements tested (9 untested); 28 of 291 cells skipped`.
     pub fn headline(&self) -> String {
-        format!("{}: {}", self.verdict_label(), self.coverage)
+        format!("{}: {}", self.run_verdict().label(), self.coverage)
+    }
+}
+
+/// The one-word verdict a headline gives the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunVerdict {
+    /// Exit 0 and some requirement was tested.
+    Passed,
+    /// Exit 0, but no requirement had an executed cell: nothing was checked.
+    Untested,
+    /// Exit 3: something could not be judged (error, timeout, XPASS).
+    Errors,
+    /// Exit 4: a requirement at or above `--fail-on` is broken.
+    Failed,
+}
+
+impl RunVerdict {
+    /// `PASSED`, `UNTESTED`, `ERRORS` or `FAILED`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            RunVerdict::Passed => "PASSED",
+            RunVerdict::Untested => "UNTESTED",
+            RunVerdict::Errors => "ERRORS",
+            RunVerdict::Failed => "FAILED",
+        }
     }
 }
 

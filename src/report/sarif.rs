@@ -121,6 +121,8 @@ pub struct Rule {
     pub description: String,
     /// Its default severity.
     pub level: SarifLevel,
+    /// Extra facts (the requirement an oracle enforces, its level), the rule's property bag.
+    pub properties: BTreeMap<String, Value>,
 }
 
 /// One finding.
@@ -184,6 +186,7 @@ impl Log {
                 id: result.rule_id.clone(),
                 description: result.rule_id.clone(),
                 level: result.level,
+                properties: BTreeMap::new(),
             });
         }
         self.results.push(result);
@@ -220,12 +223,16 @@ impl Log {
             .rules
             .iter()
             .map(|r| {
-                json!({
+                let mut v = json!({
                     "id": r.id,
                     "shortDescription": { "text": one_line(&r.description) },
                     "fullDescription": { "text": r.description },
                     "defaultConfiguration": { "level": r.level },
-                })
+                });
+                if !r.properties.is_empty() {
+                    v["properties"] = json!(r.properties);
+                }
+                v
             })
             .collect();
         let results: Vec<Value> = self
@@ -311,6 +318,11 @@ pub fn render_run(report: &RunReport) -> String {
             id: req.id.clone(),
             description,
             level: req.level.into(),
+            properties: [
+                ("level".to_owned(), json!(req.level.as_str())),
+                ("spec".to_owned(), json!(req.spec)),
+            ]
+            .into(),
         });
     }
     for cause in root_causes(report) {
