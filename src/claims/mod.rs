@@ -40,7 +40,7 @@ pub struct ByStandard {
 #[serde(untagged)]
 pub enum Matcher {
     /// `{ not | in | above | has | lacks | has_any: … }`: every one given holds.
-    Op(Op),
+    Op(Box<Op>),
     /// The key equals this value (`null` for `~`).
     Equals(Value),
 }
