@@ -306,6 +306,16 @@ pub fn describe_missing(name: &str) -> String {
 /// keys they come from, so the reader knows what to declare:
 /// `refresh.rotation, test.clock (policy: rotation)`.
 pub fn describe_gates(names: &[&str], describe: fn(&str) -> String) -> String {
+    describe_gates_noting(names, describe, &|_| None)
+}
+
+/// [`describe_gates`], with `note` given the policy keys behind the capabilities and adding what
+/// it returns after them: `refresh.rotation (policy: rotation; allowed by …)`.
+pub fn describe_gates_noting(
+    names: &[&str],
+    describe: fn(&str) -> String,
+    note: &dyn Fn(&[&str]) -> Option<String>,
+) -> String {
     let mut keys: Vec<&str> = Vec::new();
     for n in names {
         let from = if *n == INTROSPECTION_CELL_CLIENT {
@@ -321,9 +331,11 @@ pub fn describe_gates(names: &[&str], describe: fn(&str) -> String) -> String {
     }
     let list: Vec<String> = names.iter().map(|n| describe(n)).collect();
     if keys.is_empty() {
-        list.join(", ")
-    } else {
-        format!("{} (policy: {})", list.join(", "), keys.join(", "))
+        return list.join(", ");
+    }
+    match note(&keys) {
+        Some(n) => format!("{} (policy: {}; {n})", list.join(", "), keys.join(", ")),
+        None => format!("{} (policy: {})", list.join(", "), keys.join(", ")),
     }
 }
 

@@ -365,7 +365,7 @@ steps:
     assert_eq!(outcome_of(&results, "gate.requires-missing"), Outcome::Skip);
     assert_eq!(
         reason("gate.requires-missing"),
-        "target lacks dpop.nonce (policy: dpop.supported, dpop.nonce_required)"
+        "target lacks dpop.nonce (policy: dpop.supported, dpop.nonce_required; no standard claimed)"
     );
     assert_eq!(outcome_of(&results, "gate.requires-present"), Outcome::Pass);
     assert_eq!(outcome_of(&results, "gate.unless-present"), Outcome::Skip);

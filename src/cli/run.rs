@@ -101,8 +101,14 @@ async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) ->
         on_result: Some(Arc::new(move |r| cb_printer.result(r))),
         max_wait: a.max_wait.into(),
     };
-    let results = runner.run(cells, &opts).await;
+    let mut results = runner.run(cells, &opts).await;
     printer.finish();
+    // The target's own rows: what its policy breaks of its claims, and the response invariants
+    // its answers broke in any cell.
+    for r in runner.target_results() {
+        eprint!("{}", console::render_result(&r, a.verbose));
+        results.push(r);
+    }
     let summary = report::summarize(&results);
     let code = report::exit_code(&summary);
     let t = &runner.session.target;

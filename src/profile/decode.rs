@@ -24,6 +24,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "clients",
     "bootstrap",
     "policy",
+    "claims",
     "capabilities",
     "deviations",
     "scopes",
@@ -336,6 +337,7 @@ impl ProfileDecoder<'_> {
             policy: Policy::preset("rfc6749").ok()?,
             add_capabilities: Vec::new(),
             remove_capabilities: Vec::new(),
+            claims: Vec::new(),
             deviations: Vec::new(),
             test_clock: None,
             insecure: false,
@@ -391,6 +393,7 @@ impl ProfileDecoder<'_> {
                         t.policy = p;
                     }
                 }
+                "claims" => self.claims(v, &mut t),
                 "capabilities" => {
                     if let Some(cs) = self.dec.map(v, "capabilities", CAPABILITY_KEYS) {
                         for (ck, cv) in cs {
@@ -889,6 +892,21 @@ impl ProfileDecoder<'_> {
         }
     }
 
+    /// `claims: [rfc6749, rfc9700, …]`: standards of `specs/claims.yaml`.
+    fn claims(&mut self, node: &Node, t: &mut Target) {
+        let cat = crate::claims::ClaimsCatalogue::builtin();
+        let known: Vec<&str> = cat.standards.keys().map(String::as_str).collect();
+        for g in self.dec.gates(node, "claims") {
+            if !cat.knows(&g.name) {
+                self.dec
+                    .err(g.loc, format!("unknown standard `{}` in `claims`", g.name))
+                    .label = Some(hint_for(&g.name, &known));
+            } else if !t.claims.contains(&g.name) {
+                t.claims.push(g.name);
+            }
+        }
+    }
+
     fn deviations(&mut self, node: &Node, t: &mut Target) {
         let Kind::Seq(items) = &node.kind else {
             self.dec.err(
@@ -1076,8 +1094,27 @@ deviations:
     }
 
     #[test]
+    fn claims_load_apart_from_the_policy() {
+        let text = "base_url: http://x\nendpoints: { token: /t }\nclients: { public: { id: p, auth_method: none } }\nbootstrap: { grant: refresh_token, refresh_token: r }\npolicy: rfc6749\nclaims: [rfc6749, rfc7009, rfc6749]\n";
+        let t = Target::parse(Source::new("t.yaml", text), Path::new("."), &PlaceholderEnv)
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        assert_eq!(t.claims, ["rfc6749", "rfc7009"]);
+        // The preset's own claims are not the profile's: a profile claims what its vendor says.
+        let text = text.replace("claims: [rfc6749, rfc7009, rfc6749]\n", "");
+        let t = Target::parse(
+            Source::new("t.yaml", text.as_str()),
+            Path::new("."),
+            &PlaceholderEnv,
+        )
+        .map_err(|e| format!("{e:?}"))
+        .expect("valid");
+        assert!(t.claims.is_empty());
+    }
+
+    #[test]
     fn every_error_in_a_profile_is_reported() {
-        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\n";
+        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\nclaims: [rfc6749, rfc9070]\n";
         let Err(TargetError::Invalid(d)) =
             Target::parse(Source::new("t.yaml", bad), Path::new("."), &PlaceholderEnv)
         else {
@@ -1096,6 +1133,8 @@ deviations:
             "unknown bootstrap grant `passwrd`",
             "secnds",
             "`introspection.cell_client` is decided per matrix cell",
+            "unknown standard `rfc9070` in `claims`",
+            "did you mean `rfc9700`",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }

@@ -138,6 +138,8 @@ pub fn target(running: &Running) -> Result<Target, String> {
         policy: d.policy.clone(),
         add_capabilities: Vec::new(),
         remove_capabilities: Vec::new(),
+        // The embedded server claims what its policy's preset is meant for.
+        claims: tokencert_policy::preset_claims(&d.policy.name).unwrap_or_default(),
         deviations: Vec::new(),
         test_clock: match &e.test_clock_advance {
             Some(u) => Some(url(u)?),

@@ -193,6 +193,9 @@ pub struct Target {
     pub authorization: Option<Authorization>,
     /// The policy the scenarios judge by.
     pub policy: Policy,
+    /// The standards the server claims to conform to (`claims:`, names of `specs/claims.yaml`):
+    /// they decide which policy choices are findings and which skips are legitimate.
+    pub claims: Vec<String>,
     /// Capabilities added by hand.
     pub add_capabilities: Vec<String>,
     /// Capabilities removed by hand.
