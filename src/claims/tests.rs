@@ -85,7 +85,7 @@ fn every_forbidden_choice_is_found_in_its_example() {
         let p = serde_json::to_value(&policy).expect("json");
         assert!(r.applies(&p), "{}: example does not make the choice", r.key);
         for (std, by) in &r.by {
-            let breaches = cat().check(&policy, &[std.clone()]);
+            let breaches = cat().check(&policy, std::slice::from_ref(std));
             assert!(
                 breaches
                     .iter()
