@@ -38,6 +38,7 @@ pub struct ByStandard {
 /// A condition on one policy key: a value it equals, or an operation.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // built once per catalogue load: the size does not matter
 pub enum Matcher {
     /// `{ not | in | above | has | lacks | has_any: … }`: every one given holds.
     Op(Box<Op>),
