@@ -22,6 +22,7 @@ use reference_server::grant::refresh_token::{Caller, RefreshInput, refresh};
 use reference_server::grant::{Ctx, Issued};
 use reference_server::policy::Policy;
 use reference_server::state::AppState;
+use reference_server::store::CommitStats;
 use reference_server::token::RefreshToken;
 use reference_server::{Config, spawn};
 use std::sync::Arc;
@@ -113,7 +114,7 @@ struct Run {
     secs: u64,
 }
 
-async fn throughput(run: Run) -> Vec<Duration> {
+async fn throughput(run: Run) -> (Vec<Duration>, Option<CommitStats>) {
     let mut config = Config::new(bench_policy(serde_json::json!({})));
     config.test_control = false;
     config.db = run.db;
@@ -133,9 +134,30 @@ async fn throughput(run: Run) -> Vec<Duration> {
         scope,
     );
     target.want_id = Some(run.id_token);
+    let before = server.store().commit_stats();
     let lat = drive(&target, run.chains, run.secs).await;
+    let stats = server.store().commit_stats().zip(before).map(|(a, b)| CommitStats {
+        commits: a.commits - b.commits,
+        jobs: a.jobs - b.jobs,
+        run_nanos: a.run_nanos - b.run_nanos,
+        commit_nanos: a.commit_nanos - b.commit_nanos,
+        sync_nanos: a.sync_nanos - b.sync_nanos,
+    });
     server.shutdown().await;
-    lat
+    (lat, stats)
+}
+
+/// Group commit during a run: jobs per commit, and where the writer's time went.
+fn commit_row(s: &CommitStats) {
+    let per = |n: u64, d: u64| n as f64 / d.max(1) as f64;
+    println!(
+        "         group commit: {} commits, {:.1} jobs each; per job {:.0} us running; per commit {:.2} ms in COMMIT, {:.2} ms syncing",
+        s.commits,
+        per(s.jobs, s.commits),
+        per(s.run_nanos, s.jobs) / 1e3,
+        per(s.commit_nanos, s.commits) / 1e6,
+        per(s.sync_nanos, s.commits) / 1e6,
+    );
 }
 
 /// The load generator: `chains` independent refresh chains over one keep-alive pool for `secs`
@@ -365,7 +387,7 @@ fn main() {
                         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                     }
                 }
-                let lat = rt.block_on(throughput(Run {
+                let (lat, stats) = rt.block_on(throughput(Run {
                     db: db.clone(),
                     chains,
                     id_token,
@@ -378,6 +400,9 @@ fn main() {
                     &lat,
                     secs,
                 );
+                if let Some(s) = &stats {
+                    commit_row(s);
+                }
             }
         }
     }

@@ -123,6 +123,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn submit(self: Arc<Self>, job: Box<dyn Job>);
     /// How long records are kept.
     fn retention(&self) -> Retention;
+    /// What group commit has done so far (stores that commit in groups).
+    fn commit_stats(&self) -> Option<CommitStats> {
+        None
+    }
+}
+
+/// Counters of a store that commits in groups, for tuning and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed (each a group of jobs).
+    pub commits: u64,
+    /// Jobs run.
+    pub jobs: u64,
+    /// Time spent running jobs' statements, in nanoseconds.
+    pub run_nanos: u64,
+    /// Time spent in `COMMIT` (with any checkpoint it triggered), in nanoseconds.
+    pub commit_nanos: u64,
+    /// Time spent making commits durable, in nanoseconds.
+    pub sync_nanos: u64,
 }
 
 /// When a record stops mattering: past it, every request gets the same answer (and the same

@@ -15,7 +15,7 @@
 //! Space: new files use `auto_vacuum = INCREMENTAL`; every purge hands the pages it freed back
 //! to the file system (`PRAGMA incremental_vacuum`).
 
-use super::{Job, Kind, Put, Retention, Store, StoreError, Tx};
+use super::{CommitStats, Job, Kind, Put, Retention, Store, StoreError, Tx};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -31,7 +31,7 @@ const MAX_GROUP: usize = 256;
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     jobs: Sender<Box<dyn Job>>,
-    commits: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     retention: Retention,
 }
 
@@ -80,8 +80,8 @@ impl SqliteStore {
         )?;
         let conn = Arc::new(Mutex::new(conn));
         let (jobs, queue) = channel();
-        let (writer, commits) = (conn.clone(), Arc::new(AtomicU64::new(0)));
-        let counter = commits.clone();
+        let (writer, counters) = (conn.clone(), Arc::new(Counters::default()));
+        let counter = counters.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_loop(&writer, &queue, &counter))
@@ -89,20 +89,47 @@ impl SqliteStore {
         Ok(Self {
             conn,
             jobs,
-            commits,
+            counters,
             retention,
         })
     }
 
     /// How many group commits the writer thread has made.
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.counters.commits.load(Ordering::Relaxed)
+    }
+}
+
+/// [`CommitStats`], updated by the writer thread.
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+    run_nanos: AtomicU64,
+    commit_nanos: AtomicU64,
+    sync_nanos: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, since: std::time::Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            jobs: self.jobs.load(Ordering::Relaxed),
+            run_nanos: self.run_nanos.load(Ordering::Relaxed),
+            commit_nanos: self.commit_nanos.load(Ordering::Relaxed),
+            sync_nanos: self.sync_nanos.load(Ordering::Relaxed),
+        }
     }
 }
 
 /// The writer thread: until the store is dropped, take what has queued up and commit it as one
 /// transaction.
-fn write_loop(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU64) {
+fn write_loop(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, counters: &Counters) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -114,9 +141,10 @@ fn write_loop(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, commits:
         // Every use of the connection either commits or rolls back, so a poisoned lock is sound.
         let committed = {
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            commit_group(&mut conn, &mut group).map_err(|e| e.to_string())
+            commit_group(&mut conn, &mut group, counters).map_err(|e| e.to_string())
         };
-        commits.fetch_add(1, Ordering::Relaxed);
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
         for job in group {
             job.finish(committed.clone().map_err(StoreError::RolledBack));
         }
@@ -124,7 +152,12 @@ fn write_loop(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, commits:
 }
 
 /// One transaction for the whole group, one savepoint per job.
-fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut [Box<dyn Job>],
+    counters: &Counters,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for job in group.iter_mut() {
         let sp = tx.savepoint()?;
@@ -139,7 +172,10 @@ fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(),
             sp.commit()?;
         }
     }
+    Counters::add(&counters.run_nanos, started);
+    let started = std::time::Instant::now();
     tx.commit()?;
+    Counters::add(&counters.commit_nanos, started);
     Ok(())
 }
 
@@ -251,6 +287,10 @@ impl Store for SqliteStore {
 
     fn retention(&self) -> Retention {
         self.retention
+    }
+
+    fn commit_stats(&self) -> Option<CommitStats> {
+        Some(self.counters.snapshot())
     }
 }
 
