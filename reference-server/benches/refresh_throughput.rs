@@ -139,6 +139,7 @@ async fn throughput(run: Run) -> (Vec<Duration>, Option<CommitStats>) {
     let stats = server.store().commit_stats().zip(before).map(|(a, b)| CommitStats {
         commits: a.commits - b.commits,
         jobs: a.jobs - b.jobs,
+        syncs: a.syncs - b.syncs,
         run_nanos: a.run_nanos - b.run_nanos,
         commit_nanos: a.commit_nanos - b.commit_nanos,
         sync_nanos: a.sync_nanos - b.sync_nanos,
@@ -151,12 +152,13 @@ async fn throughput(run: Run) -> (Vec<Duration>, Option<CommitStats>) {
 fn commit_row(s: &CommitStats) {
     let per = |n: u64, d: u64| n as f64 / d.max(1) as f64;
     println!(
-        "         group commit: {} commits, {:.1} jobs each; per job {:.0} us running; per commit {:.2} ms in COMMIT, {:.2} ms syncing",
+        "         group commit: {} commits, {:.1} jobs each, {:.1} per sync; per job {:.0} us running; per commit {:.2} ms in COMMIT; per sync {:.2} ms",
         s.commits,
         per(s.jobs, s.commits),
+        per(s.jobs, s.syncs),
         per(s.run_nanos, s.jobs) / 1e3,
         per(s.commit_nanos, s.commits) / 1e6,
-        per(s.sync_nanos, s.commits) / 1e6,
+        per(s.sync_nanos, s.syncs) / 1e6,
     );
 }
 

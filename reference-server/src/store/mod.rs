@@ -66,6 +66,10 @@ pub enum StoreError {
     /// A stored record did not deserialize (a schema bug or a corrupted file).
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The transaction committed but could not be made durable (syncing the disk failed): the
+    /// store refuses further work until reopened.
+    #[error("not durable: {0}")]
+    NotDurable(String),
     /// The blocking task running the transaction died.
     #[error("storage task failed")]
     Task,
@@ -136,6 +140,8 @@ pub struct CommitStats {
     pub commits: u64,
     /// Jobs run.
     pub jobs: u64,
+    /// Disk syncs that made commits durable (each covers every commit since the previous one).
+    pub syncs: u64,
     /// Time spent running jobs' statements, in nanoseconds.
     pub run_nanos: u64,
     /// Time spent in `COMMIT` (with any checkpoint it triggered), in nanoseconds.

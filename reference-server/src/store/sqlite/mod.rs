@@ -1,37 +1,36 @@
 //! Durable store on one SQLite file (`--db FILE`).
 //!
-//! Durability: WAL journal with `synchronous = FULL`, so a transaction's commit is fsynced to the
-//! WAL before `COMMIT` returns, and the HTTP response that reports a rotation is only written
-//! after that. A process crash (SIGKILL) would already be covered by `NORMAL` in WAL mode; FULL
-//! also covers power loss, which is the promise a token server makes when it answers 200: the
-//! client has dropped its old refresh token, so the new one must survive anything.
+//! Durability: a response that reports a rotation is only written once the rotation is on disk,
+//! surviving power loss, not just a crash: the client drops its old refresh token when it hears
+//! 200, so the new one must survive anything. The database runs in WAL mode; `COMMIT` writes the
+//! transaction's frames to the WAL (`synchronous = NORMAL`), and the WAL is then synced
+//! (`fdatasync`) before anyone is answered ([`wal`]): what `synchronous = FULL` does inside
+//! `COMMIT`, done outside it so that the next transaction runs while the disk syncs.
 //!
-//! Group commit: requests' transactions go to one writer thread, which runs whatever has queued
-//! up (each in its own savepoint, so one that fails rolls back alone) inside one
-//! `BEGIN IMMEDIATE … COMMIT`, then answers them all: concurrent rotations share one fsync, and
-//! none is answered before it is durable. Jobs run one after another, so a rotation's read and
-//! its write never interleave with another one's.
+//! Group commit ([`group`]): requests' transactions go to one writer thread, which runs whatever
+//! has queued up in one transaction (each job in its own savepoint) while the previous group is
+//! being synced; one sync then covers the whole group, and answers it.
 //!
-//! Space: new files use `auto_vacuum = INCREMENTAL`; every purge hands the pages it freed back
-//! to the file system (`PRAGMA incremental_vacuum`).
+//! Layout: see [`schema`]. Space: new files use `auto_vacuum = INCREMENTAL`; every purge hands
+//! the pages it freed back to the file system (`PRAGMA incremental_vacuum`).
+
+mod group;
+mod schema;
+mod wal;
 
 use super::{CommitStats, Job, Kind, Put, Retention, Store, StoreError, Tx};
+use group::Pipeline;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
-
-/// At most this many requests share one commit (bounds a commit's latency).
-const MAX_GROUP: usize = 256;
+use wal::Wal;
 
 /// SQLite-backed store.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
-    jobs: Sender<Box<dyn Job>>,
-    counters: Arc<Counters>,
+    wal: Arc<Wal>,
+    pipeline: Pipeline,
     retention: Retention,
 }
 
@@ -45,138 +44,33 @@ impl SqliteStore {
     pub fn open_with(path: &Path, retention: Retention) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Only takes effect on a new file (before its first table); older files keep theirs.
-        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+        schema::new_file_settings(&conn)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::RolledBack(format!(
                 "cannot enable WAL (journal_mode = {mode})"
             )));
         }
-        conn.execute_batch(
-            "PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS records (
-                 kind   INTEGER NOT NULL,
-                 key    TEXT NOT NULL,
-                 family TEXT,
-                 value  TEXT NOT NULL,
-                 purge_after INTEGER,
-                 PRIMARY KEY (kind, key)
-             ) WITHOUT ROWID;
-             CREATE INDEX IF NOT EXISTS records_by_family ON records (kind, family);",
-        )?;
-        let has_deadline: bool = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('records') WHERE name = 'purge_after'",
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !has_deadline {
-            // A file from before purging: its records keep no deadline and stay.
-            conn.execute_batch("ALTER TABLE records ADD COLUMN purge_after INTEGER;")?;
-        }
-        conn.execute_batch(
-            "CREATE INDEX IF NOT EXISTS records_by_deadline ON records (kind, purge_after)
-                 WHERE purge_after IS NOT NULL;",
-        )?;
-        let conn = Arc::new(Mutex::new(conn));
-        let (jobs, queue) = channel();
-        let (writer, counters) = (conn.clone(), Arc::new(Counters::default()));
-        let counter = counters.clone();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || write_loop(&writer, &queue, &counter))
-            .map_err(|_| StoreError::Task)?;
+        // NORMAL: commits are synced by `Wal::sync`, before anyone is answered.
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        schema::prepare(&conn)?;
+        let wal = Wal::open(path).map_err(|e| StoreError::NotDurable(e.to_string()))?;
+        // Whatever the setup above wrote.
+        wal.sync().map_err(|e| StoreError::NotDurable(e.to_string()))?;
+        let (conn, wal) = (Arc::new(Mutex::new(conn)), Arc::new(wal));
+        let pipeline = Pipeline::start(conn.clone(), wal.clone()).map_err(|_| StoreError::Task)?;
         Ok(Self {
             conn,
-            jobs,
-            counters,
+            wal,
+            pipeline,
             retention,
         })
     }
 
     /// How many group commits the writer thread has made.
     pub fn commits(&self) -> u64 {
-        self.counters.commits.load(Ordering::Relaxed)
+        self.pipeline.stats().commits
     }
-}
-
-/// [`CommitStats`], updated by the writer thread.
-#[derive(Debug, Default)]
-struct Counters {
-    commits: AtomicU64,
-    jobs: AtomicU64,
-    run_nanos: AtomicU64,
-    commit_nanos: AtomicU64,
-    sync_nanos: AtomicU64,
-}
-
-impl Counters {
-    fn add(counter: &AtomicU64, since: std::time::Instant) {
-        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        counter.fetch_add(nanos, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> CommitStats {
-        CommitStats {
-            commits: self.commits.load(Ordering::Relaxed),
-            jobs: self.jobs.load(Ordering::Relaxed),
-            run_nanos: self.run_nanos.load(Ordering::Relaxed),
-            commit_nanos: self.commit_nanos.load(Ordering::Relaxed),
-            sync_nanos: self.sync_nanos.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// The writer thread: until the store is dropped, take what has queued up and commit it as one
-/// transaction.
-fn write_loop(conn: &Mutex<Connection>, queue: &Receiver<Box<dyn Job>>, counters: &Counters) {
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        // Every use of the connection either commits or rolls back, so a poisoned lock is sound.
-        let committed = {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            commit_group(&mut conn, &mut group, counters).map_err(|e| e.to_string())
-        };
-        counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
-        for job in group {
-            job.finish(committed.clone().map_err(StoreError::RolledBack));
-        }
-    }
-}
-
-/// One transaction for the whole group, one savepoint per job.
-fn commit_group(
-    conn: &mut Connection,
-    group: &mut [Box<dyn Job>],
-    counters: &Counters,
-) -> Result<(), StoreError> {
-    let started = std::time::Instant::now();
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for job in group.iter_mut() {
-        let sp = tx.savepoint()?;
-        // A panicking job counts as failed: its savepoint is rolled back, the others stand.
-        let keep = catch_unwind(AssertUnwindSafe(|| job.run(&mut SqliteTx { conn: &sp })))
-            .unwrap_or(false);
-        if keep {
-            sp.commit()?;
-        } else {
-            let mut sp = sp;
-            sp.rollback()?;
-            sp.commit()?;
-        }
-    }
-    Counters::add(&counters.run_nanos, started);
-    let started = std::time::Instant::now();
-    tx.commit()?;
-    Counters::add(&counters.commit_nanos, started);
-    Ok(())
 }
 
 struct SqliteTx<'a> {
@@ -214,8 +108,8 @@ impl Tx for SqliteTx<'_> {
 
     fn purge(&mut self, kind: Kind, now: u64, limit: usize) -> Result<usize, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "DELETE FROM records WHERE kind = ?1 AND key IN (
-                 SELECT key FROM records WHERE kind = ?1 AND purge_after <= ?2
+            "DELETE FROM records WHERE id IN (
+                 SELECT id FROM records WHERE kind = ?1 AND purge_after <= ?2
                  ORDER BY purge_after LIMIT ?3)
              RETURNING family",
         )?;
@@ -267,6 +161,9 @@ impl Store for SqliteStore {
         // The connection is only ever used inside a transaction that either commits or rolls
         // back (dropping a rusqlite Transaction rolls back), so a poisoned lock is still sound.
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(reason) = self.pipeline.broken() {
+            return Err(StoreError::NotDurable(reason));
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let commit = f(&mut SqliteTx { conn: &tx });
         if commit {
@@ -274,15 +171,17 @@ impl Store for SqliteStore {
         } else {
             tx.rollback()?;
         }
-        Ok(())
+        // Read-only or not, the transaction may have seen writes not yet synced: answer after
+        // they are durable, as the writer's jobs are.
+        self.wal.sync().map_err(|e| {
+            let reason = format!("syncing the WAL failed: {e}");
+            self.pipeline.break_with(reason.clone());
+            StoreError::NotDurable(reason)
+        })
     }
 
     fn submit(self: Arc<Self>, job: Box<dyn Job>) {
-        let sent = self.jobs.send(job);
-        // Only if the writer thread died: tell the job instead of leaving it waiting.
-        if let Err(failed) = sent {
-            failed.0.finish(Err(StoreError::Task));
-        }
+        self.pipeline.submit(job);
     }
 
     fn retention(&self) -> Retention {
@@ -290,7 +189,7 @@ impl Store for SqliteStore {
     }
 
     fn commit_stats(&self) -> Option<CommitStats> {
-        Some(self.counters.snapshot())
+        Some(self.pipeline.stats())
     }
 }
 

@@ -1,0 +1,311 @@
+//! Group commit: one writer thread runs every transaction, one syncer thread makes them durable.
+//!
+//! Requests' jobs queue up in an inbox. The writer opens a transaction (`BEGIN IMMEDIATE`), runs
+//! each job in its own savepoint (one that fails rolls back alone), and keeps taking jobs into the
+//! same transaction for as long as the syncer is busy with the previous group; once the syncer is
+//! free it commits (`synchronous = NORMAL`: no disk wait inside `COMMIT`) and hands the group
+//! over. The syncer syncs the WAL ([`Wal::sync`]) and only then answers the group's jobs. So the
+//! disk is never idle while work is waiting, each sync carries everything that arrived during the
+//! previous one, and no job is answered before its writes are durable. Jobs run one after another
+//! on one connection, so a rotation's read and its write never interleave with another one's;
+//! a job may read what an earlier, not yet durable job wrote, and is then answered after it.
+//!
+//! A failed sync leaves the file's state unknown (a later sync may report success without the
+//! lost writes), so it fails its jobs and every later one: the store refuses to answer until it
+//! is reopened.
+
+use super::SqliteTx;
+use super::wal::Wal;
+use crate::store::{CommitStats, Job, StoreError};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// At most this many jobs share one transaction (bounds a commit's latency).
+const MAX_GROUP: usize = 256;
+
+/// Committed groups waiting for the syncer, at most: while one is being synced, the next keeps
+/// collecting jobs in its open transaction.
+const MAX_UNSYNCED: usize = 1;
+
+type Group = Vec<Box<dyn Job>>;
+
+/// The store's side of the pipeline: submit jobs, read counters; dropping it stops the threads
+/// once they have answered what they hold.
+pub(super) struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    /// Signalled when jobs arrive, a sync completes, or the store closes.
+    wake: Condvar,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Inbox {
+    jobs: Group,
+    /// Groups committed and handed to the syncer, not yet synced.
+    unsynced: usize,
+    /// Why the store can no longer promise durability (a sync failed).
+    broken: Option<String>,
+    /// The store was dropped: finish what is held, then stop.
+    closed: bool,
+}
+
+impl Pipeline {
+    /// Starts the writer (on `conn`) and the syncer (on `wal`).
+    pub(super) fn start(conn: Arc<Mutex<Connection>>, wal: Arc<Wal>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let (to_syncer, groups) = channel();
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("sqlite-sync".into())
+            .spawn(move || sync_loop(&wal, &s, &groups))?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(&conn, &s, &to_syncer))?;
+        Ok(Self { shared })
+    }
+
+    /// Queues `job` for the writer.
+    pub(super) fn submit(&self, job: Box<dyn Job>) {
+        self.shared.inbox().jobs.push(job);
+        self.shared.wake.notify_all();
+    }
+
+    /// Why the store can no longer promise durability, if it cannot.
+    pub(super) fn broken(&self) -> Option<String> {
+        self.shared.inbox().broken.clone()
+    }
+
+    /// Marks the store unable to promise durability.
+    pub(super) fn break_with(&self, reason: String) {
+        self.shared.break_with(reason);
+    }
+
+    pub(super) fn stats(&self) -> CommitStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shared.inbox().closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+/// What the writer does next inside an open transaction.
+enum Next {
+    /// Run these jobs in it.
+    Run(Group),
+    /// Commit it.
+    Commit,
+}
+
+impl Shared {
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        // Nothing panics while holding the lock, but a poisoned inbox is still consistent.
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, inbox: MutexGuard<'a, Inbox>) -> MutexGuard<'a, Inbox> {
+        self.wake.wait(inbox).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until there are jobs (`None`: closed and drained).
+    fn first_jobs(&self) -> Option<Group> {
+        let mut inbox = self.inbox();
+        loop {
+            if !inbox.jobs.is_empty() {
+                return Some(std::mem::take(&mut inbox.jobs));
+            }
+            if inbox.closed {
+                return None;
+            }
+            inbox = self.wait(inbox);
+        }
+    }
+
+    /// With `held` jobs in the open transaction: more jobs to run, or time to commit (the
+    /// syncer is free, or the store is closing). Waits while neither.
+    fn next(&self, held: usize) -> Next {
+        let mut inbox = self.inbox();
+        loop {
+            if !inbox.jobs.is_empty() && held < MAX_GROUP {
+                let room = MAX_GROUP - held;
+                let take = inbox.jobs.len().min(room);
+                return Next::Run(inbox.jobs.drain(..take).collect());
+            }
+            if inbox.unsynced < MAX_UNSYNCED || inbox.closed || inbox.broken.is_some() {
+                return Next::Commit;
+            }
+            inbox = self.wait(inbox);
+        }
+    }
+
+    fn handed_over(&self) {
+        self.inbox().unsynced += 1;
+    }
+
+    fn synced(&self, groups: usize) {
+        let mut inbox = self.inbox();
+        inbox.unsynced = inbox.unsynced.saturating_sub(groups);
+        drop(inbox);
+        self.wake.notify_all();
+    }
+
+    fn break_with(&self, reason: String) {
+        self.inbox().broken.get_or_insert(reason);
+        self.wake.notify_all();
+    }
+}
+
+/// The writer thread: until the store is dropped, run what queues up in one transaction per
+/// group, commit, hand over to the syncer.
+fn write_loop(conn: &Mutex<Connection>, shared: &Shared, syncer: &Sender<Group>) {
+    while let Some(jobs) = shared.first_jobs() {
+        if let Some(reason) = shared.inbox().broken.clone() {
+            fail(jobs, &reason);
+            continue;
+        }
+        let mut group = Vec::with_capacity(jobs.len());
+        // Every use of the connection either commits or rolls back, so a poisoned lock is sound.
+        let committed = {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            run_group(&mut conn, shared, jobs, &mut group)
+        };
+        let counters = &shared.counters;
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
+        if let Err(e) = committed {
+            // Rolled back: nothing reached the WAL, so nothing to wait for.
+            fail(group, &e.to_string());
+            continue;
+        }
+        shared.handed_over();
+        if let Err(lost) = syncer.send(group) {
+            let reason = "the WAL sync thread stopped".to_owned();
+            shared.break_with(reason.clone());
+            shared.synced(1);
+            fail(lost.0, &reason);
+        }
+    }
+}
+
+/// One transaction: `jobs`, then whatever [`Shared::next`] adds, each moved into `group` as it
+/// runs; committed when the syncer is free.
+fn run_group(
+    conn: &mut Connection,
+    shared: &Shared,
+    mut jobs: Group,
+    group: &mut Group,
+) -> rusqlite::Result<()> {
+    // Held in `group` from the start, so that a failure anywhere fails them all.
+    let mut ran = group.len();
+    group.append(&mut jobs);
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    loop {
+        let started = Instant::now();
+        for job in &mut group[ran..] {
+            run_one(&mut tx, job.as_mut())?;
+        }
+        ran = group.len();
+        Counters::add(&shared.counters.run_nanos, started);
+        match shared.next(group.len()) {
+            Next::Run(mut more) => group.append(&mut more),
+            Next::Commit => break,
+        }
+    }
+    let started = Instant::now();
+    tx.commit()?;
+    Counters::add(&shared.counters.commit_nanos, started);
+    Ok(())
+}
+
+/// One job in its own savepoint: kept if it succeeds, rolled back alone if it fails or panics.
+fn run_one(tx: &mut Transaction<'_>, job: &mut dyn Job) -> rusqlite::Result<()> {
+    let mut sp = tx.savepoint()?;
+    let keep = catch_unwind(AssertUnwindSafe(|| job.run(&mut SqliteTx { conn: &sp })))
+        .unwrap_or(false);
+    if !keep {
+        sp.rollback()?;
+    }
+    sp.commit()
+}
+
+/// The syncer thread: sync the WAL once for every group committed since the last sync, then
+/// answer their jobs.
+fn sync_loop(wal: &Wal, shared: &Shared, groups: &Receiver<Group>) {
+    let mut broken: Option<String> = None;
+    while let Ok(first) = groups.recv() {
+        let mut batch = vec![first];
+        batch.extend(groups.try_iter());
+        let outcome = match &broken {
+            Some(reason) => Err(reason.clone()),
+            None => {
+                let started = Instant::now();
+                let synced = wal.sync();
+                Counters::add(&shared.counters.sync_nanos, started);
+                shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+                synced.map_err(|e| format!("syncing the WAL failed: {e}"))
+            }
+        };
+        if let Err(reason) = &outcome {
+            broken = Some(reason.clone());
+            shared.break_with(reason.clone());
+        }
+        shared.synced(batch.len());
+        for job in batch.into_iter().flatten() {
+            job.finish(outcome.clone().map_err(StoreError::NotDurable));
+        }
+    }
+}
+
+fn fail(jobs: Group, reason: &str) {
+    for job in jobs {
+        job.finish(Err(StoreError::RolledBack(reason.to_owned())));
+    }
+}
+
+/// [`CommitStats`], updated by the two threads.
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+    syncs: AtomicU64,
+    run_nanos: AtomicU64,
+    commit_nanos: AtomicU64,
+    sync_nanos: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, since: Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            jobs: self.jobs.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            run_nanos: self.run_nanos.load(Ordering::Relaxed),
+            commit_nanos: self.commit_nanos.load(Ordering::Relaxed),
+            sync_nanos: self.sync_nanos.load(Ordering::Relaxed),
+        }
+    }
+}
