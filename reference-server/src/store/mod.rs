@@ -148,6 +148,8 @@ pub struct CommitStats {
     pub commit_nanos: u64,
     /// Time spent making commits durable, in nanoseconds.
     pub sync_nanos: u64,
+    /// Time spent checkpointing (copying the log into the database), in nanoseconds.
+    pub checkpoint_nanos: u64,
 }
 
 /// When a record stops mattering: past it, every request gets the same answer (and the same

@@ -27,9 +27,23 @@ use std::time::Instant;
 /// At most this many jobs share one transaction (bounds a commit's latency).
 const MAX_GROUP: usize = 256;
 
+/// The writer checkpoints the WAL into the database after this many jobs (about 14 pages of WAL
+/// per rotation): rarely, because each checkpoint syncs the database file, and after handing a
+/// group over, so the syncer works meanwhile. (SQLite's own automatic checkpoint would run inside
+/// `COMMIT`, before the group could be handed over.)
+const CHECKPOINT_EVERY: u64 = 1024;
+
 /// Committed groups waiting for the syncer, at most: while one is being synced, the next keeps
 /// collecting jobs in its open transaction.
-const MAX_UNSYNCED: usize = 1;
+fn max_unsynced() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("SQLITE_SYNCERS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1)
+    })
+}
 
 type Group = Vec<Box<dyn Job>>;
 
@@ -69,10 +83,13 @@ impl Pipeline {
     pub(super) fn start(conn: Arc<Mutex<Connection>>, wal: Arc<Wal>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let (to_syncer, groups) = channel();
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("sqlite-sync".into())
-            .spawn(move || sync_loop(&wal, &s, &groups))?;
+        let groups = Arc::new(Mutex::new(groups));
+        for _ in 0..max_unsynced() {
+            let (s, wal, groups) = (shared.clone(), wal.clone(), groups.clone());
+            std::thread::Builder::new()
+                .name("sqlite-sync".into())
+                .spawn(move || sync_loop(&wal, &s, &groups))?;
+        }
         let s = shared.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -150,7 +167,7 @@ impl Shared {
                 let take = inbox.jobs.len().min(room);
                 return Next::Run(inbox.jobs.drain(..take).collect());
             }
-            if inbox.unsynced < MAX_UNSYNCED || inbox.closed || inbox.broken.is_some() {
+            if inbox.unsynced < max_unsynced() || inbox.closed || inbox.broken.is_some() {
                 return Next::Commit;
             }
             inbox = self.wait(inbox);
@@ -177,6 +194,7 @@ impl Shared {
 /// The writer thread: until the store is dropped, run what queues up in one transaction per
 /// group, commit, hand over to the syncer.
 fn write_loop(conn: &Mutex<Connection>, shared: &Shared, syncer: &Sender<Group>) {
+    let mut since_checkpoint = 0;
     while let Some(jobs) = shared.first_jobs() {
         if let Some(reason) = shared.inbox().broken.clone() {
             fail(jobs, &reason);
@@ -196,12 +214,21 @@ fn write_loop(conn: &Mutex<Connection>, shared: &Shared, syncer: &Sender<Group>)
             fail(group, &e.to_string());
             continue;
         }
+        since_checkpoint += group.len() as u64;
         shared.handed_over();
         if let Err(lost) = syncer.send(group) {
             let reason = "the WAL sync thread stopped".to_owned();
             shared.break_with(reason.clone());
             shared.synced(1);
             fail(lost.0, &reason);
+        }
+        if since_checkpoint >= CHECKPOINT_EVERY {
+            since_checkpoint = 0;
+            let started = Instant::now();
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            // A failed checkpoint leaves the WAL as it was (and longer): harmless, retried later.
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+            Counters::add(&shared.counters.checkpoint_nanos, started);
         }
     }
 }
@@ -249,13 +276,18 @@ fn run_one(tx: &mut Transaction<'_>, job: &mut dyn Job) -> rusqlite::Result<()> 
 
 /// The syncer thread: sync the WAL once for every group committed since the last sync, then
 /// answer their jobs.
-fn sync_loop(wal: &Wal, shared: &Shared, groups: &Receiver<Group>) {
-    let mut broken: Option<String> = None;
-    while let Ok(first) = groups.recv() {
-        let mut batch = vec![first];
-        batch.extend(groups.try_iter());
-        let outcome = match &broken {
-            Some(reason) => Err(reason.clone()),
+fn sync_loop(wal: &Wal, shared: &Shared, groups: &Mutex<Receiver<Group>>) {
+    loop {
+        let batch = {
+            let groups = groups.lock().unwrap_or_else(PoisonError::into_inner);
+            let Ok(first) = groups.recv() else { return };
+            let mut batch = vec![first];
+            batch.extend(groups.try_iter());
+            batch
+        };
+        let broken = shared.inbox().broken.clone();
+        let outcome = match broken {
+            Some(reason) => Err(reason),
             None => {
                 let started = Instant::now();
                 let synced = wal.sync();
@@ -265,7 +297,6 @@ fn sync_loop(wal: &Wal, shared: &Shared, groups: &Receiver<Group>) {
             }
         };
         if let Err(reason) = &outcome {
-            broken = Some(reason.clone());
             shared.break_with(reason.clone());
         }
         shared.synced(batch.len());
@@ -290,6 +321,7 @@ struct Counters {
     run_nanos: AtomicU64,
     commit_nanos: AtomicU64,
     sync_nanos: AtomicU64,
+    checkpoint_nanos: AtomicU64,
 }
 
 impl Counters {
@@ -306,6 +338,7 @@ impl Counters {
             run_nanos: self.run_nanos.load(Ordering::Relaxed),
             commit_nanos: self.commit_nanos.load(Ordering::Relaxed),
             sync_nanos: self.sync_nanos.load(Ordering::Relaxed),
+            checkpoint_nanos: self.checkpoint_nanos.load(Ordering::Relaxed),
         }
     }
 }

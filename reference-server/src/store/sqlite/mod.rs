@@ -52,7 +52,11 @@ impl SqliteStore {
             )));
         }
         // NORMAL: commits are synced by `Wal::sync`, before anyone is answered.
-        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        // The writer checkpoints (see `group`); 32 MiB of page cache.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;
+             PRAGMA cache_size = -32768;",
+        )?;
         schema::prepare(&conn)?;
         let wal = Wal::open(path).map_err(|e| StoreError::NotDurable(e.to_string()))?;
         // Whatever the setup above wrote.
