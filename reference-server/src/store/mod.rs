@@ -43,6 +43,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, by [`Kind::id`].
+    const ALL: [Kind; 7] = [
+        Kind::Family,
+        Kind::Refresh,
+        Kind::Access,
+        Kind::Code,
+        Kind::Device,
+        Kind::UserCode,
+        Kind::Jti,
+    ];
+
     /// Stable number used as the SQLite key-space column.
     pub fn id(self) -> i64 {
         match self {
@@ -54,6 +65,11 @@ impl Kind {
             Kind::UserCode => 6,
             Kind::Jti => 7,
         }
+    }
+
+    /// The kind numbered `id`.
+    pub fn from_id(id: i64) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.id() == id)
     }
 }
 

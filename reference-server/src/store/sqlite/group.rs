@@ -14,11 +14,9 @@
 //! lost writes), so it fails its jobs and every later one: the store refuses to answer until it
 //! is reopened.
 
-use super::SqliteTx;
+use super::Db;
 use super::wal::Wal;
 use crate::store::{CommitStats, Job, StoreError};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -80,7 +78,7 @@ struct Inbox {
 
 impl Pipeline {
     /// Starts the writer (on `conn`) and the syncer (on `wal`).
-    pub(super) fn start(conn: Arc<Mutex<Connection>>, wal: Arc<Wal>) -> std::io::Result<Self> {
+    pub(super) fn start(db: Arc<Mutex<Db>>, wal: Arc<Wal>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let (to_syncer, groups) = channel();
         let groups = Arc::new(Mutex::new(groups));
@@ -93,7 +91,7 @@ impl Pipeline {
         let s = shared.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(&conn, &s, &to_syncer))?;
+            .spawn(move || write_loop(&db, &s, &to_syncer))?;
         Ok(Self { shared })
     }
 
@@ -193,7 +191,7 @@ impl Shared {
 
 /// The writer thread: until the store is dropped, run what queues up in one transaction per
 /// group, commit, hand over to the syncer.
-fn write_loop(conn: &Mutex<Connection>, shared: &Shared, syncer: &Sender<Group>) {
+fn write_loop(db: &Mutex<Db>, shared: &Shared, syncer: &Sender<Group>) {
     let mut since_checkpoint = 0;
     while let Some(jobs) = shared.first_jobs() {
         if let Some(reason) = shared.inbox().broken.clone() {
@@ -201,17 +199,19 @@ fn write_loop(conn: &Mutex<Connection>, shared: &Shared, syncer: &Sender<Group>)
             continue;
         }
         let mut group = Vec::with_capacity(jobs.len());
-        // Every use of the connection either commits or rolls back, so a poisoned lock is sound.
+        // A poisoned lock means a panic while writing, which breaks the store (below).
         let committed = {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            run_group(&mut conn, shared, jobs, &mut group)
+            let mut db = db.lock().unwrap_or_else(PoisonError::into_inner);
+            run_group(&mut db, shared, jobs, &mut group)
         };
         let counters = &shared.counters;
         counters.commits.fetch_add(1, Ordering::Relaxed);
         counters.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
         if let Err(e) = committed {
-            // Rolled back: nothing reached the WAL, so nothing to wait for.
-            fail(group, &e.to_string());
+            // The image may be ahead of the file: nothing more can be promised.
+            let reason = format!("writing the file failed: {e}");
+            shared.break_with(reason.clone());
+            fail(group, &reason);
             continue;
         }
         since_checkpoint += group.len() as u64;
@@ -225,18 +225,18 @@ fn write_loop(conn: &Mutex<Connection>, shared: &Shared, syncer: &Sender<Group>)
         if since_checkpoint >= CHECKPOINT_EVERY {
             since_checkpoint = 0;
             let started = Instant::now();
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let db = db.lock().unwrap_or_else(PoisonError::into_inner);
             // A failed checkpoint leaves the WAL as it was (and longer): harmless, retried later.
-            let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+            let _ = db.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
             Counters::add(&shared.counters.checkpoint_nanos, started);
         }
     }
 }
 
 /// One transaction: `jobs`, then whatever [`Shared::next`] adds, each moved into `group` as it
-/// runs; committed when the syncer is free.
+/// runs; committed when a syncer is free.
 fn run_group(
-    conn: &mut Connection,
+    db: &mut Db,
     shared: &Shared,
     mut jobs: Group,
     group: &mut Group,
@@ -244,34 +244,33 @@ fn run_group(
     // Held in `group` from the start, so that a failure anywhere fails them all.
     let mut ran = group.len();
     group.append(&mut jobs);
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    loop {
+    db.conn.execute_batch("BEGIN IMMEDIATE;")?;
+    let mut deleted = false;
+    let written = (|| {
+        loop {
+            let started = Instant::now();
+            for job in &mut group[ran..] {
+                deleted |= db.run(job.as_mut())?;
+            }
+            ran = group.len();
+            Counters::add(&shared.counters.run_nanos, started);
+            match shared.next(group.len()) {
+                Next::Run(mut more) => group.append(&mut more),
+                Next::Commit => break,
+            }
+        }
+        if deleted {
+            db.reclaim()?;
+        }
         let started = Instant::now();
-        for job in &mut group[ran..] {
-            run_one(&mut tx, job.as_mut())?;
-        }
-        ran = group.len();
-        Counters::add(&shared.counters.run_nanos, started);
-        match shared.next(group.len()) {
-            Next::Run(mut more) => group.append(&mut more),
-            Next::Commit => break,
-        }
+        db.conn.execute_batch("COMMIT;")?;
+        Counters::add(&shared.counters.commit_nanos, started);
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = db.conn.execute_batch("ROLLBACK;");
     }
-    let started = Instant::now();
-    tx.commit()?;
-    Counters::add(&shared.counters.commit_nanos, started);
-    Ok(())
-}
-
-/// One job in its own savepoint: kept if it succeeds, rolled back alone if it fails or panics.
-fn run_one(tx: &mut Transaction<'_>, job: &mut dyn Job) -> rusqlite::Result<()> {
-    let mut sp = tx.savepoint()?;
-    let keep = catch_unwind(AssertUnwindSafe(|| job.run(&mut SqliteTx { conn: &sp })))
-        .unwrap_or(false);
-    if !keep {
-        sp.rollback()?;
-    }
-    sp.commit()
+    written
 }
 
 /// The syncer thread: sync the WAL once for every group committed since the last sync, then

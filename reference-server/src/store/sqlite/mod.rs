@@ -1,5 +1,12 @@
 //! Durable store on one SQLite file (`--db FILE`).
 //!
+//! The records live in memory, in the memory store's maps ([`State`]), and the file is their
+//! durable copy: a transaction runs against the in-memory image, and its writes go to the file
+//! (the new version of each record appended, the previous one deleted; see [`schema`]) and are
+//! synced before anyone is answered. Opening the store reads the file back into memory. So a
+//! lookup costs what it costs in memory, and a commit writes only what changed. The image is the
+//! process's own: one server per file.
+//!
 //! Durability: a response that reports a rotation is only written once the rotation is on disk,
 //! surviving power loss, not just a crash: the client drops its old refresh token when it hears
 //! 200, so the new one must survive anything. The database runs in WAL mode; `COMMIT` writes the
@@ -8,19 +15,21 @@
 //! `COMMIT`, done outside it so that the next transaction runs while the disk syncs.
 //!
 //! Group commit ([`group`]): requests' transactions go to one writer thread, which runs whatever
-//! has queued up in one transaction (each job in its own savepoint) while the previous group is
-//! being synced; one sync then covers the whole group, and answers it.
+//! has queued up in one SQLite transaction while the previous groups are being synced; one sync
+//! then covers the whole group, and answers it.
 //!
-//! Layout: see [`schema`]. Space: new files use `auto_vacuum = INCREMENTAL`; every purge hands
-//! the pages it freed back to the file system (`PRAGMA incremental_vacuum`).
+//! Space: new files use `auto_vacuum = INCREMENTAL`; every purge hands the pages it freed back
+//! to the file system (`PRAGMA incremental_vacuum`).
 
 mod group;
 mod schema;
 mod wal;
 
-use super::{CommitStats, Job, Kind, Put, Retention, Store, StoreError, Tx};
+use super::memory::{Entry, MemoryTx, State, Write};
+use super::{CommitStats, Job, Kind, Retention, Store, StoreError, Tx};
 use group::Pipeline;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, params};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use wal::Wal;
@@ -28,7 +37,7 @@ use wal::Wal;
 /// SQLite-backed store.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    db: Arc<Mutex<Db>>,
     wal: Arc<Wal>,
     pipeline: Pipeline,
     retention: Retention,
@@ -51,20 +60,18 @@ impl SqliteStore {
                 "cannot enable WAL (journal_mode = {mode})"
             )));
         }
-        // NORMAL: commits are synced by `Wal::sync`, before anyone is answered.
-        // The writer checkpoints (see `group`); 32 MiB of page cache.
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;
-             PRAGMA cache_size = -32768;",
-        )?;
+        // NORMAL: commits are synced by `Wal::sync`, before anyone is answered. The writer
+        // checkpoints (see `group`).
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
         schema::prepare(&conn)?;
+        let db = Db::load(conn)?;
         let wal = Wal::open(path).map_err(|e| StoreError::NotDurable(e.to_string()))?;
-        // Whatever the setup above wrote.
+        // Whatever opening wrote.
         wal.sync().map_err(|e| StoreError::NotDurable(e.to_string()))?;
-        let (conn, wal) = (Arc::new(Mutex::new(conn)), Arc::new(wal));
-        let pipeline = Pipeline::start(conn.clone(), wal.clone()).map_err(|_| StoreError::Task)?;
+        let (db, wal) = (Arc::new(Mutex::new(db)), Arc::new(wal));
+        let pipeline = Pipeline::start(db.clone(), wal.clone()).map_err(|_| StoreError::Task)?;
         Ok(Self {
-            conn,
+            db,
             wal,
             pipeline,
             retention,
@@ -77,81 +84,107 @@ impl SqliteStore {
     }
 }
 
-struct SqliteTx<'a> {
-    conn: &'a Connection,
+/// The file and its in-memory image, in step between transactions.
+#[derive(Debug)]
+struct Db {
+    conn: Connection,
+    image: State,
 }
 
-impl Tx for SqliteTx<'_> {
-    fn get(&mut self, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT value FROM records WHERE kind = ?1 AND key = ?2")?;
-        Ok(stmt
-            .query_row(params![kind.id(), key], |r| r.get(0))
-            .optional()?)
+impl Db {
+    /// Reads every record of the file into memory.
+    fn load(conn: Connection) -> Result<Self, StoreError> {
+        let mut image = State::default();
+        let mut stale = Vec::new();
+        {
+            let mut stmt = conn.prepare(
+                "SELECT id, kind, key, family, value, purge_after FROM records ORDER BY id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (row, kind): (i64, i64) = (r.get(0)?, r.get(1)?);
+                let kind = Kind::from_id(kind).ok_or_else(|| {
+                    StoreError::RolledBack(format!("record {row} has an unknown kind {kind}"))
+                })?;
+                let entry = Entry {
+                    value: r.get(4)?,
+                    family: r.get(3)?,
+                    purge_after: r.get::<_, Option<i64>>(5)?.map(unclamp),
+                    row: Some(row),
+                };
+                // Only one version of a record is ever kept; should two be found, the later
+                // one is the record.
+                if let Some(older) = image.insert(kind, r.get(2)?, entry) {
+                    stale.extend(older.row);
+                }
+            }
+        }
+        let db = Self { conn, image };
+        for row in stale {
+            db.delete(row)?;
+        }
+        Ok(db)
     }
 
-    fn put(&mut self, p: Put<'_>) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO records (kind, key, family, value, purge_after) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (kind, key) DO UPDATE SET family = excluded.family,
-                 value = excluded.value, purge_after = excluded.purge_after",
-        )?;
-        let deadline = p.purge_after.map(clamp);
-        stmt.execute(params![p.kind.id(), p.key, p.family, p.value, deadline])?;
+    /// Runs `job` on the image and, if it succeeds, writes what it wrote into the open
+    /// transaction; `Ok(true)` when it deleted records (a purge). An error leaves the image
+    /// ahead of the file: the store must not be used any further.
+    fn run(&mut self, job: &mut dyn Job) -> rusqlite::Result<bool> {
+        let mut tx = MemoryTx::new(&mut self.image);
+        // A panicking job counts as failed: its writes are dropped, the others stand.
+        let keep = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or(false);
+        let writes = tx.into_writes();
+        if !keep {
+            return Ok(false);
+        }
+        self.write(writes)
+    }
+
+    /// Applies `writes` to the file and the image; `Ok(true)` when records were deleted.
+    fn write(&mut self, writes: Vec<(Kind, String, Write)>) -> rusqlite::Result<bool> {
+        let mut deleted = false;
+        for (kind, key, write) in writes {
+            match write {
+                Write::Put(mut entry) => {
+                    let mut insert = self.conn.prepare_cached(
+                        "INSERT INTO records (kind, key, family, value, purge_after)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?;
+                    let deadline = entry.purge_after.map(clamp);
+                    insert.execute(params![
+                        kind.id(),
+                        key,
+                        entry.family,
+                        entry.value,
+                        deadline
+                    ])?;
+                    entry.row = Some(self.conn.last_insert_rowid());
+                    if let Some(row) = self.image.insert(kind, key, entry).and_then(|e| e.row) {
+                        self.delete(row)?;
+                    }
+                }
+                Write::Delete => {
+                    for row in self.image.remove(kind, &key).into_iter().filter_map(|e| e.row) {
+                        self.delete(row)?;
+                        deleted = true;
+                    }
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn delete(&self, row: i64) -> rusqlite::Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM records WHERE id = ?1")?;
+        stmt.execute([row])?;
         Ok(())
     }
 
-    fn by_family(&mut self, kind: Kind, family: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT value FROM records WHERE kind = ?1 AND family = ?2")?;
-        let rows = stmt.query_map(params![kind.id(), family], |r| r.get(0))?;
-        Ok(rows.collect::<Result<Vec<String>, _>>()?)
-    }
-
-    fn purge(&mut self, kind: Kind, now: u64, limit: usize) -> Result<usize, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "DELETE FROM records WHERE id IN (
-                 SELECT id FROM records WHERE kind = ?1 AND purge_after <= ?2
-                 ORDER BY purge_after LIMIT ?3)
-             RETURNING family",
-        )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let families = stmt
-            .query_map(params![kind.id(), clamp(now), limit], |r| {
-                r.get::<_, Option<String>>(0)
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let gone = families.len();
-        if matches!(kind, Kind::Refresh | Kind::Access) {
-            let mut orphan = self.conn.prepare_cached(
-                "DELETE FROM records WHERE kind = ?1 AND key = ?2 AND NOT EXISTS (
-                     SELECT 1 FROM records WHERE kind IN (?3, ?4) AND family = ?2)",
-            )?;
-            let mut families: Vec<String> = families.into_iter().flatten().collect();
-            families.sort();
-            families.dedup();
-            for f in families {
-                orphan.execute(params![
-                    Kind::Family.id(),
-                    f,
-                    Kind::Refresh.id(),
-                    Kind::Access.id()
-                ])?;
-            }
-        }
-        if gone > 0 {
-            self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
-        }
-        Ok(gone)
-    }
-
-    fn count(&mut self) -> Result<usize, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))?;
-        Ok(usize::try_from(n).unwrap_or(0))
+    /// Hands the pages purges freed back to the file system.
+    fn reclaim(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("PRAGMA incremental_vacuum;")
     }
 }
 
@@ -160,20 +193,35 @@ fn clamp(t: u64) -> i64 {
     i64::try_from(t).unwrap_or(i64::MAX)
 }
 
+fn unclamp(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
+}
+
 impl Store for SqliteStore {
     fn transact(&self, f: &mut dyn FnMut(&mut dyn Tx) -> bool) -> Result<(), StoreError> {
-        // The connection is only ever used inside a transaction that either commits or rolls
-        // back (dropping a rusqlite Transaction rolls back), so a poisoned lock is still sound.
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        // A poisoned lock: a panic in `f` (before anything was written) or in a write, after
+        // which the store is broken anyway (see below).
+        let mut db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(reason) = self.pipeline.broken() {
             return Err(StoreError::NotDurable(reason));
         }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let commit = f(&mut SqliteTx { conn: &tx });
-        if commit {
-            tx.commit()?;
-        } else {
-            tx.rollback()?;
+        let mut tx = MemoryTx::new(&mut db.image);
+        let commit = f(&mut tx);
+        let writes = tx.into_writes();
+        if commit && !writes.is_empty() {
+            let written = (|| {
+                db.conn.execute_batch("BEGIN IMMEDIATE;")?;
+                if db.write(writes)? {
+                    db.reclaim()?;
+                }
+                db.conn.execute_batch("COMMIT;")
+            })();
+            if let Err(e) = written {
+                let reason = format!("writing the file failed: {e}");
+                self.pipeline.break_with(reason.clone());
+                let _ = db.conn.execute_batch("ROLLBACK;");
+                return Err(StoreError::NotDurable(reason));
+            }
         }
         // Read-only or not, the transaction may have seen writes not yet synced: answer after
         // they are durable, as the writer's jobs are.
@@ -200,17 +248,83 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Family, run};
+    use crate::store::{Family, Put, run};
 
     #[test]
     fn new_files_vacuum_incrementally() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(&dir.path().join("t.db")).expect("open");
-        let conn = store.conn.lock().expect("lock");
-        let mode: i64 = conn
+        let db = store.db.lock().expect("lock");
+        let mode: i64 = db
+            .conn
             .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
             .expect("pragma");
         assert_eq!(mode, 2, "INCREMENTAL");
+    }
+
+    fn rows(path: &Path) -> Vec<(i64, String, String)> {
+        let conn = Connection::open(path).expect("open");
+        let mut stmt = conn
+            .prepare("SELECT kind, key, value FROM records ORDER BY kind, key")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    fn jti(key: &str, value: &str, purge_after: Option<u64>) -> Put<'static> {
+        Put {
+            kind: Kind::Jti,
+            key: key.to_owned().leak(),
+            family: None,
+            value: value.to_owned().leak(),
+            purge_after,
+        }
+    }
+
+    /// The file holds exactly the image: one row per record (a rewritten record replaces its
+    /// row, a purged one loses it), and reopening reads back the same records.
+    #[test]
+    fn the_file_holds_one_row_per_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        {
+            let store = SqliteStore::open(&path).expect("open");
+            let put = |p: Put<'static>| {
+                store
+                    .transact(&mut |tx| {
+                        tx.put(p).expect("put");
+                        true
+                    })
+                    .expect("tx");
+            };
+            put(jti("a", "1", Some(10)));
+            put(jti("b", "1", None));
+            put(jti("a", "2", Some(10)));
+            put(jti("a", "3", Some(10)));
+            // A failed transaction writes nothing.
+            store
+                .transact(&mut |tx| {
+                    tx.put(jti("c", "1", None)).expect("put");
+                    false
+                })
+                .expect("tx");
+            assert_eq!(rows(&path), [(7, "a".into(), "3".into()), (7, "b".into(), "1".into())]);
+            let gone = run(&store, |r| r.purge(10, 10, 100).expect("purge")).expect("tx");
+            assert_eq!(gone, 1);
+            assert_eq!(rows(&path), [(7, "b".into(), "1".into())]);
+        }
+        let store = SqliteStore::open(&path).expect("reopen");
+        let mut seen = Vec::new();
+        store
+            .transact(&mut |tx| {
+                seen = vec![tx.get(Kind::Jti, "a").expect("a"), tx.get(Kind::Jti, "b").expect("b")];
+                seen.push(Some(tx.count().expect("count").to_string()));
+                true
+            })
+            .expect("tx");
+        assert_eq!(seen, [None, Some("1".into()), Some("1".into())]);
     }
 
     /// Counts in one record; job 7 writes elsewhere and fails.
@@ -256,7 +370,7 @@ mod tests {
         let (done, answers) = std::sync::mpsc::channel();
         {
             // Hold the writer off while 50 requests queue up.
-            let _busy = sqlite.conn.lock().expect("lock");
+            let _busy = sqlite.db.lock().expect("lock");
             for i in 0..50 {
                 let done = done.clone();
                 store.clone().submit(Box::new(Count { i, done }));
