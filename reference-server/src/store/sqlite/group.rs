@@ -18,6 +18,7 @@
 use super::Db;
 use super::wal::Wal;
 use crate::store::{CommitStats, Job, StoreError};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -73,13 +74,15 @@ struct Inbox {
 }
 
 impl Pipeline {
-    /// Starts the writer (on `conn`) and the syncer (on `wal`).
-    pub(super) fn start(db: Arc<Mutex<Db>>, wal: Arc<Wal>) -> std::io::Result<Self> {
+    /// Starts the writer (on `db`) and the syncers (on the WAL of the file at `path`).
+    pub(super) fn start(db: Arc<Mutex<Db>>, path: &Path) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let (to_syncer, groups) = channel();
         let groups = Arc::new(Mutex::new(groups));
         for _ in 0..MAX_UNSYNCED {
-            let (s, wal, groups) = (shared.clone(), wal.clone(), groups.clone());
+            // Each syncer its own handle: see `Wal`.
+            let wal = Wal::open(path)?;
+            let (s, groups) = (shared.clone(), groups.clone());
             std::thread::Builder::new()
                 .name("sqlite-sync".into())
                 .spawn(move || sync_loop(&wal, &s, &groups))?;
@@ -301,9 +304,10 @@ fn sync_loop(wal: &Wal, shared: &Shared, groups: &Mutex<Receiver<Group>>) {
     }
 }
 
+/// Answers `jobs` with the reason the store can no longer promise durability.
 fn fail(jobs: Group, reason: &str) {
     for job in jobs {
-        job.finish(Err(StoreError::RolledBack(reason.to_owned())));
+        job.finish(Err(StoreError::NotDurable(reason.to_owned())));
     }
 }
 

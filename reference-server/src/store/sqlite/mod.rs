@@ -38,7 +38,8 @@ use wal::Wal;
 #[derive(Debug)]
 pub struct SqliteStore {
     db: Arc<Mutex<Db>>,
-    wal: Arc<Wal>,
+    /// For [`Store::transact`]; the syncers have their own.
+    wal: Wal,
     pipeline: Pipeline,
     retention: Retention,
 }
@@ -65,11 +66,12 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
         schema::prepare(&conn)?;
         let db = Db::load(conn)?;
-        let wal = Wal::open(path).map_err(|e| StoreError::NotDurable(e.to_string()))?;
+        let not_durable = |e: std::io::Error| StoreError::NotDurable(e.to_string());
+        let wal = Wal::open(path).map_err(not_durable)?;
         // Whatever opening wrote.
-        wal.sync().map_err(|e| StoreError::NotDurable(e.to_string()))?;
-        let (db, wal) = (Arc::new(Mutex::new(db)), Arc::new(wal));
-        let pipeline = Pipeline::start(db.clone(), wal.clone()).map_err(|_| StoreError::Task)?;
+        wal.sync().map_err(not_durable)?;
+        let db = Arc::new(Mutex::new(db));
+        let pipeline = Pipeline::start(db.clone(), path).map_err(not_durable)?;
         Ok(Self {
             db,
             wal,
@@ -389,6 +391,41 @@ mod tests {
         .expect("tx");
         assert_eq!(counter, Some(49));
         assert_eq!(doomed, None);
+    }
+
+    /// Once a sync fails nothing is answered as durable any more, through the writer or not,
+    /// until the store is reopened: a later sync could succeed without the lost writes.
+    #[test]
+    fn a_failed_sync_fails_everything_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let sqlite = Arc::new(SqliteStore::open(&path).expect("open"));
+        let store: Arc<dyn Store> = sqlite.clone();
+        let (done, answers) = std::sync::mpsc::channel();
+        store.clone().submit(Box::new(Count {
+            i: 0,
+            done: done.clone(),
+        }));
+        answers.recv().expect("answer").expect("durable");
+        // The WAL's name now denotes another file: syncing the one SQLite writes to is no
+        // longer possible through it, which the sync notices.
+        let wal = dir.path().join("t.db-wal");
+        std::fs::rename(&wal, dir.path().join("elsewhere")).expect("rename");
+        std::fs::write(&wal, b"").expect("impostor");
+        store.clone().submit(Box::new(Count {
+            i: 1,
+            done: done.clone(),
+        }));
+        let e = answers.recv().expect("answer").expect_err("not durable");
+        assert!(matches!(e, StoreError::NotDurable(_)), "{e}");
+        // The WAL back where it was: syncs would succeed again, but what the failed one held
+        // cannot be vouched for.
+        std::fs::rename(dir.path().join("elsewhere"), &wal).expect("rename back");
+        store.clone().submit(Box::new(Count { i: 2, done }));
+        let e = answers.recv().expect("answer").expect_err("still refused");
+        assert!(matches!(e, StoreError::NotDurable(_)), "{e}");
+        let e = run(&*store, |r| r.count()).expect_err("not durable either");
+        assert!(matches!(e, StoreError::NotDurable(_)), "{e}");
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! the connection so that the next transaction can run while the disk works. Recovery after a
 //! crash replays the WAL up to its last intact commit frame, so a later commit can never be kept
 //! without the earlier ones. (Checkpoints stay synced by SQLite itself under `NORMAL`.)
+//!
+//! Syncs may run concurrently, each on its own handle: `fdatasync` waits for every write-back of
+//! the file in progress, its own or another's, and reports a write-back error to every open file
+//! description once. On one shared handle, the first of two concurrent syncs could take the
+//! error and the other report success, over data that never reached the disk.
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
