@@ -138,15 +138,19 @@ async fn throughput(run: Run) -> (Vec<Duration>, Option<CommitStats>) {
     target.want_id = Some(run.id_token);
     let before = server.store().commit_stats();
     let lat = drive(&target, run.chains, run.secs).await;
-    let stats = server.store().commit_stats().zip(before).map(|(a, b)| CommitStats {
-        commits: a.commits - b.commits,
-        jobs: a.jobs - b.jobs,
-        syncs: a.syncs - b.syncs,
-        run_nanos: a.run_nanos - b.run_nanos,
-        commit_nanos: a.commit_nanos - b.commit_nanos,
-        sync_nanos: a.sync_nanos - b.sync_nanos,
-        checkpoint_nanos: a.checkpoint_nanos - b.checkpoint_nanos,
-    });
+    let stats = server
+        .store()
+        .commit_stats()
+        .zip(before)
+        .map(|(a, b)| CommitStats {
+            commits: a.commits - b.commits,
+            jobs: a.jobs - b.jobs,
+            syncs: a.syncs - b.syncs,
+            run_nanos: a.run_nanos - b.run_nanos,
+            commit_nanos: a.commit_nanos - b.commit_nanos,
+            sync_nanos: a.sync_nanos - b.sync_nanos,
+            checkpoint_nanos: a.checkpoint_nanos - b.checkpoint_nanos,
+        });
     server.shutdown().await;
     (lat, stats)
 }

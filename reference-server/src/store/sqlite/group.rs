@@ -137,7 +137,9 @@ impl Shared {
     }
 
     fn wait<'a>(&self, inbox: MutexGuard<'a, Inbox>) -> MutexGuard<'a, Inbox> {
-        self.wake.wait(inbox).unwrap_or_else(PoisonError::into_inner)
+        self.wake
+            .wait(inbox)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Blocks until there are jobs (`None`: closed and drained).
@@ -205,7 +207,9 @@ fn write_loop(db: &Mutex<Db>, shared: &Shared, syncer: &Sender<Group>) {
         };
         let counters = &shared.counters;
         counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
+        counters
+            .jobs
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
         if let Err(e) = committed {
             // The image may be ahead of the file: nothing more can be promised.
             let reason = format!("writing the file failed: {e}");

@@ -153,20 +153,19 @@ impl Db {
                          VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?;
                     let deadline = entry.purge_after.map(clamp);
-                    insert.execute(params![
-                        kind.id(),
-                        key,
-                        entry.family,
-                        entry.value,
-                        deadline
-                    ])?;
+                    insert.execute(params![kind.id(), key, entry.family, entry.value, deadline])?;
                     entry.row = Some(self.conn.last_insert_rowid());
                     if let Some(row) = self.image.insert(kind, key, entry).and_then(|e| e.row) {
                         self.delete(row)?;
                     }
                 }
                 Write::Delete => {
-                    for row in self.image.remove(kind, &key).into_iter().filter_map(|e| e.row) {
+                    for row in self
+                        .image
+                        .remove(kind, &key)
+                        .into_iter()
+                        .filter_map(|e| e.row)
+                    {
                         self.delete(row)?;
                         deleted = true;
                     }
@@ -275,12 +274,13 @@ mod tests {
         rows.collect::<Result<_, _>>().expect("rows")
     }
 
-    fn jti(key: &str, value: &str, purge_after: Option<u64>) -> Put<'static> {
+    /// A seen-JWT-id record.
+    fn jti<'a>(key: &'a str, value: &'a str, purge_after: Option<u64>) -> Put<'a> {
         Put {
             kind: Kind::Jti,
-            key: key.to_owned().leak(),
+            key,
             family: None,
-            value: value.to_owned().leak(),
+            value,
             purge_after,
         }
     }
@@ -293,26 +293,24 @@ mod tests {
         let path = dir.path().join("t.db");
         {
             let store = SqliteStore::open(&path).expect("open");
-            let put = |p: Put<'static>| {
+            let put = |key: &str, value: &str, purge_after: Option<u64>, keep: bool| {
                 store
                     .transact(&mut |tx| {
-                        tx.put(p).expect("put");
-                        true
+                        tx.put(jti(key, value, purge_after)).expect("put");
+                        keep
                     })
                     .expect("tx");
             };
-            put(jti("a", "1", Some(10)));
-            put(jti("b", "1", None));
-            put(jti("a", "2", Some(10)));
-            put(jti("a", "3", Some(10)));
+            put("a", "1", Some(10), true);
+            put("b", "1", None, true);
+            put("a", "2", Some(10), true);
+            put("a", "3", Some(10), true);
             // A failed transaction writes nothing.
-            store
-                .transact(&mut |tx| {
-                    tx.put(jti("c", "1", None)).expect("put");
-                    false
-                })
-                .expect("tx");
-            assert_eq!(rows(&path), [(7, "a".into(), "3".into()), (7, "b".into(), "1".into())]);
+            put("c", "1", None, false);
+            assert_eq!(
+                rows(&path),
+                [(7, "a".into(), "3".into()), (7, "b".into(), "1".into())]
+            );
             let gone = run(&store, |r| r.purge(10, 10, 100).expect("purge")).expect("tx");
             assert_eq!(gone, 1);
             assert_eq!(rows(&path), [(7, "b".into(), "1".into())]);
@@ -321,7 +319,10 @@ mod tests {
         let mut seen = Vec::new();
         store
             .transact(&mut |tx| {
-                seen = vec![tx.get(Kind::Jti, "a").expect("a"), tx.get(Kind::Jti, "b").expect("b")];
+                seen = vec![
+                    tx.get(Kind::Jti, "a").expect("a"),
+                    tx.get(Kind::Jti, "b").expect("b"),
+                ];
                 seen.push(Some(tx.count().expect("count").to_string()));
                 true
             })

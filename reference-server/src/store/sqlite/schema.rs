@@ -83,6 +83,9 @@ mod tests {
         INSERT INTO records VALUES (2, 'h1', 'f1', '{}'), (1, 'f1', 'f1', '{\"a\":1}');
     ";
 
+    /// `kind, key, family, value, purge_after`.
+    type Row = (i64, String, Option<String>, String, Option<i64>);
+
     #[test]
     fn older_files_keep_their_records() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -90,7 +93,7 @@ mod tests {
         conn.execute_batch(KEYED_BY_KIND_KEY).expect("old layout");
         prepare(&conn).expect("convert");
         assert!(columns(&conn).expect("columns").contains(&"id".to_owned()));
-        let rows: Vec<(i64, String, Option<String>, String, Option<i64>)> = conn
+        let rows: Vec<Row> = conn
             .prepare("SELECT kind, key, family, value, purge_after FROM records ORDER BY kind")
             .expect("prepare")
             .query_map([], |r| {
