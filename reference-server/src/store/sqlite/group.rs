@@ -65,7 +65,7 @@ struct Shared {
 #[derive(Default)]
 struct Inbox {
     jobs: Group,
-    /// Groups committed and handed to the syncer, not yet synced.
+    /// Groups committed and handed to the syncers, not yet synced.
     unsynced: usize,
     /// Why the store can no longer promise durability (a sync failed).
     broken: Option<String>,
@@ -147,7 +147,8 @@ impl Shared {
         let mut inbox = self.inbox();
         loop {
             if !inbox.jobs.is_empty() {
-                return Some(std::mem::take(&mut inbox.jobs));
+                let take = inbox.jobs.len().min(MAX_GROUP);
+                return Some(inbox.jobs.drain(..take).collect());
             }
             if inbox.closed {
                 return None;
@@ -156,8 +157,8 @@ impl Shared {
         }
     }
 
-    /// With `held` jobs in the open transaction: more jobs to run, or time to commit (the
-    /// syncer is free, or the store is closing). Waits while neither.
+    /// With `held` jobs in the open transaction: more jobs to run, or time to commit (a syncer
+    /// is free, or the store is closing or broken). Waits while neither.
     fn next(&self, held: usize) -> Next {
         let mut inbox = self.inbox();
         loop {
