@@ -27,10 +27,12 @@ async fn fuzz(flaws: &[Flaw], out: &std::path::Path) -> FuzzSummary {
         rate: 0,
         // Generous: a loaded CI machine must not turn into "slow" findings.
         latency_bound: Duration::from_secs(10),
-        progress: false,
+        connections: 4,
+        ..FuzzOptions::default()
     };
-    let mut summary = tokencert::blackbox::run(session, &opts).await;
-    tokencert::blackbox::write_reproducers(&mut summary, &opts, "test").expect("write");
+    let mut summary = tokencert::blackbox::run(Arc::clone(&session), &opts).await;
+    tokencert::blackbox::write_outputs(&mut summary, &opts, "test", &session.redactor)
+        .expect("write");
     running.shutdown().await;
     summary
 }

@@ -1,12 +1,15 @@
-//! Oracles: what makes an answer a finding.
+//! Oracles: what makes an answer a finding. Each is scoped as its rule: §5.2's error shape
+//! applies to the token endpoint's errors, not to HTTP-level refusals (another method, a body
+//! too large or of another media type); no-store to responses that carry tokens.
 
-use super::grammar::Req;
-use crate::http::{HttpResponse, PreparedRequest};
+use super::request::Req;
+use crate::http::HttpResponse;
 use crate::session::Session;
+use serde_json::Value;
 use std::time::Duration;
 
 /// A kind of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Oracle {
     /// A 5xx answer, or a connection closed without an answer.
     ServerError,
@@ -66,14 +69,40 @@ impl Oracle {
             Oracle::Slow => "RFC6749-5.2.a",
         }
     }
+
+    /// Whether the oracle is about the whole endpoint, however reached: its findings are one
+    /// per status class, whatever the mutations.
+    pub fn endpoint_wide(self) -> bool {
+        matches!(self, Oracle::MissingNoStore | Oracle::Slow)
+    }
 }
 
-/// Every oracle the answer trips.
+/// `error` / `error_description` characters (RFC 6749 §5.2, Appendix A.7-A.8).
+pub fn error_charset(s: &str) -> bool {
+    s.bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// Statuses that refuse a request at the HTTP level, before any token request is read: RFC
+/// 6749 §5.2 shapes the errors of token requests, not these (the catalogue's
+/// hygiene.get-not-accepted agrees). 405 method, 413 content too large, 414 URI too long, 415
+/// media type, 431 header fields too large.
+pub fn http_refusal(req: &Req, status: u16) -> bool {
+    req.method != "POST" || matches!(status, 405 | 413 | 414 | 415 | 431)
+}
+
+/// Whether a success answer carries tokens.
+pub fn issued(resp: &HttpResponse, json: Option<&Value>) -> bool {
+    (200..300).contains(&resp.status)
+        && json.is_some_and(|j| j.get("access_token").is_some() || j.get("refresh_token").is_some())
+}
+
+/// Every oracle the answer trips. `json` is the answer's body parsed once by the caller.
 pub fn judge(
     session: &Session,
     req: &Req,
-    _prepared: &PreparedRequest,
     outcome: &Result<HttpResponse, String>,
+    json: Option<&Value>,
     bound: Duration,
 ) -> Vec<Oracle> {
     let mut out = Vec::new();
@@ -90,34 +119,17 @@ pub fn judge(
         out.push(Oracle::ServerError);
         return out;
     }
-    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-    let issued = (200..300).contains(&resp.status)
-        && json
-            .as_ref()
-            .is_some_and(|j| j.get("access_token").is_some() || j.get("refresh_token").is_some());
+    let issued = issued(resp, json);
     if issued && req.must_fail {
         out.push(Oracle::TokenForInvalidRequest);
     }
-    // HTTP-level refusals (another method than POST, a body too large or of another media type)
-    // happen before any token request is read: RFC 6749 §5.2 shapes the errors of token
-    // requests, not these answers (the catalogue's hygiene.get-not-accepted agrees).
-    let http_refusal = req.method != "POST" || matches!(resp.status, 405 | 413 | 415);
-    if !(200..300).contains(&resp.status) && !http_refusal {
-        let error = json
-            .as_ref()
-            .and_then(|j| j.get("error"))
-            .and_then(|e| e.as_str());
-        let charset_ok = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-        };
+    if !(200..300).contains(&resp.status) && !http_refusal(req, resp.status) {
+        let error = json.and_then(|j| j.get("error")).and_then(Value::as_str);
         let description_ok = json
-            .as_ref()
             .and_then(|j| j.get("error_description"))
-            .is_none_or(|d| d.as_str().is_some_and(charset_ok));
+            .is_none_or(|d| d.as_str().is_some_and(error_charset));
         match error {
-            Some(e) if charset_ok(e) && description_ok => {
+            Some(e) if !e.is_empty() && error_charset(e) && description_ok => {
                 let status_ok = match resp.status {
                     400 => true,
                     401 => e == "invalid_client",
@@ -152,28 +164,26 @@ pub fn judge(
     out
 }
 
-/// `(status, error)` of an outcome.
-pub fn status_and_code(outcome: &Result<HttpResponse, String>) -> (Option<u16>, Option<String>) {
+/// `(status, error)` of an outcome. The `error` is kept only when it looks like an error code
+/// (a short word of `[A-Za-z0-9_.:-]`): it goes into the outputs, and a server that echoes its
+/// input there must not get a token written out.
+pub fn status_and_code(
+    outcome: &Result<HttpResponse, String>,
+    json: Option<&Value>,
+) -> (Option<u16>, Option<String>) {
+    let code_like = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    };
     match outcome {
         Ok(r) => (
             Some(r.status),
-            serde_json::from_slice::<serde_json::Value>(&r.body)
-                .ok()
-                .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(str::to_owned)),
+            json.and_then(|j| j.get("error")).map(|e| match e.as_str() {
+                Some(s) if code_like(s) => s.to_owned(),
+                _ => "(not an error code)".to_owned(),
+            }),
         ),
         Err(_) => (None, None),
     }
-}
-
-/// Findings are the same when the oracle, the status class and the mutation kinds agree.
-pub fn dedupe_key(o: Oracle, req: &Req, outcome: &Result<HttpResponse, String>) -> String {
-    let (status, _) = status_and_code(outcome);
-    let mut kinds: Vec<String> = req.mutations.iter().map(|m| m.kind()).collect();
-    kinds.sort();
-    kinds.dedup();
-    // Oracles about the whole endpoint (no-store, slow) are one finding however reached.
-    if matches!(o, Oracle::MissingNoStore | Oracle::Slow) {
-        return format!("{o:?}/{}", status.map_or(0, |s| s / 100));
-    }
-    format!("{o:?}/{}/{}", status.unwrap_or(0), kinds.join("+"))
 }

@@ -159,6 +159,9 @@ pub struct ClientAuthWith {
     /// Secret instead of the registered one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// JOSE header members of a client assertion (`alg: none`, say).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub header: serde_json::Map<String, Value>,
 }
 
 /// `race:` with copies of one request.
@@ -234,6 +237,9 @@ pub struct CheckDoc {
     /// Words all among these.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub words_subset_of: Option<String>,
+    /// An absent value passes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
     /// The requirement a failure breaks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requirement: Option<String>,

@@ -1,0 +1,222 @@
+//! What a run leaves behind, side by side in `--out`: one scenario YAML reproducer per finding,
+//! `findings.json` (every finding with its root cause, hits and variants), `findings.sarif`
+//! (SARIF 2.1.0 for code-scanning tools), and the summary table printed at the end. Every file
+//! passes through the session's redactor first: a secret that slipped into one is replaced and
+//! reported, never written.
+
+use super::{FuzzOptions, FuzzSummary};
+use crate::profile::Redactor;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// The files written, and the ones a secret had to be redacted from (a bug to report).
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Reproducers.
+    pub reproducers: Vec<PathBuf>,
+    /// `findings.json` and `findings.sarif`.
+    pub reports: Vec<PathBuf>,
+    /// Files whose text held a registered secret (written redacted).
+    pub redacted: Vec<PathBuf>,
+}
+
+/// Writes `text` to `path` after redaction.
+fn put(path: &Path, text: &str, redactor: &Redactor, w: &mut Written) -> std::io::Result<()> {
+    let clean = redactor.redact(text);
+    if clean != text {
+        w.redacted.push(path.to_path_buf());
+    }
+    std::fs::write(path, clean)
+}
+
+/// Writes the reproducers, `findings.json` and `findings.sarif` into `opts.out`.
+pub fn write_outputs(
+    summary: &mut FuzzSummary,
+    opts: &FuzzOptions,
+    target_name: &str,
+    redactor: &Redactor,
+) -> std::io::Result<Written> {
+    std::fs::create_dir_all(&opts.out)?;
+    let mut w = Written::default();
+    for (i, f) in summary.findings.iter_mut().enumerate() {
+        if let Some(text) = super::write::scenario(f, opts.seed, target_name, i + 1) {
+            let text = text.map_err(std::io::Error::other)?;
+            let path = opts
+                .out
+                .join(format!("fuzz-{}-{:02}.yaml", f.oracle.slug(), i + 1));
+            put(&path, &text, redactor, &mut w)?;
+            f.file = Some(path.clone());
+            w.reproducers.push(path);
+        }
+    }
+    let file_name = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    let findings: Vec<Value> = summary
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            json!({
+                "id": format!("F{}", i + 1),
+                "oracle": f.oracle.slug(),
+                "requirement": f.oracle.requirement(),
+                "level": "MUST",
+                "description": f.oracle.describe(),
+                "endpoint": super::triage::ENDPOINT,
+                "status": f.status,
+                "error": f.error_code,
+                "root_cause": f.key,
+                "classes": f.req.classes(),
+                "mutations": f.req.kinds(),
+                "variants": f.variants,
+                "hits": f.hits,
+                "reproducer": file_name(&f.file),
+            })
+        })
+        .collect();
+    let report = json!({
+        "tool": "tokencert fuzz",
+        "version": env!("CARGO_PKG_VERSION"),
+        "target": target_name,
+        "seed": opts.seed,
+        "bounds": {
+            "duration_ms": opts.duration.as_millis() as u64,
+            "max_requests": opts.max_requests,
+        },
+        "requests": summary.requests,
+        "elapsed_ms": summary.elapsed.as_millis() as u64,
+        "connections": summary.connections,
+        "bootstraps": summary.bootstraps,
+        "dismissed": summary.dismissed,
+        "unconfirmed": summary.unconfirmed,
+        "findings": findings,
+    });
+    let path = opts.out.join("findings.json");
+    put(&path, &pretty(&report), redactor, &mut w)?;
+    w.reports.push(path);
+    let path = opts.out.join("findings.sarif");
+    put(&path, &pretty(&sarif(summary, target_name)), redactor, &mut w)?;
+    w.reports.push(path);
+    Ok(w)
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// SARIF 2.1.0: one rule per oracle, one result per finding, located at its reproducer.
+fn sarif(summary: &FuzzSummary, target_name: &str) -> Value {
+    let mut oracles: Vec<super::Oracle> = summary.findings.iter().map(|f| f.oracle).collect();
+    oracles.sort();
+    oracles.dedup();
+    let rules: Vec<Value> = oracles
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.slug(),
+                "shortDescription": { "text": o.describe() },
+                "properties": { "requirement": o.requirement(), "level": "MUST" },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = summary
+        .findings
+        .iter()
+        .map(|f| {
+            let mut r = json!({
+                "ruleId": f.oracle.slug(),
+                "level": "error",
+                "message": { "text": format!(
+                    "{} against {target_name}: status {}, error {}, mutations {} ({} hit(s); {})",
+                    f.oracle.describe(),
+                    f.status.map_or("none".into(), |s| s.to_string()),
+                    f.error_code.as_deref().unwrap_or("-"),
+                    f.kinds_label(),
+                    f.hits,
+                    f.oracle.requirement(),
+                )},
+                "partialFingerprints": { "tokencertRootCause/v1": f.key },
+                "properties": { "hits": f.hits, "classes": f.req.classes() },
+            });
+            if let Some(name) = f.file.as_ref().and_then(|p| p.file_name()) {
+                r["locations"] = json!([{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": name.to_string_lossy() }
+                    }
+                }]);
+            }
+            r
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "tokencert",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// The summary table printed at the end of a run.
+pub fn summary_table(summary: &FuzzSummary) -> String {
+    let head = ["#", "oracle", "requirement", "status", "error", "root cause", "hits", "reproducer"];
+    let rows: Vec<[String; 8]> = summary
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            [
+                format!("F{}", i + 1),
+                f.oracle.slug().to_owned(),
+                f.oracle.requirement().to_owned(),
+                f.status.map_or("-".into(), |s| s.to_string()),
+                f.error_code.clone().unwrap_or_else(|| "-".into()),
+                {
+                    let c = f.req.classes();
+                    if f.oracle.endpoint_wide() || c.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        c.join("+")
+                    }
+                },
+                f.hits.to_string(),
+                f.file
+                    .as_ref()
+                    .and_then(|p| p.file_name())
+                    .map_or("-".into(), |n| n.to_string_lossy().into_owned()),
+            ]
+        })
+        .collect();
+    let mut widths = head.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s: String = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
+    };
+    let mut out = line(&head.map(str::to_owned));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    out
+}
