@@ -30,8 +30,8 @@ async fn fuzz(flaws: &[Flaw], out: &std::path::Path) -> FuzzSummary {
         connections: 4,
         ..FuzzOptions::default()
     };
-    let mut summary = tokencert::blackbox::run(Arc::clone(&session), &opts).await;
-    tokencert::blackbox::write_outputs(&mut summary, &opts, "test", &session.redactor)
+    let summary = tokencert::blackbox::run(Arc::clone(&session), &opts).await;
+    tokencert::blackbox::write_reports(&summary, &opts, "test", &session.redactor)
         .expect("write");
     running.shutdown().await;
     summary

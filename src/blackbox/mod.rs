@@ -34,7 +34,8 @@ use crate::session::Session;
 use budget::Budget;
 use grammar::{Base, Mutation, Offer};
 pub use oracle::Oracle;
-pub use output::{summary_table, write_outputs};
+use oracle::Sent;
+pub use output::{Written, summary_table, write_reports};
 use pool::{Lease, Pool};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
@@ -109,13 +110,17 @@ pub struct FuzzSummary {
     pub unconfirmed: u64,
     /// Concurrent connections used.
     pub connections: usize,
+    /// Reproducers a secret had to be redacted from (a bug of tokencert).
+    pub redacted: Vec<PathBuf>,
+    /// Why a reproducer could not be written.
+    pub write_error: Option<String>,
 }
 
-/// One request sent and its answer.
-struct Sent {
-    req: Req,
-    outcome: Result<HttpResponse, String>,
-    json: Option<Value>,
+/// Reproducers written so far.
+#[derive(Default)]
+struct Reproducers {
+    redacted: Vec<PathBuf>,
+    error: Option<String>,
 }
 
 /// What the workers share.
@@ -135,6 +140,7 @@ struct Shared {
     next_slot: tokio::sync::Mutex<Instant>,
     /// Signatures still unconfirmed when the bounds stopped the run.
     pending: AtomicU64,
+    reproducers: Mutex<Reproducers>,
 }
 
 /// Runs the fuzzer against the session's target.
@@ -161,6 +167,7 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         fresh,
         next_slot: tokio::sync::Mutex::new(Instant::now()),
         pending: AtomicU64::new(0),
+        reproducers: Mutex::new(Reproducers::default()),
     });
     let progress = opts.progress.then(|| tokio::spawn(progress(Arc::clone(&shared), started)));
     let mut workers = tokio::task::JoinSet::new();
@@ -178,7 +185,14 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         .map(|mut t| std::mem::take(&mut *t))
         .unwrap_or_default();
     let dismissed = triage.dismissed;
+    let reproducers = shared
+        .reproducers
+        .lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default();
     FuzzSummary {
+        redacted: reproducers.redacted,
+        write_error: reproducers.error,
         requests: shared.budget.used(),
         elapsed: started.elapsed(),
         findings: triage.findings(),
@@ -213,13 +227,7 @@ async fn worker(sh: Arc<Shared>, index: u64) {
             continue;
         };
         idle = 0;
-        let oracles = oracle::judge(
-            &sh.session,
-            &sent.req,
-            &sent.outcome,
-            sent.json.as_ref(),
-            sh.opts.latency_bound,
-        );
+        let oracles = oracle::judge(&sh.session, &sent, sh.opts.latency_bound);
         for o in oracles {
             let (status, code) = oracle::status_and_code(&sent.outcome, sent.json.as_ref());
             let raw = triage::raw_key(o, status, code.as_deref(), &sent.req);
@@ -270,7 +278,19 @@ impl Shared {
             .ok()
             .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok());
         self.settle_lease(lease, &outcome, json.as_ref());
-        Some(Sent { req, outcome, json })
+        let head_len = prepared.method.len()
+            + prepared.url.as_str().len()
+            + prepared
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>();
+        Some(Sent {
+            req,
+            head_len,
+            outcome,
+            json,
+        })
     }
 
     /// Keeps what an answer teaches about live tokens.
@@ -365,16 +385,7 @@ impl Shared {
     /// with no other request in flight.
     async fn settle(&self, o: Oracle, raw: &str, first: &Req) {
         let solo = o == Oracle::Slow && self.opts.connections > 1;
-        let fires = |s: &Sent| {
-            oracle::judge(
-                &self.session,
-                &s.req,
-                &s.outcome,
-                s.json.as_ref(),
-                self.opts.latency_bound,
-            )
-            .contains(&o)
-        };
+        let fires = |s: &Sent| oracle::judge(&self.session, s, self.opts.latency_bound).contains(&o);
         let Some(again) = self.attempt(first.base, &first.mutations, solo).await else {
             self.pending.fetch_add(1, Ordering::SeqCst);
             return;
@@ -402,8 +413,42 @@ impl Shared {
             }
         }
         let (status, code) = oracle::status_and_code(&best.outcome, best.json.as_ref());
-        if let Ok(mut t) = self.triage.lock() {
-            t.resolve(raw, o, best.req, status, code, complete);
+        let made = match self.triage.lock() {
+            Ok(mut t) => t.resolve(raw, o, best.req, status, code, complete),
+            Err(_) => None,
+        };
+        if let Some((n, f)) = made {
+            self.write_reproducer(n, &f);
+        }
+    }
+
+    /// Writes a new finding's reproducer at once: the run's time bound covers it, and an
+    /// interrupted run keeps what it found.
+    fn write_reproducer(&self, n: usize, f: &Finding) {
+        let written = output::write_reproducer(
+            f,
+            n,
+            &self.opts,
+            &self.session.target.name,
+            &self.session.redactor,
+        );
+        let Ok(mut r) = self.reproducers.lock() else {
+            return;
+        };
+        match written {
+            Ok(Some((path, redacted))) => {
+                if redacted {
+                    r.redacted.push(path.clone());
+                }
+                if let Ok(mut t) = self.triage.lock() {
+                    t.set_file(&f.key, path);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                r.error
+                    .get_or_insert_with(|| format!("{}: {e}", self.opts.out.display()));
+            }
         }
     }
 }

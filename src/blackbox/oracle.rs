@@ -97,19 +97,32 @@ pub fn issued(resp: &HttpResponse, json: Option<&Value>) -> bool {
         && json.is_some_and(|j| j.get("access_token").is_some() || j.get("refresh_token").is_some())
 }
 
-/// Every oracle the answer trips. `json` is the answer's body parsed once by the caller.
-pub fn judge(
-    session: &Session,
-    req: &Req,
-    outcome: &Result<HttpResponse, String>,
-    json: Option<&Value>,
-    bound: Duration,
-) -> Vec<Oracle> {
+/// One request sent and its answer.
+pub struct Sent {
+    /// The request.
+    pub req: Req,
+    /// Bytes of its request line and headers.
+    pub head_len: usize,
+    /// The answer, or why there was none.
+    pub outcome: Result<HttpResponse, String>,
+    /// The answer's body parsed as JSON, once.
+    pub json: Option<Value>,
+}
+
+/// The request head a server must take (RFC 9112 §3 recommends supporting request lines of at
+/// least 8000 octets; common servers cap the whole head near 8 KiB). Over it, a server may
+/// refuse by closing the connection.
+const HEAD_LIMIT: usize = 8000;
+
+/// Every oracle the answer trips.
+pub fn judge(session: &Session, sent: &Sent, bound: Duration) -> Vec<Oracle> {
+    let (req, json) = (&sent.req, sent.json.as_ref());
     let mut out = Vec::new();
-    let resp = match outcome {
+    let resp = match &sent.outcome {
         Ok(r) => r,
         // No answer in time says nothing about the answer: too slow, not a 5xx.
         Err(e) if crate::http::NoAnswer::is(e) => return vec![Oracle::Slow],
+        Err(_) if sent.head_len > HEAD_LIMIT => return Vec::new(),
         Err(_) => return vec![Oracle::ServerError],
     };
     if resp.duration > bound {

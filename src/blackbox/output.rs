@@ -29,26 +29,44 @@ fn put(path: &Path, text: &str, redactor: &Redactor, w: &mut Written) -> std::io
     std::fs::write(path, clean)
 }
 
-/// Writes the reproducers, `findings.json` and `findings.sarif` into `opts.out`.
-pub fn write_outputs(
-    summary: &mut FuzzSummary,
+/// Writes a finding's reproducer (the `n`th found) into `opts.out`; `None` for a finding no
+/// scenario can express (slowness). The second value says whether a secret had to be redacted.
+pub fn write_reproducer(
+    f: &super::Finding,
+    n: usize,
+    opts: &FuzzOptions,
+    target_name: &str,
+    redactor: &Redactor,
+) -> std::io::Result<Option<(PathBuf, bool)>> {
+    let Some(text) = super::write::scenario(f, opts.seed, target_name, n) else {
+        return Ok(None);
+    };
+    let text = text.map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(&opts.out)?;
+    let path = opts
+        .out
+        .join(format!("fuzz-{}-{n:02}.yaml", f.oracle.slug()));
+    let mut w = Written::default();
+    put(&path, &text, redactor, &mut w)?;
+    Ok(Some((path, !w.redacted.is_empty())))
+}
+
+/// Writes `findings.json` and `findings.sarif` into `opts.out` (the reproducers are written as
+/// findings are made, see [`write_reproducer`]).
+pub fn write_reports(
+    summary: &FuzzSummary,
     opts: &FuzzOptions,
     target_name: &str,
     redactor: &Redactor,
 ) -> std::io::Result<Written> {
     std::fs::create_dir_all(&opts.out)?;
     let mut w = Written::default();
-    for (i, f) in summary.findings.iter_mut().enumerate() {
-        if let Some(text) = super::write::scenario(f, opts.seed, target_name, i + 1) {
-            let text = text.map_err(std::io::Error::other)?;
-            let path = opts
-                .out
-                .join(format!("fuzz-{}-{:02}.yaml", f.oracle.slug(), i + 1));
-            put(&path, &text, redactor, &mut w)?;
-            f.file = Some(path.clone());
-            w.reproducers.push(path);
+    for f in &summary.findings {
+        if let Some(p) = &f.file {
+            w.reproducers.push(p.clone());
         }
     }
+    w.redacted.extend(summary.redacted.iter().cloned());
     let file_name = |p: &Option<PathBuf>| {
         p.as_ref()
             .and_then(|p| p.file_name())

@@ -96,6 +96,8 @@ pub struct Triage {
     roots: BTreeMap<String, Finding>,
     /// Signatures that did not fire again.
     pub dismissed: u64,
+    /// Root causes made so far (numbers the reproducers).
+    made: usize,
 }
 
 impl Triage {
@@ -122,6 +124,7 @@ impl Triage {
     }
 
     /// The signature `raw` fired again; `req` is its minimised request, with what was seen.
+    /// Returns a new root cause's finding with its number.
     /// When the bounds cut the minimisation short (`complete` false), a known root cause with
     /// the same oracle, status and error whose classes the request has is taken to be its own.
     pub fn resolve(
@@ -132,7 +135,7 @@ impl Triage {
         status: Option<u16>,
         code: Option<String>,
         complete: bool,
-    ) {
+    ) -> Option<(usize, Finding)> {
         let hits = match self.raw.get(raw) {
             Some(Raw::Pending(n)) => *n,
             _ => 1,
@@ -151,6 +154,7 @@ impl Triage {
             }
         }
         let variant = label(&req);
+        let new = !self.roots.contains_key(&key);
         let f = self.roots.entry(key.clone()).or_insert_with(|| Finding {
             oracle,
             req,
@@ -163,7 +167,19 @@ impl Triage {
         });
         f.hits += hits;
         *f.variants.entry(variant.clone()).or_insert(0) += hits;
+        let made = new.then(|| f.clone());
         self.raw.insert(raw.to_owned(), Raw::Root(key, variant));
+        if made.is_some() {
+            self.made += 1;
+        }
+        made.map(|f| (self.made, f))
+    }
+
+    /// Records where a finding's reproducer was written.
+    pub fn set_file(&mut self, key: &str, path: std::path::PathBuf) {
+        if let Some(f) = self.roots.get_mut(key) {
+            f.file = Some(path);
+        }
     }
 
     /// The signature `raw` did not fire again (a flake, or a state the request had consumed).

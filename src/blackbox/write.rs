@@ -165,23 +165,16 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result
     let mut step = StepDoc::new(None, ActionDoc::Request(request_doc(req)));
     step.expect = Some(expect);
     let kinds = req.kinds();
-    let mut top: Vec<(&String, &u64)> = f.variants.iter().collect();
-    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let mut variants: Vec<String> = top.iter().take(8).map(|(k, n)| format!("{k} ×{n}")).collect();
-    if top.len() > 8 {
-        variants.push(format!("{} more in findings.json", top.len() - 8));
-    }
     let doc = ScenarioDoc {
         comments: vec![
             format!("Reproducer {n} found by `tokencert fuzz --seed {seed}` against {target}."),
             format!(
-                "{} ({} request(s) hit it; status {}, error {}).",
+                "{} (status {}, error {}); findings.json counts the requests that hit it.",
                 f.oracle.describe(),
-                f.hits,
                 f.status.map_or("none".into(), |s| s.to_string()),
                 f.error_code.as_deref().unwrap_or("-"),
             ),
-            format!("Root cause: {}; seen as {}.", f.key, variants.join(", ")),
+            format!("Root cause: {}.", f.key),
         ],
         title: format!(
             "fuzz: {} ({})",

@@ -96,15 +96,19 @@ async fn fuzz_against(a: &FuzzArgs, session: Arc<Session>, started: Instant) -> 
         connections,
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
     };
-    let mut summary = crate::blackbox::run(Arc::clone(&session), &opts).await;
-    let written =
-        match crate::blackbox::write_outputs(&mut summary, &opts, &name, &session.redactor) {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("error: cannot write to {}: {e}", opts.out.display());
-                return EXIT_HARNESS;
-            }
-        };
+    let summary = crate::blackbox::run(Arc::clone(&session), &opts).await;
+    let written = crate::blackbox::write_reports(&summary, &opts, &name, &session.redactor);
+    let written = match (written, &summary.write_error) {
+        (Ok(w), None) => w,
+        (Err(e), _) => {
+            eprintln!("error: cannot write to {}: {e}", opts.out.display());
+            return EXIT_HARNESS;
+        }
+        (_, Some(e)) => {
+            eprintln!("error: cannot write a reproducer to {e}");
+            return EXIT_HARNESS;
+        }
+    };
     print_findings(&summary, &session);
     let rps = summary.requests as f64 / summary.elapsed.as_secs_f64().max(0.001);
     eprintln!(
