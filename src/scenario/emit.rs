@@ -191,6 +191,9 @@ pub struct ExpectDoc {
     /// Race: number of 5xx answers or dropped connections (not copies unanswered in time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_errors: Option<u32>,
+    /// Race: checks on every 2xx answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub each_success: Option<Box<ExpectDoc>>,
 }
 
 /// `status:` — one of a list, or a check.
@@ -216,6 +219,12 @@ pub struct CheckDoc {
     /// Equal to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<Value>,
+    /// Equal to none of these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_one_of: Option<FlowSeq<Vec<Value>>>,
+    /// Present (`true`) or absent (`false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
     /// At least.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gte: Option<u64>,
