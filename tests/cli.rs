@@ -521,7 +521,10 @@ async fn planted_secrets_never_reach_fuzz_or_prop_outputs() {
         ],
     )
     .await;
-    assert_eq!(fuzz_code, 4, "the mock issues tokens for anything\n{fuzz_err}");
+    assert_eq!(
+        fuzz_code, 4,
+        "the mock issues tokens for anything\n{fuzz_err}"
+    );
     let (prop_code, prop_out, prop_err) = tokencert_async(
         d,
         &[
@@ -554,7 +557,12 @@ async fn planted_secrets_never_reach_fuzz_or_prop_outputs() {
         }
     }
     let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
-    for want in ["findings.json", "findings.sarif", "fuzz-token-for-invalid-request", "prop-"] {
+    for want in [
+        "findings.json",
+        "findings.sarif",
+        "fuzz-token-for-invalid-request",
+        "prop-",
+    ] {
         assert!(
             names.iter().any(|n| n.contains(want)),
             "no {want} among {names:?}"

@@ -157,11 +157,18 @@ async fn parsing_and_error_flaws_are_found_deduplicated_and_replayed() {
             .iter()
             .filter(|f| f.file.is_none() && f.oracle != Oracle::Slow)
         {
-            problems.push(format!("{}: no reproducer for {}", flaw.name(), missing.key));
+            problems.push(format!(
+                "{}: no reproducer for {}",
+                flaw.name(),
+                missing.key
+            ));
         }
         // Every reproducer fails against the flaw and passes without it.
         for bad in replay(out.path(), &[flaw], &[flaw], Outcome::Fail).await {
-            problems.push(format!("{}: does not fail with the flaw: {bad}", flaw.name()));
+            problems.push(format!(
+                "{}: does not fail with the flaw: {bad}",
+                flaw.name()
+            ));
         }
         for bad in replay(out.path(), &[], &[flaw], Outcome::Pass).await {
             problems.push(format!("{}: fails on the clean server: {bad}", flaw.name()));

@@ -510,7 +510,8 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                 req.query.extend(moved);
             }
             Mutation::CredentialsInQuery => {
-                req.query.push(("client_id".into(), Val::Sym(Sym::ClientId)));
+                req.query
+                    .push(("client_id".into(), Val::Sym(Sym::ClientId)));
                 req.query
                     .push(("client_secret".into(), Val::lit(WRONG_SECRET)));
             }
@@ -527,7 +528,8 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                     Ok(s) if template_safe(s) => req.params.push((k.into(), Val::lit(s))),
                     // Bytes a form value cannot hold go in form-encoded, after the rest.
                     _ => {
-                        req.raw_suffix.extend_from_slice(format!("&{k}=").as_bytes());
+                        req.raw_suffix
+                            .extend_from_slice(format!("&{k}=").as_bytes());
                         req.raw_suffix
                             .extend(form_urlencoded::byte_serialize(v).flat_map(str::bytes));
                     }
@@ -587,7 +589,12 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                 .push(("tokencert_pad".into(), Val::lit("p".repeat(*n)))),
         }
     }
-    if req.json_body || req.content_type.as_deref().is_none_or(|c| !c.starts_with(FORM)) {
+    if req.json_body
+        || req
+            .content_type
+            .as_deref()
+            .is_none_or(|c| !c.starts_with(FORM))
+    {
         req.must_fail = true;
     }
     if req.raw_body() && req.auth.in_body(session) {

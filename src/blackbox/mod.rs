@@ -169,7 +169,9 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         pending: AtomicU64::new(0),
         reproducers: Mutex::new(Reproducers::default()),
     });
-    let progress = opts.progress.then(|| tokio::spawn(progress(Arc::clone(&shared), started)));
+    let progress = opts
+        .progress
+        .then(|| tokio::spawn(progress(Arc::clone(&shared), started)));
     let mut workers = tokio::task::JoinSet::new();
     for i in 0..connections {
         workers.spawn(worker(Arc::clone(&shared), i as u64));
@@ -385,7 +387,8 @@ impl Shared {
     /// with no other request in flight.
     async fn settle(&self, o: Oracle, raw: &str, first: &Req) {
         let solo = o == Oracle::Slow && self.opts.connections > 1;
-        let fires = |s: &Sent| oracle::judge(&self.session, s, self.opts.latency_bound).contains(&o);
+        let fires =
+            |s: &Sent| oracle::judge(&self.session, s, self.opts.latency_bound).contains(&o);
         let Some(again) = self.attempt(first.base, &first.mutations, solo).await else {
             self.pending.fetch_add(1, Ordering::SeqCst);
             return;

@@ -116,7 +116,12 @@ pub fn write_reports(
     put(&path, &pretty(&report), redactor, &mut w)?;
     w.reports.push(path);
     let path = opts.out.join("findings.sarif");
-    put(&path, &pretty(&sarif(summary, target_name)), redactor, &mut w)?;
+    put(
+        &path,
+        &pretty(&sarif(summary, target_name)),
+        redactor,
+        &mut w,
+    )?;
     w.reports.push(path);
     Ok(w)
 }
@@ -187,7 +192,16 @@ fn sarif(summary: &FuzzSummary, target_name: &str) -> Value {
 
 /// The summary table printed at the end of a run.
 pub fn summary_table(summary: &FuzzSummary) -> String {
-    let head = ["#", "oracle", "requirement", "status", "error", "root cause", "hits", "reproducer"];
+    let head = [
+        "#",
+        "oracle",
+        "requirement",
+        "status",
+        "error",
+        "root cause",
+        "hits",
+        "reproducer",
+    ];
     let rows: Vec<[String; 8]> = summary
         .findings
         .iter()

@@ -60,7 +60,14 @@ impl Pool {
         // The requests of the target's bootstrap grant (a hook's own requests are the hook's).
         let grant = session.target.bootstrap_of(role).grant().to_owned();
         let cost = match grant.as_str() {
-            "authorization_code" if session.target.authorization().is_some_and(|a| a.command.is_some()) => 1,
+            "authorization_code"
+                if session
+                    .target
+                    .authorization()
+                    .is_some_and(|a| a.command.is_some()) =>
+            {
+                1
+            }
             "authorization_code" => 2,
             "device_code" => 3,
             _ => 1,

@@ -230,7 +230,10 @@ impl Req {
             lit(&mut segs, b"{");
             for (i, (k, v)) in self.params.iter().enumerate() {
                 let key = Value::String(k.clone()).to_string();
-                lit(&mut segs, format!("{}{key}:", if i > 0 { "," } else { "" }).as_bytes());
+                lit(
+                    &mut segs,
+                    format!("{}{key}:", if i > 0 { "," } else { "" }).as_bytes(),
+                );
                 match v {
                     Val::Lit(l) => lit(&mut segs, Value::String(l.clone()).to_string().as_bytes()),
                     Val::Sym(s) => segs.push(Seg::Json(*s)),
@@ -239,7 +242,8 @@ impl Req {
             lit(&mut segs, b"}");
         } else {
             for (i, (k, v)) in self.params.iter().enumerate() {
-                let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let enc =
+                    |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
                 lit(
                     &mut segs,
                     format!("{}{}=", if i > 0 { "&" } else { "" }, enc(k)).as_bytes(),

@@ -19,7 +19,8 @@ const ERROR_CHARSET: &str = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]+$";
 /// say it (slowness).
 fn expect_of(f: &Finding) -> Option<ExpectDoc> {
     let mut e = ExpectDoc::default();
-    let json = |c: &str, f: fn(&mut crate::scenario::emit::CheckDoc)| (c.to_owned(), CheckDoc::flow(f));
+    let json =
+        |c: &str, f: fn(&mut crate::scenario::emit::CheckDoc)| (c.to_owned(), CheckDoc::flow(f));
     match f.oracle {
         Oracle::ServerError => {
             e.status = StatusDoc::check(|c| c.lt = Some(500));
@@ -89,7 +90,11 @@ fn request_doc(req: &Req) -> RequestDoc {
     let mut r = RequestDoc {
         method: Some(req.method.clone()),
         endpoint: "token".into(),
-        query: req.query.iter().map(|(k, v)| (k.clone(), val(v, req))).collect(),
+        query: req
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), val(v, req)))
+            .collect(),
         headers: req.headers.clone(),
         ..RequestDoc::default()
     };
@@ -108,7 +113,11 @@ fn request_doc(req: &Req) -> RequestDoc {
         }))),
     };
     if !req.raw_body() {
-        r.form = req.params.iter().map(|(k, v)| (k.clone(), val(v, req))).collect();
+        r.form = req
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), val(v, req)))
+            .collect();
         return r;
     }
     if let Some(ct) = &req.content_type {
@@ -122,7 +131,9 @@ fn request_doc(req: &Req) -> RequestDoc {
                     .ok()
                     .filter(|t| super::request::template_safe(t))?,
             ),
-            Seg::Form(s) => acc.push_str(&format!("{{{{ {} | urlencode }}}}", s.template(&req.live))),
+            Seg::Form(s) => {
+                acc.push_str(&format!("{{{{ {} | urlencode }}}}", s.template(&req.live)))
+            }
             Seg::Json(s) => acc.push_str(&format!("{{{{ {} | json }}}}", s.template(&req.live))),
         }
         Some(acc)
