@@ -1,6 +1,8 @@
 //! The request grammar: valid bases and the mutations applied to them.
 
 use super::credentials::{Cred, Forged, WRONG_SECRET};
+#[cfg(test)]
+use super::request::Seg;
 use super::request::{Auth, FORM, Live, ROLE, Req, Sym, Val, template_safe};
 use crate::profile::Bootstrap;
 use crate::session::Session;
@@ -196,7 +198,10 @@ impl Mutation {
             // as they are, so refusing is allowed but not required. They still must not crash
             // the server, and the catalogue's hygiene.invalid-* scenarios put them where a
             // lenient parser has to refuse. Query parameters are no part of a token request.
-            Mutation::UnknownParam(_)
+            // Judged on the final body (see `build`): a later mutation may move a repeated
+            // parameter out of it.
+            Mutation::DuplicateParam(_)
+            | Mutation::UnknownParam(_)
             | Mutation::CredentialsInQuery
             | Mutation::Oversize(_)
             | Mutation::BadPercent
@@ -204,8 +209,7 @@ impl Mutation {
             | Mutation::ContentType(_)
             | Mutation::JsonBody => false,
             Mutation::DpopGarbage(_) => session.target.policy.dpop.supported,
-            Mutation::DuplicateParam(_)
-            | Mutation::GrantType(_)
+            Mutation::GrantType(_)
             | Mutation::Method(_)
             | Mutation::Authorization(_)
             | Mutation::BodyCredentials(_)
@@ -597,6 +601,18 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
     {
         req.must_fail = true;
     }
+    // RFC 6749 §3.2: no parameter may be included more than once.
+    let mut names: Vec<&[u8]> = req.params.iter().map(|(k, _)| k.as_bytes()).collect();
+    names.extend(
+        req.raw_suffix
+            .split(|b| *b == b'&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split(|b| *b == b'=').next().unwrap_or(p)),
+    );
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        req.must_fail = true;
+    }
     if req.raw_body() && req.auth.in_body(session) {
         // A raw body cannot take credentials the session adds (a reproducer could not write
         // the client's secret into it): the registered client's secret goes by Basic instead,
@@ -612,8 +628,68 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
 mod tests {
     use super::*;
+
+    use super::super::test_session as session;
+
+    fn live() -> Live {
+        Live {
+            refresh_token: Some("rt-live".into()),
+            access_token: None,
+        }
+    }
+
+    #[test]
+    fn must_fail_is_judged_on_the_final_request() {
+        let s = session();
+        let build = |m: &[Mutation]| build(&s, Base::Refresh, m, live()).unwrap();
+        assert!(!build(&[]).must_fail);
+        let dup = Mutation::DuplicateParam("scope".into());
+        let query = Mutation::ParamInQuery("scope".into());
+        assert!(build(&[dup.clone()]).must_fail, "scope twice in the body");
+        // Moved into the query string, the repeated scope is no part of the token request.
+        assert!(!build(&[dup.clone(), query.clone()]).must_fail);
+        // Moved first, then repeated in the body: repeated after all.
+        assert!(build(&[query, dup]).must_fail);
+        assert!(build(&[Mutation::ParamInQuery("refresh_token".into())]).must_fail);
+        assert!(!build(&[Mutation::UnknownParam(3)]).must_fail);
+        assert!(
+            !build(&[Mutation::BadPercent]).must_fail,
+            "an unknown parameter"
+        );
+        assert!(build(&[Mutation::ContentType(Some("text/plain".into()))]).must_fail);
+        assert!(build(&[Mutation::TwoMethods(TwoMethods::BodyWrong)]).must_fail);
+        let forged = Mutation::Authorization(Forged::wrong_secret());
+        let r = build(&[forged]);
+        assert!(r.must_fail && r.auth == Auth::None, "{r:?}");
+    }
+
+    #[test]
+    fn the_wire_and_the_reproducer_hold_the_same_request() {
+        let s = session();
+        let r = build(
+            &s,
+            Base::Password,
+            &[
+                Mutation::InvalidUtf8,
+                Mutation::DuplicateParam("client_id".into()),
+            ],
+            Live::default(),
+        )
+        .unwrap();
+        let wire = r.prepare(&s).unwrap();
+        let body = String::from_utf8_lossy(&wire.body).into_owned();
+        assert!(
+            body.contains("password=pw") && body.contains("client_id=conf-1"),
+            "{body}"
+        );
+        // The raw body is made of the same segments, symbols resolved in place.
+        let segs = r.body_segments();
+        assert!(segs.contains(&Seg::Form(Sym::Password)), "{segs:?}");
+        assert!(segs.contains(&Seg::Form(Sym::ClientId)), "{segs:?}");
+    }
 
     #[test]
     fn classes_group_kinds() {

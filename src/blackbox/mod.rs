@@ -456,6 +456,30 @@ impl Shared {
     }
 }
 
+/// A session on a small profile, for unit tests (nothing is sent).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
+fn test_session() -> Session {
+    let yaml = "name: t
+base_url: http://127.0.0.1:9
+endpoints: { token: /token }
+clients:
+  confidential: { id: conf-1, secret: s3cret, auth_method: client_secret_basic }
+bootstrap: { grant: password, username: alice, password: pw }
+policy: rfc9700
+";
+    let target = crate::profile::Target::parse(
+        crate::yaml::Source::new("t.yaml", yaml),
+        std::path::Path::new("."),
+        &crate::profile::PlaceholderEnv,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(Session::new(target)).unwrap()
+}
+
 /// True when the URL's host is a loopback address (or `localhost`).
 pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {

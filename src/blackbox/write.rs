@@ -204,3 +204,86 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result
     };
     Some(doc.to_yaml())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
+mod tests {
+    use super::*;
+    use crate::blackbox::grammar::{Base, Mutation, build};
+    use crate::blackbox::request::Live;
+    use crate::scenario::Action;
+
+    fn finding(req: Req) -> Finding {
+        Finding {
+            oracle: Oracle::ServerError,
+            req,
+            status: Some(500),
+            error_code: None,
+            hits: 1,
+            variants: Default::default(),
+            key: "k".into(),
+            file: None,
+        }
+    }
+
+    /// The body the reproducer sends with `rt0` bound to `rt` and the session's profile.
+    fn replayed_body(text: &str, rt: &str) -> Vec<u8> {
+        let s = crate::scenario::load::scenario_from_str("r.yaml", text)
+            .unwrap_or_else(|d| panic!("{text}\n{}", d[0].render()));
+        let Action::Request(r) = &s.steps[0].action else {
+            panic!("{text}")
+        };
+        let mut scope = serde_json::Map::new();
+        scope.insert("rt0".into(), rt.into());
+        scope.insert(
+            "test_user".into(),
+            serde_json::json!({"username": "alice", "password": "pw"}),
+        );
+        match (&r.body, &r.body_raw) {
+            (Some(b), None) => b.template.render_string(&scope).unwrap().into_bytes(),
+            (None, Some(b)) => b
+                .template
+                .render_bytes(&scope, crate::scenario::escape::unescape)
+                .unwrap()
+                .unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn raw_bodies_replay_the_bytes_sent() {
+        let s = crate::blackbox::test_session();
+        // A live token that form-encoding changes, bytes YAML cannot hold, a profile secret.
+        let live = || Live {
+            refresh_token: Some("rt-live%value".into()),
+            access_token: None,
+        };
+        for (base, m) in [
+            (Base::Refresh, Mutation::InvalidUtf8),
+            (Base::Refresh, Mutation::BadPercent),
+            (Base::Password, Mutation::InvalidUtf8),
+            (Base::Refresh, Mutation::JsonBody),
+        ] {
+            let req = build(&s, base, &[m], live()).unwrap();
+            let wire = req.prepare(&s).unwrap().body;
+            let text = scenario(&finding(req), 1, "t", 1).unwrap().unwrap();
+            for secret in ["rt-live", "pw\n", "=pw"] {
+                assert!(!text.contains(secret), "{secret} leaked: {text}");
+            }
+            assert_eq!(replayed_body(&text, "rt-live%value"), wire, "{text}");
+        }
+        // Printable UTF-8 stays a readable `body`, a plain form stays `form`.
+        let req = build(&s, Base::Refresh, &[Mutation::BadPercent], live()).unwrap();
+        let text = scenario(&finding(req), 1, "t", 1).unwrap().unwrap();
+        assert!(
+            text.contains("body:") && !text.contains("body_raw"),
+            "{text}"
+        );
+        let req = build(&s, Base::Refresh, &[Mutation::UnknownParam(2)], live()).unwrap();
+        let text = scenario(&finding(req), 1, "t", 1).unwrap().unwrap();
+        assert!(
+            text.contains("form:") && text.contains("{{ rt0 }}"),
+            "{text}"
+        );
+    }
+}
