@@ -12,7 +12,8 @@
 # Environment (defaults in brackets):
 #   REPORT_DIR           where the reports go [$INTEROP_STATE/reports]: REPORT_DIR/<profile>/
 #                        has report.{json,html}, junit.xml, console.txt, prop.log, fuzz.log,
-#                        check.txt; REPORT_DIR/summary.tsv one line per profile
+#                        check.txt, skips.txt (the skip reasons with their cells);
+#                        REPORT_DIR/summary.tsv one line per profile
 #   TOKENCERT            the binary [target/release/tokencert, built if missing]
 #   TOKENCERT_ARGS       extra arguments for `tokencert run`, e.g. "-f 'rotation.*'" (a
 #                        filtered run judges only the scenarios it ran)
@@ -101,6 +102,8 @@ run_profile() {
     echo "$name: tokencert run wrote no report (exit $rc)" | tee "$out/check.txt" >&2
     return 1
   fi
+  # The skip reasons with their cells, to audit (each must be a capability the server lacks).
+  python3 "$here/lib/check.py" --skips "$out/report.json" > "$out/skips.txt" || true
   check_args=(--expected "$here/$server/expected-findings.toml" --report "$out/report.json")
   prop_s=- fuzz_s=-
   if [ "$prop_cases" != 0 ]; then

@@ -268,6 +268,24 @@ pub fn is_observation(name: &str) -> bool {
     name == "endpoint.introspection" || name.starts_with("introspection.")
 }
 
+/// Capabilities that describe a feature of something else (what introspection observes, what a
+/// revocation does, how DPoP is used), with that something: a target lacking the feature
+/// altogether lacks every one of them, and a skip names the feature (`endpoint.introspection`)
+/// rather than what it would have observed.
+const PARENTS: &[(&str, &str)] = &[
+    ("introspection.", "endpoint.introspection"),
+    ("revocation.", "endpoint.revocation"),
+    ("dpop.", "dpop"),
+];
+
+/// The capability `name` is a feature of (see [`PARENTS`]), if any.
+pub fn parent(name: &str) -> Option<&'static str> {
+    PARENTS
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))
+        .map(|(_, p)| *p)
+}
+
 /// How a skip names a missing capability: the profile key to declare for the vocabulary ones
 /// (`scopes.outside (declare it in the target profile)`), the bare name otherwise.
 pub fn describe_missing(name: &str) -> String {
@@ -288,6 +306,16 @@ pub fn describe_missing(name: &str) -> String {
 /// keys they come from, so the reader knows what to declare:
 /// `refresh.rotation, test.clock (policy: rotation)`.
 pub fn describe_gates(names: &[&str], describe: fn(&str) -> String) -> String {
+    describe_gates_noting(names, describe, &|_| None)
+}
+
+/// [`describe_gates`], with `note` given the policy keys behind the capabilities and adding what
+/// it returns after them: `refresh.rotation (policy: rotation; allowed by …)`.
+pub fn describe_gates_noting(
+    names: &[&str],
+    describe: fn(&str) -> String,
+    note: &dyn Fn(&[&str]) -> Option<String>,
+) -> String {
     let mut keys: Vec<&str> = Vec::new();
     for n in names {
         let from = if *n == INTROSPECTION_CELL_CLIENT {
@@ -303,9 +331,11 @@ pub fn describe_gates(names: &[&str], describe: fn(&str) -> String) -> String {
     }
     let list: Vec<String> = names.iter().map(|n| describe(n)).collect();
     if keys.is_empty() {
-        list.join(", ")
-    } else {
-        format!("{} (policy: {})", list.join(", "), keys.join(", "))
+        return list.join(", ");
+    }
+    match note(&keys) {
+        Some(n) => format!("{} (policy: {}; {n})", list.join(", "), keys.join(", ")),
+        None => format!("{} (policy: {})", list.join(", "), keys.join(", ")),
     }
 }
 
@@ -348,6 +378,24 @@ mod tests {
         let fapi = from_policy(&Policy::preset("fapi2").expect("preset"));
         assert!(fapi.contains("refresh.no_rotation") && !fapi.contains("refresh.reuse_detection"));
         assert!(is_known("client.public") && !is_known("client.nobody"));
+    }
+
+    #[test]
+    fn features_have_their_parent() {
+        assert_eq!(
+            parent(INTROSPECTION_CELL_CLIENT),
+            Some("endpoint.introspection")
+        );
+        assert_eq!(
+            parent("revocation.cascade_access_tokens"),
+            Some("endpoint.revocation")
+        );
+        assert_eq!(parent("dpop.nonce"), Some("dpop"));
+        assert_eq!(parent("dpop"), None);
+        assert_eq!(parent("endpoint.introspection"), None);
+        for (prefix, p) in PARENTS {
+            assert!(is_known(p), "{prefix}: unknown parent {p}");
+        }
     }
 
     #[test]

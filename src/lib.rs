@@ -9,11 +9,13 @@
 
 pub mod blackbox;
 pub mod capability;
+pub mod claims;
 pub mod cli;
 pub mod diagnostic;
 pub mod embedded;
 pub mod fuzz_entry;
 pub mod http;
+pub mod invariant;
 pub mod profile;
 pub mod prop;
 pub mod report;

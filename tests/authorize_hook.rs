@@ -4,8 +4,9 @@
 //! A profile written at test time points at the reference server (in process) like an external
 //! target: its bootstrap is `authorization_code` with a hook and **no** `authorize_params`, so the
 //! server's unattended consent (it needs `login_hint`) cannot be what passes. The hook does the
-//! login itself: it adds the test user's `login_hint` to `TOKENCERT_AUTHORIZE_URL`, GETs it
-//! without following the redirect (curl) and prints where the redirect goes. Every code-flow
+//! login itself: it adds the test user the harness gives it (`TOKENCERT_TEST_USER`, from the
+//! profile's `test_user`) as `login_hint` to `TOKENCERT_AUTHORIZE_URL`, GETs it without
+//! following the redirect (curl) and prints where the redirect goes. Every code-flow
 //! scenario (`grants.code-*`, `races.code-*`, `oidc.id-token-on-refresh-*`) must pass or skip for
 //! a policy reason, with every authorization request through the hook. Without the hook the
 //! scenarios skip naming `authorize.unattended`; a failing hook is an Error that shows the end
@@ -28,13 +29,15 @@ const CODE_FLOW: &[&str] = &[
     "oidc.id-token-on-refresh-*",
 ];
 
-/// The hook: the login a browser would do, here the reference server's `login_hint`. A progress
-/// line first (the harness reads the last line); a log line per run, to count them.
+/// The hook: the login a browser would do, here the reference server's `login_hint`, as the
+/// test user the harness names (with the password it would type). A progress line first (the
+/// harness reads the last line); a log line per run, to count them.
 const HOOK: &str = r#"#!/bin/sh
 set -eu
-echo "logging $TEST_USER in"
+[ -n "$TOKENCERT_TEST_USER_PASSWORD" ] || { echo "no password for $TOKENCERT_TEST_USER" >&2; exit 1; }
+echo "logging $TOKENCERT_TEST_USER in"
 echo run >> "$HOOK_LOG"
-loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$TOKENCERT_AUTHORIZE_URL&login_hint=$TEST_USER")
+loc=$(curl -sS -o /dev/null -w '%{redirect_url}' "$TOKENCERT_AUTHORIZE_URL&login_hint=$TOKENCERT_TEST_USER")
 [ -n "$loc" ] || { echo "no redirect from the authorization endpoint" >&2; exit 1; }
 echo "$loc"
 "#;
@@ -81,6 +84,11 @@ fn profile(running: &Running, preset: &str, dir: &Path, bootstrap: &str) -> Path
     if let Some(o) = &s.outside {
         y.push_str(&format!("  outside: \"{}\"\n", o.join(" ")));
     }
+    let user = &running.description().users[0];
+    y.push_str(&format!(
+        "test_user:\n  username: \"{}\"\n  password: \"{}\"\n",
+        user.username, user.password
+    ));
     y.push_str(&format!(
         "bootstrap:\n  grant: authorization_code\n  scope: \"{}\"\n{bootstrap}",
         t.scope
@@ -106,15 +114,11 @@ async fn run(profile: &Path, filters: &[&str]) -> Vec<ScenarioResult> {
     runner.run(cells, &RunOptions::default()).await
 }
 
-fn user(running: &Running) -> String {
-    running.description().users[0].username.clone()
-}
-
-fn hook_command(dir: &Path, user: &str, script: &str) -> String {
+fn hook_command(dir: &Path, script: &str) -> String {
     let hook = dir.join("hook.sh");
     std::fs::write(&hook, script).expect("hook");
     format!(
-        "  command: TEST_USER='{user}' HOOK_LOG='{}' sh '{}'\n",
+        "  command: HOOK_LOG='{}' sh '{}'\n",
         dir.join("hook.log").display(),
         hook.display()
     )
@@ -136,7 +140,7 @@ async fn code_flow_scenarios_pass_through_a_command_hook() {
             .await
             .expect("server");
         let dir = tempfile::tempdir().expect("tempdir");
-        let cmd = hook_command(dir.path(), &user(&running), HOOK);
+        let cmd = hook_command(dir.path(), HOOK);
         let path = profile(&running, preset, dir.path(), &cmd);
         let results = run(&path, CODE_FLOW).await;
         let bad: Vec<String> = results
@@ -193,7 +197,8 @@ async fn without_a_mechanism_code_flow_scenarios_skip_and_a_failing_hook_is_a_re
             r.outcome
         );
     }
-    // A hook that fails and says so on stderr, quoting the client secret it was given.
+    // A hook that fails and says so on stderr, quoting the client secret it was given and the
+    // test user's password the harness gave it.
     let secret = tokencert::profile::embedded::target(&running)
         .expect("target")
         .clients["confidential"]
@@ -202,9 +207,11 @@ async fn without_a_mechanism_code_flow_scenarios_skip_and_a_failing_hook_is_a_re
         .expect("secret")
         .expose()
         .to_owned();
-    let failing =
-        format!("#!/bin/sh\necho noise >&2\necho 'login rejected for {secret}' >&2\nexit 3\n");
-    let cmd = hook_command(dir.path(), &user(&running), &failing);
+    let password = running.description().users[0].password.clone();
+    let failing = format!(
+        "#!/bin/sh\necho noise >&2\necho \"login rejected for {secret} as $TOKENCERT_TEST_USER:$TOKENCERT_TEST_USER_PASSWORD\" >&2\nexit 3\n"
+    );
+    let cmd = hook_command(dir.path(), &failing);
     let path = profile(&running, "rfc9700", dir.path(), &cmd);
     let results = run(&path, &["grants.code-pkce-s256-issues-refresh-token"]).await;
     let r = &results[0];
@@ -215,7 +222,9 @@ async fn without_a_mechanism_code_flow_scenarios_skip_and_a_failing_hook_is_a_re
         why.contains("fixtures/grants-authorize.yaml:")
             && why.contains("exit status: 3")
             && why.contains("login rejected for")
-            && !why.contains(&secret),
+            && why.contains(&format!("as {}:", running.description().users[0].username))
+            && !why.contains(&secret)
+            && !why.contains(&password),
         "{why}"
     );
     running.shutdown().await;

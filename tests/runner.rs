@@ -365,7 +365,7 @@ steps:
     assert_eq!(outcome_of(&results, "gate.requires-missing"), Outcome::Skip);
     assert_eq!(
         reason("gate.requires-missing"),
-        "target lacks dpop.nonce (policy: dpop.supported, dpop.nonce_required)"
+        "target lacks dpop.nonce (policy: dpop.supported, dpop.nonce_required; no standard claimed)"
     );
     assert_eq!(outcome_of(&results, "gate.requires-present"), Outcome::Pass);
     assert_eq!(outcome_of(&results, "gate.unless-present"), Outcome::Skip);
@@ -1184,4 +1184,204 @@ steps:
             errored.iter().map(|s| &s.location).collect::<Vec<_>>()
         );
     }
+}
+
+/// A scenario declared `prerequisite_for` a client role runs first; where it fails, every other
+/// cell of that client is skipped naming it (its setup could not get tokens: one deviation, one
+/// Fail), and no other cell is touched: an Error for any other reason stays an Error. A filtered
+/// run that selects such a cell brings the prerequisite in. Under `-j 1` too (waiting for the
+/// prerequisite holds no place).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_prerequisite_skips_its_clients_cells_and_hides_no_other_error() {
+    use std::sync::Arc;
+    use tokencert::profile::{ProcessEnv, Target};
+    use tokencert::runner::{RunOptions, Runner};
+    use tokencert::scenario::{LoadOptions, load_paths};
+    use tokencert::session::Session;
+    // `conf2_works`: whether the server authenticates confidential2 (client_secret_post).
+    async fn server(conf2_works: bool) -> MockServer {
+        let server = MockServer::start().await;
+        if !conf2_works {
+            Mock::given(method("POST"))
+                .and(path("/token"))
+                .and(body_string_contains("client_id=conf-2"))
+                .respond_with(
+                    ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})),
+                )
+                .with_priority(1)
+                .mount(&server)
+                .await;
+        }
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(token_body())
+                    .insert_header("cache-control", "no-store"),
+            )
+            .mount(&server)
+            .await;
+        server
+    }
+    const PREREQ: &str = "id: auth.conf2-works
+title: confidential2 authenticates
+requirements: [{ id: RFC6749-2.3.1.a, level: MUST }]
+prerequisite_for: { client: confidential2 }
+steps:
+  - bootstrap: { client: confidential2 }
+    expect: { status: 200 }
+";
+    const DEPENDENT: &str = "id: dep.refresh
+title: each client refreshes
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+matrix: { client: [confidential, confidential2] }
+setup:
+  - include: tokens
+steps:
+  - request:
+      endpoint: token
+      client_auth: '{{ matrix.client }}'
+      form: { grant_type: refresh_token, refresh_token: '{{ rt0 }}' }
+    expect: { status: 200 }
+";
+    // Its setup breaks for another reason (the answer is never 201): an Error, except in the
+    // cells the failed prerequisite skips.
+    const BROKEN: &str = "id: dep.broken-setup
+title: a setup that cannot work
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+matrix: { client: [confidential, confidential2] }
+setup:
+  - bootstrap: {}
+    expect: { status: 201 }
+steps:
+  - request: { endpoint: token, form: { grant_type: password } }
+    expect: { status: 200 }
+";
+    const TOKENS: &str = "fixture: tokens
+steps:
+  - bootstrap: {}
+    expect: { status: 200 }
+    capture: { rt0: { json: $.refresh_token, secret: true } }
+";
+    for (conf2_works, jobs) in [(false, 1), (false, 4), (true, 4)] {
+        let server = server(conf2_works).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = target_yaml(&server.uri(), "");
+        write(
+            dir.path(),
+            &[
+                ("specs/prereq.yaml", PREREQ),
+                ("specs/dep.yaml", DEPENDENT),
+                ("specs/broken.yaml", BROKEN),
+                ("specs/fixtures/tokens.yaml", TOKENS),
+                ("target.yaml", &target),
+            ],
+        );
+        let opts = RunOptions {
+            jobs,
+            ..RunOptions::default()
+        };
+        let results = run_dir_with(dir.path(), &opts).await;
+        let got = |name: &str| {
+            let r = results
+                .iter()
+                .find(|r| r.name() == name)
+                .unwrap_or_else(|| panic!("no result {name}"));
+            (r.outcome, r.reason.clone().unwrap_or_default())
+        };
+        let label = format!("conf2_works={conf2_works} -j {jobs}");
+        assert_eq!(
+            got("dep.refresh[client=confidential]").0,
+            Outcome::Pass,
+            "{label}"
+        );
+        assert_eq!(
+            got("dep.broken-setup[client=confidential]").0,
+            Outcome::Error,
+            "{label}"
+        );
+        let (dependent, why) = got("dep.refresh[client=confidential2]");
+        let broken = got("dep.broken-setup[client=confidential2]").0;
+        if conf2_works {
+            assert_eq!(got("auth.conf2-works").0, Outcome::Pass, "{label}");
+            assert_eq!(dependent, Outcome::Pass, "{label}: {why}");
+            assert_eq!(broken, Outcome::Error, "{label}");
+        } else {
+            assert_eq!(got("auth.conf2-works").0, Outcome::Fail, "{label}");
+            assert_eq!(broken, Outcome::Skip, "{label}");
+            assert_eq!(dependent, Outcome::Skip, "{label}: {why}");
+            assert_eq!(
+                why,
+                "target lacks a prerequisite of the `confidential2` client: auth.conf2-works \
+                 fails (\"confidential2 authenticates\")",
+                "{label}"
+            );
+        }
+        // A filtered run brings the prerequisite of the clients it selects, and only that.
+        let (cat, _) = load_paths(&[dir.path().join("specs")], &LoadOptions::default());
+        let target = Target::load(&dir.path().join("target.yaml"), &ProcessEnv).expect("target");
+        let session = Session::new(target).await.expect("session");
+        let runner = Runner::new(Arc::new(session), Arc::new(cat), "test".into());
+        let planned = |filter: &str| -> Vec<String> {
+            let mut ids: Vec<String> = runner
+                .plan(&[filter.to_owned()])
+                .iter()
+                .map(|c| runner.catalogue.scenarios[c.scenario].id.clone())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        assert_eq!(planned("dep.refresh"), ["auth.conf2-works", "dep.refresh"]);
+        assert_eq!(planned("auth.conf2-works"), ["auth.conf2-works"]);
+    }
+}
+
+/// A target without an introspection endpoint lacks what introspection would observe as well:
+/// the skip names the endpoint, once, not the policy keys of introspection it does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_names_the_missing_feature_not_its_policy() {
+    let server = token_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "").replace(
+        "endpoints: { token: /token, revocation: /revoke, introspection: /introspect }",
+        "endpoints: { token: /token }",
+    );
+    let gated = |id: &str, requires: &str| {
+        format!(
+            "id: {id}
+title: gate
+requirements: [{{ id: RFC7662-2.2.a, level: MUST }}]
+requires: [{requires}]
+matrix: {{ client: [confidential] }}
+steps:
+  - request: {{ endpoint: token, form: {{ grant_type: x }} }}
+    expect: {{ status: 200 }}
+"
+        )
+    };
+    let a = gated("gate.cell-client", "introspection.cell_client");
+    let b = gated(
+        "gate.both",
+        "introspection.cell_client, endpoint.introspection, refresh.rotation",
+    );
+    write(
+        dir.path(),
+        &[
+            ("specs/a.yaml", &a),
+            ("specs/b.yaml", &b),
+            ("target.yaml", &target),
+        ],
+    );
+    let results = run_dir(dir.path()).await;
+    for r in &results {
+        assert_eq!(r.outcome, Outcome::Skip, "{}", r.name());
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("target lacks endpoint.introspection"),
+            "{}",
+            r.name()
+        );
+    }
+    assert_eq!(results.len(), 2);
 }

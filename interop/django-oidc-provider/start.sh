@@ -26,10 +26,9 @@ py="$here/.venv/bin/python"
 # (runserver) accepts 10 pending connections and resets the rest, which a race of 24
 # concurrent requests (races.no-5xx-under-contention) turns into a connection reset that is
 # the lab's doing, not the provider's. One process, so the pid file names the server itself;
-# its threads serve requests concurrently. Keep-alive outlasts the harness's idle pooled
-# connections (90 s): with gunicorn's default 2 s, a request sent on a connection the server was
-# just closing met a reset (a transport race of the lab's deployment, not of the provider).
-nohup "$here/.venv/bin/gunicorn" --bind "127.0.0.1:$port" --workers 1 --threads 8 --keep-alive 120 \
+# its threads serve requests concurrently. gunicorn's own keep-alive (2 s): the harness drops
+# idle pooled connections after 1 s, before a server closes them (HARNESS-FAULTS H18).
+nohup "$here/.venv/bin/gunicorn" --bind "127.0.0.1:$port" --workers 1 --threads 8 \
   --access-logfile - tokencert_site.wsgi:application > "$st/server.log" 2>&1 &
 echo $! > "$st/pid"
 wait_http "http://127.0.0.1:$port/openid/.well-known/openid-configuration" 60 >&2

@@ -23,7 +23,7 @@ ev "$f" "client_credentials by a public client: 403, empty body (RFC 6749 §5.2:
 f="$out/nonce-required-in-code-flow.md"; : > "$f"
 echo "# The code flow with scope openid and no nonce is refused (OIDC Core §3.1.2.1: nonce is OPTIONAL there)" >> "$f"; echo >> "$f"
 echo "Source: src/plugin/protocol_oidc.c v2.7.5, validate_endpoint_auth: 'nonce parameter is required for some authorization types or when openid scope is granted'." >> "$f"; echo >> "$f"
-loc="$(TOKENCERT_AUTHORIZE_URL="$B/oidc-rolling/auth?response_type=code&client_id=tokencert-conf&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid+read&state=s1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256" python3 "$hook" || true)"
+loc="$(TOKENCERT_TEST_USER="$TOKENCERT_USER" TOKENCERT_TEST_USER_PASSWORD="$TOKENCERT_USER_PASSWORD" TOKENCERT_AUTHORIZE_URL="$B/oidc-rolling/auth?response_type=code&client_id=tokencert-conf&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid+read&state=s1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256" python3 "$hook" || true)"
 { echo '$ python3 interop/glewlwyd/login.py   # signed-in user, authorization request without nonce'; echo "$loc"; } | redact >> "$f"
 
 f="$out/public-client-cannot-revoke.md"; : > "$f"

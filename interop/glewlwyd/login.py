@@ -8,6 +8,9 @@ first (login.html?callback_url=<the authorization URL>); once the user is signed
 granted the client's scopes (setup_lab.py did), the page sends the browser back to callback_url
 with `g_continue` added, and Glewlwyd redirects to the redirect_uri with the code. The hook
 does what the page does and prints that final URL.
+
+Reads what tokencert gives every hook: TOKENCERT_AUTHORIZE_URL and the profile's test user,
+TOKENCERT_TEST_USER and TOKENCERT_TEST_USER_PASSWORD. Secrets are never printed.
 """
 import http.cookiejar
 import json
@@ -23,13 +26,17 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def env(name):
+    return os.environ.get(name) or sys.exit(f"login.py: {name} is not set (tokencert sets it from the profile)")
+
+
 def main():
-    url = os.environ["TOKENCERT_AUTHORIZE_URL"]
+    url = env("TOKENCERT_AUTHORIZE_URL")
     parts = urllib.parse.urlsplit(url)
     api = f"{parts.scheme}://{parts.netloc}/api"
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-    body = json.dumps({"username": os.environ["TOKENCERT_USER"], "password": os.environ["TOKENCERT_USER_PASSWORD"]})
+    body = json.dumps({"username": env("TOKENCERT_TEST_USER"), "password": env("TOKENCERT_TEST_USER_PASSWORD")})
     req = urllib.request.Request(api + "/auth/", data=body.encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
     try:

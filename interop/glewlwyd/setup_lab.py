@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Configures a fresh Glewlwyd through its admin API (docs: API.md, OIDC.md) for the lab.
 
-Reads GLEWLWYD_URL and the secrets start.sh exported. Creates the scopes `read` and `write`,
+Reads GLEWLWYD_URL and the secrets start.sh exported. Creates the scopes `read`, `write` and
+`admin` (the user and clients may have it, the lab's bootstrap never asks for it: tokencert's
+`scopes.outside`),
 the test user, the test clients, three OIDC plugin instances, and the user's consent to every
 client (Glewlwyd asks the user to grant scopes per client; a person would click "grant" once;
 the scope list is space-separated, although API.md says comma-separated: src/scope.c).
@@ -16,7 +18,7 @@ import urllib.request
 
 BASE = os.environ["GLEWLWYD_URL"].rstrip("/") + "/api"
 CALLBACK = "http://127.0.0.1:9/callback"  # nothing listens: the login hook only reads it
-SCOPES = ["openid", "read", "write"]
+SCOPES = ["openid", "read", "write", "admin"]
 
 
 class Session:
@@ -106,7 +108,7 @@ def main():
         mod = json.loads(admin.call("GET", f"/mod/{kind}/database"))
         mod["parameters"]["pbkdf2-iterations"] = 1000
         admin.call("PUT", f"/mod/{kind}/database", {k: mod[k] for k in mod if k not in ("module",)} | {"module": mod["module"]})
-    for s in ("read", "write"):
+    for s in ("read", "write", "admin"):
         admin.call("POST", "/scope/", {"name": s, "display_name": s, "description": f"lab scope {s}",
                                         "password_required": False, "scheme": {}})
     admin.call("POST", "/user/", {"username": env["TOKENCERT_USER"], "name": "tokencert test user",

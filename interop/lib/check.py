@@ -7,11 +7,15 @@
   check.py --expected FILE --validate                  only check the expected-findings file
   check.py --expected FILE --draft --report R.json     print a TOML entry for every unexpected
                                                        cell (why = "TODO": triage, then fill in)
+  check.py --skips R.json                              the run's skip reasons, with their cells
+                                                       (to audit: each must be a capability the
+                                                       target lacks)
   check.py --table SUMMARY.tsv                         print the summary table (exit 1: problems)
 
-A problem is: an ERROR, TIMEOUT or XPASS cell (an ERROR may be expected as the consequence of
-an expected finding); a FAIL, WARN or INFO cell no expected finding names (or
-one that breaks a requirement its entry does not list); an expected finding that no longer
+A problem is: an ERROR, TIMEOUT or XPASS cell (never a finding: a cell that cannot start
+because of a deviation another scenario reports is skipped by that scenario, its
+`prerequisite_for`); a FAIL, WARN or INFO cell no expected finding names (or one that breaks a
+requirement its entry does not list); an expected finding that no longer
 shows (stale); a prop counterexample or fuzz finding not expected, or an expected one that did
 not show; prop or fuzz stopping on a harness error. One line per problem; exit 1 on any.
 Only what the run covered is judged: a scenario the run's filter left out is never stale.
@@ -30,15 +34,11 @@ except ImportError:  # Python < 3.11
     sys.exit("check.py needs Python 3.11 or newer (tomllib)")
 
 OUTCOMES = ("fail", "warn", "info")
-# An ERROR cell is expected only as the consequence of an expected finding (`caused_by`): the
-# scenario's setup cannot run on this server because of that deviation (e.g. every cell of a
-# client the server cannot authenticate).
-ERROR = "error"
 # The level that decides each outcome (specs/README.md, "Outcomes and exit codes").
 DECISIVE = {"fail": "MUST", "warn": "SHOULD", "info": "MAY"}
 KEYS = {
     "finding": {"id", "scenario", "cells", "outcome", "requirement", "profiles", "evidence",
-                "source", "why", "caused_by", "match"},
+                "source", "why"},
     "prop": {"id", "requirement", "message", "profiles", "evidence", "source", "why"},
     "fuzz": {"id", "oracle", "status", "mutations", "requirement", "profiles", "evidence", "source", "why"},
 }
@@ -104,11 +104,6 @@ def load_expected(path):
             where = f"{path}:{lines[kind][n] if n < len(lines[kind]) else '?'}: [[{kind}]] #{n + 1}"
             errors += [f"{where}: {m}" for m in validate_entry(kind, e, profiles, base)]
         out[kind] = entries
-    causes = {e.get("id") for e in out["finding"] if e.get("outcome") in OUTCOMES}
-    for n, e in enumerate(out["finding"]):
-        if "caused_by" in e and e["caused_by"] not in causes:
-            errors.append(f"{path}:{lines['finding'][n] if n < len(lines['finding']) else '?'}: [[finding]] #{n + 1}: "
-                          f"caused_by `{e['caused_by']}` is not the id of a fail/warn/info finding in this file")
     if errors:
         raise Invalid("\n".join(errors))
     return out
@@ -135,13 +130,12 @@ def validate_entry(kind, e, profiles, base):
         if p not in profiles:
             msgs.append(f"profile `{p}` is not one of {profiles}")
     if kind == "finding":
-        if e.get("outcome") == ERROR:
-            if not e.get("caused_by") or not e.get("match"):
-                msgs.append("an `error` entry needs `caused_by` (the id of the expected finding that stops the "
-                            "scenario's setup) and `match` (text of the cell's first failure)")
+        if e.get("outcome") in ("error", "timeout"):
+            msgs.append(f"an {e['outcome'].upper()} is never an expected finding: it is a harness or lab fault "
+                        "(HARNESS-FAULTS.md); a cell that cannot start because of a deviation another scenario "
+                        "reports is skipped by that scenario (`prerequisite_for`, specs/README.md)")
         elif e.get("outcome") not in OUTCOMES:
-            msgs.append(f"outcome must be one of {', '.join(OUTCOMES)} (or error with caused_by), "
-                        f"not `{e.get('outcome')}`")
+            msgs.append(f"outcome must be one of {', '.join(OUTCOMES)}, not `{e.get('outcome')}`")
         for c in as_list(e.get("cells", [])):
             if not isinstance(c, str) or "=" not in c:
                 msgs.append(f"cell `{c}` is not `dim=value` (as in reports)")
@@ -176,7 +170,7 @@ def first_reason(c, level=None):
 
 
 def failure_text(c):
-    """What `match` is looked for in: the cell's reason and its first finding."""
+    """What a cell that could not be judged shows: its reason and its first finding."""
     reason = c.get("reason") or ""
     first = first_reason(c) if c.get("findings") else ""
     return f"{reason} :: {first}" if reason and first else (reason or first or "(no reason recorded)")
@@ -204,34 +198,30 @@ def check_report(expected, report):
             problems.append(f"TIMEOUT {name}: {one_line(failure_text(c))}")
             unexpected_cells += 1
             continue
-        if outcome not in OUTCOMES + (ERROR, "xpass"):
+        if outcome in ("error", "xpass"):  # never a finding
+            problems.append(f"{outcome.upper()} {name}: {one_line(failure_text(c))}")
+            unexpected_cells += 1
+            continue
+        if outcome not in OUTCOMES:
             continue
         cands = [i for i, e in enumerate(entries)
                  if c["scenario"] in as_list(e["scenario"]) and e["outcome"] == outcome
-                 and ("cells" not in e or c.get("cell", "") in as_list(e["cells"]))
-                 and ("match" not in e or e["match"] in failure_text(c))]
-        if outcome in (ERROR, "xpass"):
-            if not cands:
-                problems.append(f"{outcome.upper()} {name}: {one_line(failure_text(c))}")
-                unexpected_cells += 1
-                continue
-            ok = cands
-        else:
-            level = DECISIVE[outcome]
-            decisive = sorted({f["requirement"] for f in c.get("findings", []) if f.get("level") == level})
-            if not cands:
-                problems.append(f"UNEXPECTED {outcome.upper()} {name}: {one_line(first_reason(c, level))}")
-                unexpected_cells += 1
-                continue
-            ok = [i for i in cands if set(decisive) <= set(as_list(entries[i]["requirement"]))]
-            if not ok:
-                listed = sorted({r for i in cands for r in as_list(entries[i]["requirement"])})
-                extra = [r for r in decisive if r not in listed]
-                f = next(f for f in c["findings"] if f.get("level") == level and f["requirement"] in extra)
-                problems.append(f"UNEXPECTED {outcome.upper()} {name}: breaks {', '.join(extra)} "
-                                f"(expected only {', '.join(listed)}): {one_line(first_reason({'findings': [f]}))}")
-                unexpected_cells += 1
-                continue
+                 and ("cells" not in e or c.get("cell", "") in as_list(e["cells"]))]
+        level = DECISIVE[outcome]
+        decisive = sorted({f["requirement"] for f in c.get("findings", []) if f.get("level") == level})
+        if not cands:
+            problems.append(f"UNEXPECTED {outcome.upper()} {name}: {one_line(first_reason(c, level))}")
+            unexpected_cells += 1
+            continue
+        ok = [i for i in cands if set(decisive) <= set(as_list(entries[i]["requirement"]))]
+        if not ok:
+            listed = sorted({r for i in cands for r in as_list(entries[i]["requirement"])})
+            extra = [r for r in decisive if r not in listed]
+            f = next(f for f in c["findings"] if f.get("level") == level and f["requirement"] in extra)
+            problems.append(f"UNEXPECTED {outcome.upper()} {name}: breaks {', '.join(extra)} "
+                            f"(expected only {', '.join(listed)}): {one_line(first_reason({'findings': [f]}))}")
+            unexpected_cells += 1
+            continue
         expected_cells += 1
         for i in ok:
             matched.add((i, (c["scenario"], c.get("cell", ""))))
@@ -249,7 +239,7 @@ def check_report(expected, report):
                     if (scenario, cell) not in hit:
                         shown = outcome_of(report, scenario, cell)
                         if shown == e["outcome"]:
-                            shown += " for another reason" + (f" (no `{e['match']}`)" if "match" in e else "")
+                            shown += " for another reason"
                         problems.append(f"STALE {label}[{cell}]: expected {e['outcome']}, the run shows {shown}")
                         stale += 1
             elif not any(s == scenario for (s, _) in hit):
@@ -369,6 +359,22 @@ def draft(expected, report):
         print()
 
 
+def skips(report):
+    """The run's skip reasons, most cells first: {reason: [cell names]}."""
+    out = {}
+    for c in report["results"]:
+        if c["outcome"].lower() == "skip":
+            out.setdefault(c.get("reason") or "(no reason recorded)", []).append(cell_name(c))
+    return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+
+
+def print_skips(report):
+    for reason, cells in skips(report).items():
+        print(f"{len(cells):4}  {reason}")
+        for name in cells:
+            print(f"        {name}")
+
+
 COLUMNS = ["profile", "pass", "fail", "warn", "info", "skip", "error", "timeout", "expected", "unexpected",
            "stale", "prop", "fuzz", "problems", "run_s", "prop_s", "fuzz_s"]
 
@@ -396,9 +402,13 @@ def main(argv=None):
     ap.add_argument("--validate", action="store_true")
     ap.add_argument("--draft", action="store_true")
     ap.add_argument("--table")
+    ap.add_argument("--skips", metavar="REPORT", help="print the skip reasons of a report.json, with their cells")
     a = ap.parse_args(argv)
     if a.table:
         return 1 if table(a.table) else 0
+    if a.skips:
+        print_skips(json.loads(read_text(a.skips)))
+        return 0
     if not a.expected:
         ap.error("--expected is required")
     try:

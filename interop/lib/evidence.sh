@@ -27,7 +27,8 @@ ev() {
     echo; echo
   } | redact >> "$file"
 }
-# An authorization code through the code flow with PKCE (the login hook signs the user in):
+# An authorization code through the code flow with PKCE (the login hook signs the user in; it
+# gets the test user from the env file as tokencert would give it from the profile):
 #   auth_code CLIENT_ID AUTHORIZE_URL HOOK [extra authorize params] -> sets CODE, VERIFIER
 #   (PKCE=0: no code_challenge in the authorization request)
 auth_code() {
@@ -35,7 +36,7 @@ auth_code() {
   VERIFIER="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
   c="$(python3 -c "import hashlib,base64,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip('='))" "$VERIFIER")"
   [ "${PKCE:-1}" = 0 ] || pkce="&code_challenge=$c&code_challenge_method=S256"
-  loc="$(TOKENCERT_AUTHORIZE_URL="$authz?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$SCOPE&state=s1$pkce$extra" python3 $hook)"
+  loc="$(TOKENCERT_TEST_USER="$TOKENCERT_USER" TOKENCERT_TEST_USER_PASSWORD="$TOKENCERT_USER_PASSWORD" TOKENCERT_AUTHORIZE_URL="$authz?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$SCOPE&state=s1$pkce$extra" python3 $hook)"
   CODE="$(python3 -c "import sys,urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)['code'][0])" "$loc")"
 }
 # A fresh token family through the code flow, printed as JSON (for the evidence scripts):

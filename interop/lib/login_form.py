@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """tokencert bootstrap `command` hook: logs the test user in through a server's HTML login form.
 
-Reads TOKENCERT_AUTHORIZE_URL (set by tokencert), TOKENCERT_USER and TOKENCERT_USER_PASSWORD.
+Reads what tokencert gives every hook: TOKENCERT_AUTHORIZE_URL and the profile's test user,
+TOKENCERT_TEST_USER and TOKENCERT_TEST_USER_PASSWORD.
 Follows redirects by hand with a cookie jar; on a page with a password field it fills in the
 user's credentials and submits that form; on a page with another form (a consent page) it
 submits the form with its "allow" button. It stops at the first redirect to the authorization
@@ -55,8 +56,9 @@ def fail(msg):
 
 def main():
     url = os.environ.get("TOKENCERT_AUTHORIZE_URL") or fail("TOKENCERT_AUTHORIZE_URL is not set")
-    user = os.environ.get("TOKENCERT_USER") or fail("TOKENCERT_USER is not set")
-    password = os.environ.get("TOKENCERT_USER_PASSWORD") or fail("TOKENCERT_USER_PASSWORD is not set")
+    user = os.environ.get("TOKENCERT_TEST_USER") or fail("TOKENCERT_TEST_USER is not set (the profile's test_user)")
+    password = os.environ.get("TOKENCERT_TEST_USER_PASSWORD") or fail(
+        "TOKENCERT_TEST_USER_PASSWORD is not set (the profile's test_user.password)")
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
     redirect_uri = (q.get("redirect_uri") or [""])[0]
     redirect_uri or fail("the authorization URL has no redirect_uri")

@@ -175,33 +175,26 @@ class ReportTests(Base):
         self.assertEqual(len(problems), 1)
         self.assertIn("srv-c", problems[0])
 
-    def test_error_caused_by_an_expected_finding(self):
-        extra = textwrap.dedent("""
-            [[finding]]
-            id = "X1"
-            scenario = "refresh.ok"
-            cells = ["client=special"]
-            outcome = "error"
-            caused_by = "X1"
-            match = "observed 401"
-            requirement = "R-2.3.1"
-            evidence = "evidence/x1.md"
-            why = "the server cannot authenticate this client (X1), so the setup fails"
-            """)
-        expected = check.load_expected(self.write(EXPECTED + extra))
+    def test_error_is_a_problem_even_where_a_finding_is_expected(self):
+        # errors.unknown[client=public] is an expected FAIL; erroring instead is not a finding,
+        # and leaves the expected FAIL stale.
         r = self.good()
-        setup = finding("R-6", step="obtain-tokens")
-        setup["observed"] = "401"
-        r["results"].append(cell("refresh.ok", "error", "client=special", [setup],
-                                 reason="setup step `obtain-tokens` did not get the expected answer"))
-        problems, stats = check.check_report(expected, r)
-        self.assertEqual(problems, [])
-        self.assertEqual(stats["expected"], 3)
-        # the same cell erroring for another reason is a problem
-        r["results"][-1] = cell("refresh.ok", "error", "client=special", reason="connection refused")
-        problems, _ = check.check_report(expected, r)
+        r["results"][0] = cell("errors.unknown", "error", "client=public",
+                               reason="setup step `obtain-tokens` did not get the expected answer")
+        problems, stats = check.check_report(self.expected, r)
         self.assertEqual([p.split(":")[0] for p in problems],
-                         ["ERROR refresh.ok[client=special]", "STALE X1 ERROR refresh.ok[client=special]"])
+                         ["ERROR errors.unknown[client=public]", "STALE X1 FAIL errors.unknown[client=public]"])
+        self.assertEqual(stats["unexpected"], 1)
+
+    def test_skips_lists_reasons_with_their_cells(self):
+        r = self.good()
+        r["results"] += [cell("refresh.ok", "skip", "client=special",
+                              reason="target lacks a prerequisite of the `special` client: a.b fails"),
+                         cell("caps.dpop2", "skip", reason="target lacks dpop")]
+        self.assertEqual(check.skips(r), {
+            "target lacks dpop": ["caps.dpop", "caps.dpop2"],
+            "target lacks a prerequisite of the `special` client: a.b fails": ["refresh.ok[client=special]"],
+        })
 
     def test_scenario_list(self):
         extra = textwrap.dedent("""
@@ -308,16 +301,16 @@ class ValidationTests(Base):
         msg = self.invalid('profiles = ["a"]\n[[finding]]\nid = "1"\nscenario = "s"\noutcome = "pass"\n'
                            'requirement = "R"\nsource = "a.c:1@v1"\nprofiles = ["b"]\nwhy = "TODO"\n')
         self.assertIn("`why` is still TODO", msg)
-        self.assertIn("outcome must be one of fail, warn, info (or error with caused_by)", msg)
+        self.assertIn("outcome must be one of fail, warn, info, not `pass`", msg)
         self.assertIn("profile `b` is not one of ['a']", msg)
 
-    def test_error_entry_needs_a_cause(self):
+    def test_error_entry_is_refused(self):
         msg = self.invalid('profiles = ["a"]\n[[finding]]\nid = "1"\nscenario = "s"\noutcome = "error"\n'
                            'requirement = "R"\nsource = "a.c:1@v1"\nwhy = "w"\n'
-                           '[[finding]]\nid = "2"\nscenario = "s"\noutcome = "error"\ncaused_by = "9"\n'
-                           'match = "x"\nrequirement = "R"\nsource = "a.c:1@v1"\nwhy = "w"\n')
-        self.assertIn("bad.toml:2: [[finding]] #1: an `error` entry needs `caused_by`", msg)
-        self.assertIn("bad.toml:9: [[finding]] #2: caused_by `9` is not the id of a fail/warn/info finding", msg)
+                           '[[finding]]\nid = "2"\nscenario = "s"\noutcome = "fail"\ncaused_by = "1"\n'
+                           'requirement = "R"\nsource = "a.c:1@v1"\nwhy = "w"\n')
+        self.assertIn("bad.toml:2: [[finding]] #1: an ERROR is never an expected finding", msg)
+        self.assertIn("bad.toml:9: [[finding]] #2: unknown key `caused_by`", msg)
 
     def test_toml_syntax_error_has_a_line(self):
         self.assertIn("line 2", self.invalid('profiles = ["a"]\n[[finding]\n'))

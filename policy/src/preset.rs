@@ -45,8 +45,12 @@ pub(crate) fn preset_value(name: &str, depth: u8) -> Result<serde_json::Value, P
     })?;
     let mut value: serde_json::Value = serde_saphyr::from_str(text)
         .map_err(|e| PolicyError::Invalid(format!("preset {name}: {e}")))?;
+    // `claims` belongs to the preset, not to the policy: each preset states its own.
     let parent = match &mut value {
-        serde_json::Value::Object(map) => map.remove("extends"),
+        serde_json::Value::Object(map) => {
+            map.remove("claims");
+            map.remove("extends")
+        }
         _ => None,
     };
     match parent {
@@ -59,6 +63,31 @@ pub(crate) fn preset_value(name: &str, depth: u8) -> Result<serde_json::Value, P
             "preset {name}: bad `extends`"
         ))),
         None => Ok(value),
+    }
+}
+
+/// The standards a preset is meant for (its `claims:`), which a profile built on it may claim
+/// and under which the preset's choices are all allowed. Not inherited through `extends`.
+pub fn preset_claims(name: &str) -> Result<Vec<String>, PolicyError> {
+    let text = preset_source(name).ok_or_else(|| PolicyError::UnknownPreset {
+        name: name.to_owned(),
+        known: PRESET_NAMES.join(", "),
+    })?;
+    let value: serde_json::Value = serde_saphyr::from_str(text)
+        .map_err(|e| PolicyError::Invalid(format!("preset {name}: {e}")))?;
+    match value.get("claims") {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    PolicyError::Invalid(format!("preset {name}: `claims` holds a non-string"))
+                })
+            })
+            .collect(),
+        Some(_) => Err(PolicyError::Invalid(format!(
+            "preset {name}: `claims` must be a list of standard names"
+        ))),
     }
 }
 
@@ -99,6 +128,15 @@ mod tests {
         assert_eq!(all["rfc9700"].rotation, RotationMode::Always);
         assert!(all["auth0"].oidc.offline_access_required);
         assert_eq!(all["wso2-no-renew"].rotation, RotationMode::Never);
+        for name in PRESET_NAMES.iter().chain(&["base"]) {
+            let claims = preset_claims(name).expect("claims");
+            assert!(!claims.is_empty(), "{name} states no claims");
+        }
+        assert!(
+            preset_claims("rfc9700")
+                .expect("claims")
+                .contains(&"rfc9700".to_owned())
+        );
     }
 
     #[test]

@@ -265,6 +265,18 @@ flaws! {
     /// A DPoP proof's `jti` may be replayed.
     DpopJtiReplayAccepted = "dpop-jti-replay-accepted":
         "a DPoP proof whose jti was already used with the same key is accepted (RFC 9449 11.1)",
+    /// `invalid_client` without Basic comes as a 401 with no challenge at all.
+    UnchallengedInvalidClient = "401-without-challenge":
+        "invalid_client for a client that did not use Basic is a 401 without WWW-Authenticate (RFC 9110 15.5.2 MUST)",
+    /// Token responses of every grant but refresh_token may be cached.
+    CodeGrantCacheable = "code-grant-cacheable":
+        "token responses of the authorization_code, password, client_credentials and other grants (not refresh_token) lack Cache-Control: no-store and Pragma: no-cache (RFC 6749 5.1 MUST)",
+    /// An unknown refresh token is named in the error.
+    RefreshTokenEchoedInError = "refresh-token-echoed-in-error":
+        "the error for an unknown refresh token repeats the token in error_description (RFC 6749 10.4: kept confidential)",
+    /// A dead refresh token's invalid_grant comes with 401.
+    InvalidGrant401 = "invalid-grant-401":
+        "a revoked, rotated-out or expired refresh token gets invalid_grant with status 401 instead of 400 (RFC 6749 5.2)",
 }
 
 impl fmt::Display for Flaw {

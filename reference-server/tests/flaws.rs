@@ -249,7 +249,43 @@ const FLAWS: &[Row] = &[
         registered_method_not_enforced
     ),
     row!(DpopJtiReplayAccepted, dpop_jti_replay_accepted),
+    row!(UnchallengedInvalidClient, unchallenged_invalid_client),
+    row!(CodeGrantCacheable, code_grant_cacheable),
+    row!(RefreshTokenEchoedInError, refresh_token_echoed_in_error),
+    row!(InvalidGrant401, invalid_grant_401),
 ];
+
+async fn unchallenged_invalid_client(s: &Arc<Srv>) -> bool {
+    let r = s
+        .post(
+            "/token",
+            Auth::Post("confidential-post", "wrong-secret"),
+            &[("grant_type", "client_credentials")],
+            &[],
+        )
+        .await;
+    // The policy's invalid_client_status is 401 here: a 401 needs a challenge (RFC 9110).
+    r.status == 401 && r.header("www-authenticate").is_some()
+}
+
+async fn code_grant_cacheable(s: &Arc<Srv>) -> bool {
+    s.password("api:read").await.header("cache-control") == Some("no-store")
+}
+
+async fn refresh_token_echoed_in_error(s: &Arc<Srv>) -> bool {
+    let secret = s.secret(C1);
+    let token = "no-such-refresh-token-0123456789";
+    let r = s.refresh(Auth::Basic(C1, &secret), token).await;
+    r.status == 400 && !r.json.to_string().contains(token)
+}
+
+async fn invalid_grant_401(s: &Arc<Srv>) -> bool {
+    let secret = s.secret(C1);
+    let c1 = Auth::Basic(C1, &secret);
+    let rt = s.password_rt().await;
+    s.post("/revoke", c1, &[("token", &rt)], &[]).await;
+    s.refresh(c1, &rt).await.status == 400
+}
 
 async fn superseded_token_accepted(s: &Arc<Srv>) -> bool {
     let secret = s.secret(C1);

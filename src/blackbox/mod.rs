@@ -126,6 +126,8 @@ struct Reproducers {
 /// What the workers share.
 struct Shared {
     session: Arc<Session>,
+    /// What the response invariants know of the target.
+    invariants: crate::invariant::Context,
     opts: FuzzOptions,
     budget: Budget,
     pool: Pool,
@@ -159,6 +161,7 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
     let shared = Arc::new(Shared {
         pool: Pool::new(Arc::clone(&session)),
         offer: Offer::new(&session),
+        invariants: crate::invariant::Context::for_target(&session.target),
         session,
         opts: opts.clone(),
         budget: Budget::new(opts.max_requests, deadline),
@@ -229,8 +232,8 @@ async fn worker(sh: Arc<Shared>, index: u64) {
             continue;
         };
         idle = 0;
-        let oracles = oracle::judge(&sh.session, &sent, sh.opts.latency_bound);
-        for o in oracles {
+        let oracles = oracle::judge(&sh.invariants, &sent, sh.opts.latency_bound);
+        for (o, detail) in oracles {
             let (status, code) = oracle::status_and_code(&sent.outcome, sent.json.as_ref());
             let raw = triage::raw_key(o, status, code.as_deref(), &sent.req);
             let seen = match sh.triage.lock() {
@@ -238,7 +241,7 @@ async fn worker(sh: Arc<Shared>, index: u64) {
                 Err(_) => return,
             };
             if let Seen::New = seen {
-                sh.settle(o, &raw, &sent.req).await;
+                sh.settle(o, &raw, &sent.req, detail).await;
             }
         }
     }
@@ -280,16 +283,9 @@ impl Shared {
             .ok()
             .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok());
         self.settle_lease(lease, &outcome, json.as_ref());
-        let head_len = prepared.method.len()
-            + prepared.url.as_str().len()
-            + prepared
-                .headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 4)
-                .sum::<usize>();
         Some(Sent {
             req,
-            head_len,
+            prepared,
             outcome,
             json,
         })
@@ -385,10 +381,13 @@ impl Shared {
     /// Confirms a new signature (the same request sent again must trip the same oracle) and
     /// minimises it: mutations are dropped while the oracle still fires. Slowness is judged
     /// with no other request in flight.
-    async fn settle(&self, o: Oracle, raw: &str, first: &Req) {
+    async fn settle(&self, o: Oracle, raw: &str, first: &Req, detail: String) {
         let solo = o == Oracle::Slow && self.opts.connections > 1;
-        let fires =
-            |s: &Sent| oracle::judge(&self.session, s, self.opts.latency_bound).contains(&o);
+        let fires = |s: &Sent| {
+            oracle::judge(&self.invariants, s, self.opts.latency_bound)
+                .iter()
+                .any(|(f, _)| *f == o)
+        };
         let Some(again) = self.attempt(first.base, &first.mutations, solo).await else {
             self.pending.fetch_add(1, Ordering::SeqCst);
             return;
@@ -417,7 +416,7 @@ impl Shared {
         }
         let (status, code) = oracle::status_and_code(&best.outcome, best.json.as_ref());
         let made = match self.triage.lock() {
-            Ok(mut t) => t.resolve(raw, o, best.req, status, code, complete),
+            Ok(mut t) => t.resolve(raw, o, best.req, status, code, detail, complete),
             Err(_) => None,
         };
         if let Some((n, f)) = made {

@@ -81,8 +81,9 @@ pub fn write_reports(
                 "id": format!("F{}", i + 1),
                 "oracle": f.oracle.slug(),
                 "requirement": f.oracle.requirement(),
-                "level": "MUST",
+                "level": f.oracle.level().as_str(),
                 "description": f.oracle.describe(),
+                "detail": f.detail,
                 "endpoint": super::triage::ENDPOINT,
                 "status": f.status,
                 "error": f.error_code,
@@ -143,7 +144,7 @@ fn sarif(summary: &FuzzSummary, target_name: &str) -> Value {
             json!({
                 "id": o.slug(),
                 "shortDescription": { "text": o.describe() },
-                "properties": { "requirement": o.requirement(), "level": "MUST" },
+                "properties": { "requirement": o.requirement(), "level": o.level().as_str() },
             })
         })
         .collect();
@@ -153,7 +154,7 @@ fn sarif(summary: &FuzzSummary, target_name: &str) -> Value {
         .map(|f| {
             let mut r = json!({
                 "ruleId": f.oracle.slug(),
-                "level": "error",
+                "level": if f.oracle.level() == tokencert_policy::Level::Must { "error" } else { "warning" },
                 "message": { "text": format!(
                     "{} against {target_name}: status {}, error {}, mutations {} ({} hit(s); {})",
                     f.oracle.describe(),
@@ -196,13 +197,14 @@ pub fn summary_table(summary: &FuzzSummary) -> String {
         "#",
         "oracle",
         "requirement",
+        "level",
         "status",
         "error",
         "root cause",
         "hits",
         "reproducer",
     ];
-    let rows: Vec<[String; 8]> = summary
+    let rows: Vec<[String; 9]> = summary
         .findings
         .iter()
         .enumerate()
@@ -211,6 +213,7 @@ pub fn summary_table(summary: &FuzzSummary) -> String {
                 format!("F{}", i + 1),
                 f.oracle.slug().to_owned(),
                 f.oracle.requirement().to_owned(),
+                f.oracle.level().as_str().to_owned(),
                 f.status.map_or("-".into(), |s| s.to_string()),
                 f.error_code.clone().unwrap_or_else(|| "-".into()),
                 {

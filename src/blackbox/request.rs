@@ -324,25 +324,6 @@ impl Req {
         })
     }
 
-    /// Whether the client tried Basic authentication (RFC 6749 §5.2 then asks for a Basic
-    /// challenge with a 401).
-    pub fn used_basic(&self, session: &Session) -> bool {
-        let forged = self.headers.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("authorization")
-                && v.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("basic"))
-        });
-        let method = match &self.auth {
-            Auth::Registered => session
-                .target
-                .clients
-                .get(ROLE)
-                .is_some_and(|c| c.auth_method == "client_secret_basic"),
-            Auth::With { method, .. } => *method == AuthMethod::ClientSecretBasic,
-            Auth::None => false,
-        };
-        forged || method
-    }
-
     /// The mutation kinds, sorted and without repeats.
     pub fn kinds(&self) -> Vec<String> {
         let mut k: Vec<String> = self.mutations.iter().map(Mutation::kind).collect();

@@ -45,6 +45,8 @@ pub struct Finding {
     pub status: Option<u16>,
     /// `error` seen on it, if any.
     pub error_code: Option<String>,
+    /// What the oracle saw when it first fired (never a secret value).
+    pub detail: String,
     /// Requests that hit this root cause.
     pub hits: u64,
     /// Hits per minimised mutation kinds (`+`-joined, `-` for none).
@@ -127,6 +129,7 @@ impl Triage {
     /// Returns a new root cause's finding with its number.
     /// When the bounds cut the minimisation short (`complete` false), a known root cause with
     /// the same oracle, status and error whose classes the request has is taken to be its own.
+    #[allow(clippy::too_many_arguments)] // one call site; the parts of a finding
     pub fn resolve(
         &mut self,
         raw: &str,
@@ -134,6 +137,7 @@ impl Triage {
         req: Req,
         status: Option<u16>,
         code: Option<String>,
+        detail: String,
         complete: bool,
     ) -> Option<(usize, Finding)> {
         let hits = match self.raw.get(raw) {
@@ -160,6 +164,7 @@ impl Triage {
             req,
             status,
             error_code: code,
+            detail,
             hits: 0,
             variants: BTreeMap::new(),
             key: key.clone(),

@@ -5,6 +5,7 @@
 
 use super::Finding;
 use super::oracle::Oracle;
+use crate::invariant::{Rule, TOKEN_ERROR_CODES};
 use super::request::{Auth, FORM, ROLE, Req, Seg, Sym, Val, header_map};
 use crate::scenario::emit::{
     ActionDoc, CaptureDoc, CheckDoc, ClientAuthDoc, ClientAuthWith, ExpectDoc, RequestDoc,
@@ -13,57 +14,104 @@ use crate::scenario::emit::{
 use serde_saphyr::{FlowMap, FlowSeq};
 
 /// `error` / `error_description` characters (RFC 6749 §5.2), as a regex.
-const ERROR_CHARSET: &str = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]+$";
+const ERROR_CHARSET: &str = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]*$";
+
+/// HTTP-level refusals, which are no §5.2 token errors (as the invariants scope them).
+const HTTP_REFUSALS: [u16; 4] = [405, 413, 415, 429];
 
 /// What the oracle's rule expects of the answer, or `None` where no scenario predicate can
-/// say it (slowness).
+/// say it (slowness, an echoed value only the live request held).
 fn expect_of(f: &Finding) -> Option<ExpectDoc> {
     let mut e = ExpectDoc::default();
-    let json =
-        |c: &str, f: fn(&mut crate::scenario::emit::CheckDoc)| (c.to_owned(), CheckDoc::flow(f));
+    let check = |c: &str, f: &dyn Fn(&mut CheckDoc)| (c.to_owned(), CheckDoc::flow(f));
     match f.oracle {
-        Oracle::ServerError => {
+        Oracle::Invariant(Rule::ServerError) | Oracle::Dropped => {
             e.status = StatusDoc::check(|c| c.lt = Some(500));
         }
         Oracle::TokenForInvalidRequest => {
             e.json = vec![
-                json("$.access_token", |c| c.absent = Some(true)),
-                json("$.refresh_token", |c| c.absent = Some(true)),
+                check("$.access_token", &|c| c.absent = Some(true)),
+                check("$.refresh_token", &|c| c.absent = Some(true)),
             ];
         }
-        Oracle::MalformedError => {
-            e.json = vec![
-                json("$.error", |c| c.matches = Some(ERROR_CHARSET.into())),
-                json("$.error_description", |c| {
-                    c.matches = Some(ERROR_CHARSET.into());
-                    c.optional = Some(true);
-                }),
-            ];
+        Oracle::Invariant(Rule::ErrorJson) => {
+            let codes: Vec<serde_json::Value> = TOKEN_ERROR_CODES
+                .iter()
+                .map(|(c, _)| (*c).into())
+                .collect();
+            e.headers = vec![check("content-type", &|c| {
+                c.matches = Some(r"(?i)^\s*application/json\s*(;|$)".into());
+            })];
+            e.json = vec![check("$.error", &|c| c.one_of = Some(FlowSeq(codes.clone())))];
         }
-        Oracle::WrongStatus => {
-            // 400, or 401 for invalid_client; HTTP-level refusals are no §5.2 errors.
-            let mut allowed = vec![400, 405, 413, 414, 415, 431];
+        Oracle::Invariant(Rule::ErrorCharset) => {
+            e.json = ["$.error", "$.error_description"]
+                .iter()
+                .map(|p| {
+                    check(p, &|c| {
+                        c.matches = Some(ERROR_CHARSET.into());
+                        c.optional = Some(true);
+                    })
+                })
+                .collect();
+        }
+        Oracle::Invariant(Rule::ErrorStatus) => {
+            // 400, or 401 for invalid_client.
+            let mut allowed = vec![400];
+            allowed.extend(HTTP_REFUSALS);
             if f.error_code.as_deref() == Some("invalid_client") {
                 allowed.push(401);
             }
             allowed.sort_unstable();
             e.status = Some(StatusDoc::OneOf(FlowSeq(allowed)));
         }
-        Oracle::MissingChallenge => {
-            e.headers = vec![(
-                "www-authenticate".into(),
-                CheckDoc::flow(|c| c.matches = Some("(?i)^basic".into())),
-            )];
+        Oracle::Invariant(Rule::Challenge) => {
+            e.headers = vec![check("www-authenticate", &|c| {
+                c.matches = Some(r"\S".into());
+            })];
         }
-        Oracle::MissingNoStore => {
-            e.headers = vec![(
-                "cache-control".into(),
-                CheckDoc::flow(|c| c.contains = Some("no-store".into())),
-            )];
+        // After Basic: a 401 challenges Basic, and invalid_client is a 401.
+        Oracle::Invariant(Rule::BasicChallenge) if f.status == Some(401) => {
+            e.headers = vec![check("www-authenticate", &|c| {
+                c.matches = Some(r"(?i)(^|,)\s*basic(\s|,|$)".into());
+            })];
+        }
+        Oracle::Invariant(Rule::BasicChallenge) => {
+            e.status = StatusDoc::check(|c| c.equals = Some(401.into()));
+        }
+        Oracle::Invariant(Rule::NoStore) => {
+            e.headers = vec![check("cache-control", &|c| {
+                c.matches = Some(r"(?i)(^|,)\s*no-store\s*(,|$)".into());
+            })];
+        }
+        Oracle::Invariant(Rule::Pragma) => {
+            e.headers = vec![check("pragma", &|c| {
+                c.matches = Some(r"(?i)(^|,)\s*no-cache\s*(,|$)".into());
+            })];
+        }
+        Oracle::Invariant(Rule::SecretEcho) => {
+            // Only a value the request holds as a template or a literal can be named.
+            let echoed = echoed_value(f)?;
+            e.body = Some(CheckDoc::flow(|c| c.not_contains = Some(echoed)));
         }
         Oracle::Slow => return None,
     }
     Some(e)
+}
+
+/// The request value an error repeated (named in the finding's detail), as the reproducer
+/// writes it: a template for a live or profile value, else the literal.
+fn echoed_value(f: &Finding) -> Option<String> {
+    let names: Vec<&str> = f.detail.split('`').skip(1).step_by(2).collect();
+    let req = &f.req;
+    names.iter().find_map(|name| {
+        req.params
+            .iter()
+            .chain(&req.query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| val(v, req))
+            .filter(|v| v.chars().count() >= 8)
+    })
 }
 
 fn tpl(s: Sym, req: &Req) -> String {
@@ -196,7 +244,10 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result
                 kinds.join(", ")
             }
         ),
-        requirements: vec![RequirementDoc::must(f.oracle.requirement())],
+        requirements: vec![RequirementDoc::at(
+            f.oracle.requirement(),
+            f.oracle.level().as_str(),
+        )],
         tags: vec!["fuzz".into()],
         setup,
         steps: vec![step],
@@ -215,8 +266,9 @@ mod tests {
 
     fn finding(req: Req) -> Finding {
         Finding {
-            oracle: Oracle::ServerError,
+            oracle: Oracle::Invariant(Rule::ServerError),
             req,
+            detail: String::new(),
             status: Some(500),
             error_code: None,
             hits: 1,

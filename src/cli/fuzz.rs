@@ -56,7 +56,7 @@ pub(super) async fn fuzz(a: FuzzArgs) -> u8 {
     };
     let opened = match super::target::open(&a.target, &setup).await {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(stop) => return stop.print(),
     };
     let code = match &opened.session {
         Some(session) => fuzz_against(&a, Arc::clone(session), started).await,
@@ -136,10 +136,18 @@ async fn fuzz_against(a: &FuzzArgs, session: Arc<Session>, started: Instant) -> 
         return EXIT_HARNESS;
     }
     if summary.findings.is_empty() {
-        EXIT_OK
-    } else {
-        eprint!("\n{}", crate::blackbox::summary_table(&summary));
+        return EXIT_OK;
+    }
+    eprint!("\n{}", crate::blackbox::summary_table(&summary));
+    // As `run` fails on a broken MUST: a SHOULD (an echoed secret) is reported, not failed on.
+    if summary
+        .findings
+        .iter()
+        .any(|f| f.oracle.level() == tokencert_policy::Level::Must)
+    {
         EXIT_FAIL
+    } else {
+        EXIT_OK
     }
 }
 
@@ -148,10 +156,12 @@ fn print_findings(summary: &FuzzSummary, session: &Session) {
         // The mutation kinds (sorted, `+`-joined, `-` for none) let a lab's expected findings
         // name the request they are about (interop/lib/check.py).
         let line = format!(
-            "FINDING {} ({}): {} — status {}, error {}, mutations {}, {} hit(s), root cause {}{}",
+            "FINDING {} ({}): [{}] {}: {} — status {}, error {}, mutations {}, {} hit(s), root cause {}{}",
             f.oracle.slug(),
             f.oracle.requirement(),
+            f.oracle.level(),
             f.oracle.describe(),
+            f.detail,
             f.status.map_or("none".into(), |s| s.to_string()),
             f.error_code.as_deref().unwrap_or("-"),
             f.kinds_label(),

@@ -45,7 +45,7 @@ pub(super) async fn prop(a: PropArgs) -> u8 {
     };
     let opened = match super::target::open(&a.target, &setup).await {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(stop) => return stop.print(),
     };
     let (source, name) = match &opened.session {
         Some(session) => (

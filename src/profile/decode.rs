@@ -24,6 +24,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "clients",
     "bootstrap",
     "policy",
+    "claims",
     "capabilities",
     "deviations",
     "scopes",
@@ -118,8 +119,8 @@ impl Target {
         if !p.dec.errors.is_empty() {
             return Err(TargetError::Invalid(p.dec.errors));
         }
-        if let Some(m) = p.missing.into_iter().next() {
-            return Err(TargetError::MissingSecret(m));
+        if !p.missing.is_empty() {
+            return Err(TargetError::MissingSecret(p.missing));
         }
         target.ok_or_else(|| TargetError::Invalid(Vec::new()))
     }
@@ -129,10 +130,17 @@ struct ProfileDecoder<'a> {
     dec: Dec<'a>,
     env: &'a dyn Env,
     base_dir: &'a Path,
-    missing: Vec<String>,
+    /// Every secret the environment lacks, at its place (all of them, not the first).
+    missing: Vec<Diagnostic>,
 }
 
 impl ProfileDecoder<'_> {
+    /// Records a value the environment lacks, at `loc` in the profile.
+    fn missing(&mut self, loc: Loc, message: String, label: impl Into<String>) {
+        self.missing
+            .push(Diagnostic::error(self.dec.src, loc, message).with_label(label));
+    }
+
     fn secret(&mut self, node: &Node, what: &str) -> Option<Secret> {
         match &node.kind {
             Kind::Str(s) => Some(Secret::new(s.clone())),
@@ -144,8 +152,11 @@ impl ProfileDecoder<'_> {
                     "env" => match self.env.var(&name) {
                         Some(val) => Some(Secret::new(val)),
                         None => {
-                            self.missing
-                                .push(format!("{what}: environment variable `{name}` is not set"));
+                            self.missing(
+                                v.loc,
+                                format!("{what}: environment variable `{name}` is not set"),
+                                format!("export {name} before the run"),
+                            );
                             Some(Secret::new(String::new()))
                         }
                     },
@@ -158,8 +169,11 @@ impl ProfileDecoder<'_> {
                         match std::fs::read_to_string(&path) {
                             Ok(val) => Some(Secret::new(val)),
                             Err(e) => {
-                                self.missing
-                                    .push(format!("{what}: cannot read `{}`: {e}", path.display()));
+                                self.missing(
+                                    v.loc,
+                                    format!("{what}: cannot read `{}`: {e}", path.display()),
+                                    "the path is relative to the profile's directory",
+                                );
                                 Some(Secret::new(String::new()))
                             }
                         }
@@ -242,17 +256,23 @@ impl ProfileDecoder<'_> {
             Some(v) => match url::Url::parse(&v) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
                 _ => {
-                    self.missing.push(format!(
-                        "base_url: environment variable `{name}` is `{v}`, not an http(s) URL"
-                    ));
+                    self.missing(
+                        env_node.loc,
+                        format!(
+                            "base_url: environment variable `{name}` is `{v}`, not an http(s) URL"
+                        ),
+                        "e.g. `http://127.0.0.1:8080`",
+                    );
                     default.or_else(|| url::Url::parse("http://base-url.invalid/").ok())
                 }
             },
             None if default.is_some() => default,
             None => {
-                self.missing.push(format!(
-                    "base_url: environment variable `{name}` is not set"
-                ));
+                self.missing(
+                    env_node.loc,
+                    format!("base_url: environment variable `{name}` is not set"),
+                    format!("export {name}, or give a `default`"),
+                );
                 url::Url::parse("http://base-url.invalid/").ok()
             }
         }
@@ -336,6 +356,7 @@ impl ProfileDecoder<'_> {
             policy: Policy::preset("rfc6749").ok()?,
             add_capabilities: Vec::new(),
             remove_capabilities: Vec::new(),
+            claims: Vec::new(),
             deviations: Vec::new(),
             test_clock: None,
             insecure: false,
@@ -391,6 +412,7 @@ impl ProfileDecoder<'_> {
                         t.policy = p;
                     }
                 }
+                "claims" => self.claims(v, &mut t),
                 "capabilities" => {
                     if let Some(cs) = self.dec.map(v, "capabilities", CAPABILITY_KEYS) {
                         for (ck, cv) in cs {
@@ -889,6 +911,21 @@ impl ProfileDecoder<'_> {
         }
     }
 
+    /// `claims: [rfc6749, rfc9700, …]`: standards of `specs/claims.yaml`.
+    fn claims(&mut self, node: &Node, t: &mut Target) {
+        let cat = crate::claims::ClaimsCatalogue::builtin();
+        let known: Vec<&str> = cat.standards.keys().map(String::as_str).collect();
+        for g in self.dec.gates(node, "claims") {
+            if !cat.knows(&g.name) {
+                self.dec
+                    .err(g.loc, format!("unknown standard `{}` in `claims`", g.name))
+                    .label = Some(hint_for(&g.name, &known));
+            } else if !t.claims.contains(&g.name) {
+                t.claims.push(g.name);
+            }
+        }
+    }
+
     fn deviations(&mut self, node: &Node, t: &mut Target) {
         let Kind::Seq(items) = &node.kind else {
             self.dec.err(
@@ -1020,7 +1057,21 @@ deviations:
             Path::new("."),
             &MapEnv(BTreeMap::new()),
         );
-        assert!(matches!(e, Err(TargetError::MissingSecret(m)) if m.contains("C1_SECRET")));
+        let Err(TargetError::MissingSecret(missing)) = e else {
+            panic!("expected missing secrets, got {e:?}");
+        };
+        // Every missing variable, each at its place in the profile.
+        let got: Vec<String> = missing
+            .iter()
+            .map(|d| format!("{} {}", d.location(), d.message))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "t.yaml:5:42 clients.confidential.secret: environment variable `C1_SECRET` is not set",
+                "t.yaml:7:65 bootstrap.password: environment variable `ALICE_PW` is not set",
+            ]
+        );
     }
 
     #[test]
@@ -1076,8 +1127,27 @@ deviations:
     }
 
     #[test]
+    fn claims_load_apart_from_the_policy() {
+        let text = "base_url: http://x\nendpoints: { token: /t }\nclients: { public: { id: p, auth_method: none } }\nbootstrap: { grant: refresh_token, refresh_token: r }\npolicy: rfc6749\nclaims: [rfc6749, rfc7009, rfc6749]\n";
+        let t = Target::parse(Source::new("t.yaml", text), Path::new("."), &PlaceholderEnv)
+            .map_err(|e| format!("{e:?}"))
+            .expect("valid");
+        assert_eq!(t.claims, ["rfc6749", "rfc7009"]);
+        // The preset's own claims are not the profile's: a profile claims what its vendor says.
+        let text = text.replace("claims: [rfc6749, rfc7009, rfc6749]\n", "");
+        let t = Target::parse(
+            Source::new("t.yaml", text.as_str()),
+            Path::new("."),
+            &PlaceholderEnv,
+        )
+        .map_err(|e| format!("{e:?}"))
+        .expect("valid");
+        assert!(t.claims.is_empty());
+    }
+
+    #[test]
     fn every_error_in_a_profile_is_reported() {
-        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\n";
+        let bad = "base_url: http://x\nendpoint: {}\nclients:\n  confidental: { id: a, auth_method: client_secret_bsic }\nbootstrap: { grant: passwrd }\npolicy: { preset: rfc9700, grace: { secnds: 1 } }\ncapabilities: { add: [introspection.cell_client] }\nclaims: [rfc6749, rfc9070]\n";
         let Err(TargetError::Invalid(d)) =
             Target::parse(Source::new("t.yaml", bad), Path::new("."), &PlaceholderEnv)
         else {
@@ -1096,6 +1166,8 @@ deviations:
             "unknown bootstrap grant `passwrd`",
             "secnds",
             "`introspection.cell_client` is decided per matrix cell",
+            "unknown standard `rfc9070` in `claims`",
+            "did you mean `rfc9700`",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }

@@ -21,6 +21,19 @@ pub fn check(target: &Target, catalogues: &[&Catalogue]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for d in &target.deviations {
         let (at, cell_at) = d.at;
+        if is_target_row(&d.scenario) {
+            if d.cell.is_some() {
+                out.push(
+                    Diagnostic::error(
+                        src,
+                        cell_at.unwrap_or(at),
+                        format!("`{}` has no cells", d.scenario),
+                    )
+                    .with_label("drop `cell`: the row is one per target"),
+                );
+            }
+            continue;
+        }
         let Some(scenarios) = by_id.get(d.scenario.as_str()) else {
             let ids: Vec<&str> = by_id.keys().copied().collect();
             out.push(
@@ -71,6 +84,20 @@ pub fn check(target: &Target, catalogues: &[&Catalogue]) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// Whether `id` names one of the target's own rows: `invariant.<rule>` of a response invariant,
+/// or `policy.<key>` of a policy key some claim rule is about.
+fn is_target_row(id: &str) -> bool {
+    if let Some(rule) = id.strip_prefix("invariant.") {
+        return crate::invariant::Rule::ALL.iter().any(|r| r.id() == rule);
+    }
+    id.strip_prefix("policy.").is_some_and(|key| {
+        crate::claims::ClaimsCatalogue::builtin()
+            .forbidden
+            .iter()
+            .any(|r| r.key == key)
+    })
 }
 
 /// "did you mean" for a scenario id: a close spelling, else an id with the same last part (the
@@ -160,6 +187,29 @@ mod tests {
             got[3].contains("did you mean `client=public2`?"),
             "{}",
             got[3]
+        );
+    }
+
+    #[test]
+    fn the_targets_own_rows_may_be_deviations_without_cells() {
+        let (cat, _) = load(&SpecSource::BuiltIn, &LoadOptions::default());
+        let t = profile(
+            "  - { scenario: invariant.no-store, reason: a }
+  - { scenario: policy.pragma_no_cache, reason: b }
+  - { scenario: invariant.no-such-rule, reason: c }
+  - { scenario: policy.pragma_no_cache, cell: client=public, reason: d }
+",
+        );
+        let got: Vec<String> = check(&t, &[&cat])
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "deviation for an unknown scenario `invariant.no-such-rule`",
+                "`policy.pragma_no_cache` has no cells"
+            ]
         );
     }
 }

@@ -49,14 +49,16 @@ pub enum Bootstrap {
     AuthorizationCode {
         /// Extra authorization request parameters (e.g. `login_hint` for test-user consent).
         params: Vec<(String, String)>,
-        /// External command: gets `TOKENCERT_AUTHORIZE_URL`, prints the redirect URL (or code).
+        /// External command: gets `TOKENCERT_AUTHORIZE_URL` (and the test user), prints the
+        /// redirect URL (or code).
         command: Option<String>,
     },
     /// Device authorization grant with an approval hook.
     DeviceCode {
         /// The approval request (templates see `user_code`, `device_code`, `verification_uri`).
         approve: Option<ApproveHook>,
-        /// Or a command given `TOKENCERT_USER_CODE` and `TOKENCERT_VERIFICATION_URI`.
+        /// Or a command given `TOKENCERT_USER_CODE` and `TOKENCERT_VERIFICATION_URI` (and the
+        /// test user).
         command: Option<String>,
     },
     /// RFC 7523 JWT bearer grant with an assertion the harness signs.
@@ -133,8 +135,9 @@ pub struct Authorization {
     /// Parameters for every authorization request (e.g. `login_hint` naming a test user, for a
     /// server with unattended consent); a request's own value of the same name wins.
     pub params: Vec<(String, String)>,
-    /// Operator hook: gets `TOKENCERT_AUTHORIZE_URL`, logs a test user in, prints the redirect
-    /// URL (or the bare code).
+    /// Operator hook: gets `TOKENCERT_AUTHORIZE_URL` and the test user (`TOKENCERT_TEST_USER`,
+    /// `TOKENCERT_TEST_USER_PASSWORD`), logs that user in, prints the redirect URL (or the bare
+    /// code).
     pub command: Option<String>,
 }
 
@@ -190,6 +193,9 @@ pub struct Target {
     pub authorization: Option<Authorization>,
     /// The policy the scenarios judge by.
     pub policy: Policy,
+    /// The standards the server claims to conform to (`claims:`, names of `specs/claims.yaml`):
+    /// they decide which policy choices are findings and which skips are legitimate.
+    pub claims: Vec<String>,
     /// Capabilities added by hand.
     pub add_capabilities: Vec<String>,
     /// Capabilities removed by hand.
@@ -215,8 +221,8 @@ pub struct Target {
 pub enum TargetError {
     /// The file is invalid (exit 2).
     Invalid(Vec<Diagnostic>),
-    /// A secret's environment variable or file is missing (exit 3).
-    MissingSecret(String),
+    /// Secrets' environment variables or files are missing (exit 3): every one, at its place.
+    MissingSecret(Vec<Diagnostic>),
 }
 
 impl Target {

@@ -57,6 +57,8 @@ pub(crate) struct ScenarioRun<'a> {
     pub(super) virtual_elapsed: Duration,
     /// The cell time at which each step with an `id` ended (`wait: { since }`).
     pub(super) marks: HashMap<String, Duration>,
+    /// How the target's claims change this cell's gates.
+    pub(super) forced: crate::claims::Forced,
 }
 
 impl Scope for ScenarioRun<'_> {
@@ -122,6 +124,7 @@ impl<'a> ScenarioRun<'a> {
         scenario: &'a Scenario,
         cell: &'a Cell,
         pacing: &'a Pacing,
+        forced: crate::claims::Forced,
     ) -> ScenarioRun<'a> {
         ScenarioRun {
             ctx,
@@ -140,6 +143,7 @@ impl<'a> ScenarioRun<'a> {
             started: Instant::now(),
             virtual_elapsed: Duration::ZERO,
             marks: HashMap::new(),
+            forced,
         }
     }
 
@@ -185,6 +189,19 @@ impl<'a> ScenarioRun<'a> {
         for step in &s.setup {
             match Box::pin(self.step(step, Phase::Setup, 0)).await {
                 Flow::Continue => {}
+                Flow::StopFailed if !self.forced.is_empty() => {
+                    // The cell runs because a claimed standard requires what its setup checks:
+                    // the setup's finding is the behaviour to report, not a harness error.
+                    self.fail(
+                        format!(
+                            "setup step `{}` already shows the behaviour the claimed standard forbids",
+                            step_id(step, &self.steps)
+                        ),
+                        Stop::Skip,
+                    );
+                    stopped = true;
+                    break;
+                }
                 Flow::StopFailed => {
                     self.fail(
                         format!(
@@ -298,7 +315,13 @@ impl<'a> ScenarioRun<'a> {
     /// Why a step is skipped by its `when`/`unless`, if it is.
     pub(super) fn step_gate(&self, step: &Step) -> Option<String> {
         self.ctx
-            .gate_reason(&self.default_role(), &step.when, &step.unless, self.pacing)
+            .gate_reason(
+                &self.default_role(),
+                &step.when,
+                &step.unless,
+                self.pacing,
+                &self.forced,
+            )
             .map(|r| format!("skipped: {r}"))
     }
 
@@ -317,9 +340,9 @@ impl<'a> ScenarioRun<'a> {
             duration_ms: 0,
         };
         let role = self.default_role();
-        if let Some(reason) = self
-            .ctx
-            .gate_reason(&role, &step.when, &step.unless, self.pacing)
+        if let Some(reason) =
+            self.ctx
+                .gate_reason(&role, &step.when, &step.unless, self.pacing, &self.forced)
         {
             let reason = reason
                 .strip_prefix("not applicable: ")
@@ -329,7 +352,9 @@ impl<'a> ScenarioRun<'a> {
             // a pass never hides what it could not see.
             let unobservable = step.when.iter().any(|g| {
                 crate::capability::is_observation(&g.name)
-                    && !self.ctx.has_capability(&role, &g.name, self.pacing)
+                    && !self
+                        .ctx
+                        .has_capability(&role, &g.name, self.pacing, &self.forced)
             });
             if unobservable && phase == Phase::Steps {
                 self.skipped_checks.push((id.clone(), reason.clone()));

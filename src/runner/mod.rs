@@ -12,19 +12,22 @@ mod execute;
 mod failure;
 pub mod predicate;
 mod prepare;
+mod prerequisite;
 mod race;
 
 use clock::Pacing;
 pub use clock::{DEFAULT_MAX_WAIT, REAL_MARGIN, TIME_WAIT};
+use prerequisite::Prerequisites;
 
 use crate::report::{Outcome, RequirementRef, ScenarioResult};
-use crate::scenario::{Action, Catalogue, Scenario, Step};
+use crate::scenario::{Catalogue, Scenario};
 use crate::session::Session;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// Called with each result as it completes.
-pub type ResultCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
+/// Called with each result as it completes, with the cell's index in the plan (results complete
+/// in any order; the index lets a caller show them in plan order).
+pub type ResultCallback = Arc<dyn Fn(usize, &ScenarioResult) + Send + Sync>;
 
 /// How to run.
 #[derive(Clone)]
@@ -62,6 +65,11 @@ pub struct Runner {
     policy_json: Value,
     target_json: Value,
     clients_json: Value,
+    /// The response invariants' view of the target, and what every cell's exchanges broke.
+    invariants: crate::invariant::Context,
+    broken: std::sync::Mutex<crate::invariant::Tally>,
+    /// What the target's claims forbid of its policy.
+    breaches: Vec<crate::claims::Breach>,
 }
 
 /// One planned cell.
@@ -87,6 +95,9 @@ impl Runner {
         let policy_json = serde_json::to_value(&target.policy).unwrap_or_default();
         let target_json = target.template_value();
         let clients_json = target.clients_value(&session.capabilities);
+        let invariants = crate::invariant::Context::for_target(target);
+        let breaches =
+            crate::claims::ClaimsCatalogue::builtin().check(&target.policy, &target.claims);
         Runner {
             session,
             catalogue,
@@ -94,18 +105,38 @@ impl Runner {
             policy_json,
             target_json,
             clients_json,
+            invariants,
+            broken: std::sync::Mutex::default(),
+            breaches,
         }
     }
 
-    /// Expands the matrix of every selected scenario.
+    /// Expands the matrix of every selected scenario, and of the prerequisite scenario
+    /// (`prerequisite_for`) of every client role a selected cell uses, so that a filtered run
+    /// skips those cells for the same reason a full run does.
     pub fn plan(&self, filters: &[String]) -> Vec<Cell> {
-        let mut cells = Vec::new();
-        for (i, s) in self.catalogue.scenarios.iter().enumerate() {
-            if filters.is_empty() || filters.iter().any(|f| matches_filter(s, f)) {
-                cells.extend(self.cells_of(i));
+        let scenarios = &self.catalogue.scenarios;
+        let mut selected: Vec<bool> = scenarios
+            .iter()
+            .map(|s| filters.is_empty() || filters.iter().any(|f| matches_filter(s, f)))
+            .collect();
+        let roles: std::collections::BTreeSet<String> = (0..scenarios.len())
+            .filter(|i| selected[*i])
+            .flat_map(|i| self.cells_of(i))
+            .map(|c| self.cell_role(&c))
+            .collect();
+        for (i, s) in scenarios.iter().enumerate() {
+            if s.prerequisite_for
+                .as_ref()
+                .is_some_and(|(r, _)| roles.contains(r))
+            {
+                selected[i] = true;
             }
         }
-        cells
+        (0..scenarios.len())
+            .filter(|i| selected[*i])
+            .flat_map(|i| self.cells_of(i))
+            .collect()
     }
 
     /// The matrix cells of one scenario (by index in the catalogue).
@@ -128,8 +159,9 @@ impl Runner {
     /// Runs the plan; results come back in plan order.
     pub async fn run(self: &Arc<Self>, cells: Vec<Cell>, opts: &RunOptions) -> Vec<ScenarioResult> {
         let pacing = Arc::new(Pacing::new(&self.session, opts.max_wait, opts.jobs));
+        let prereqs = Arc::new(Prerequisites::new(self, &cells));
         let virtual_clock = matches!(pacing.clock, clock::Clock::Virtual);
-        let waits = |c: &Cell| uses_time(&self.catalogue.scenarios[c.scenario], &self.catalogue);
+        let waits = |c: &Cell| self.catalogue.scenarios[c.scenario].lets_time_pass(&self.catalogue);
         // `-j 1` asks for one cell at a time (a server whose store breaks under concurrent
         // writes): waiting cells then take their turn after the rest, as on a virtual clock.
         let one_at_a_time = opts.jobs <= 1;
@@ -137,10 +169,11 @@ impl Runner {
             .into_iter()
             .enumerate()
             .partition(|(_, c)| (virtual_clock || one_at_a_time) && waits(c));
-        // Real time: cells that wait start first and outside `-j` (they mostly sleep, and a
-        // place to wake up into could come too late for their checks), so their waits overlap
-        // the rest of the run and fit --max-wait.
-        parallel.sort_by_key(|(_, c)| !waits(c));
+        // Prerequisites start first: other cells wait for their verdict. Then, in real time,
+        // cells that wait start first and outside `-j` (they mostly sleep, and a place to wake
+        // up into could come too late for their checks), so their waits overlap the rest of
+        // the run and fit --max-wait.
+        parallel.sort_by_key(|(_, c)| (!prereqs.is_prerequisite(c), !waits(c)));
         let mut set = tokio::task::JoinSet::new();
         // Which cell each task runs, so a cell whose task panicked still gets a result.
         let mut tasks = std::collections::HashMap::new();
@@ -149,16 +182,20 @@ impl Runner {
             let ctx = Arc::clone(self);
             let task_cell = cell.clone();
             let pacing = Arc::clone(&pacing);
+            let prereqs = Arc::clone(&prereqs);
             let cb = opts.on_result.clone();
             let handle = set.spawn(async move {
+                // Waiting for a prerequisite holds no place, so `-j 1` cannot deadlock.
+                let unmet = prereqs.skip_reason(&ctx, &cell).await;
                 let _place = if limited {
                     pacing.jobs().acquire_owned().await.ok()
                 } else {
                     None
                 };
-                let r = ctx.run_cell(&cell, &pacing).await;
+                let r = ctx.run_cell(&cell, &pacing, unmet).await;
+                prereqs.record(&cell, &r);
                 if let Some(cb) = &cb {
-                    cb(&r);
+                    cb(idx, &r);
                 }
                 (idx, r)
             });
@@ -173,8 +210,9 @@ impl Runner {
                         let mut r = self.new_result(&cell);
                         r.outcome = Outcome::Error;
                         r.reason = Some(format!("the harness failed running this cell: {e}"));
+                        prereqs.record(&cell, &r);
                         if let Some(cb) = &opts.on_result {
-                            cb(&r);
+                            cb(idx, &r);
                         }
                         results.push((idx, r));
                     }
@@ -182,9 +220,11 @@ impl Runner {
             }
         }
         for (idx, cell) in serial {
-            let r = self.run_cell(&cell, &pacing).await;
+            // Prerequisites never wait (validation), so they ran above.
+            let unmet = prereqs.skip_reason(self, &cell).await;
+            let r = self.run_cell(&cell, &pacing, unmet).await;
             if let Some(cb) = &opts.on_result {
-                cb(&r);
+                cb(idx, &r);
             }
             results.push((idx, r));
         }
@@ -216,19 +256,25 @@ impl Runner {
         }
     }
 
-    /// Runs one cell, gating first (capabilities, then its waits: they must fit the clock's
-    /// margins and, in real time, what is left of `--max-wait`); the result is redacted.
-    async fn run_cell(&self, cell: &Cell, pacing: &Pacing) -> ScenarioResult {
+    /// Runs one cell, gating first (capabilities, then `unmet`: why its client's prerequisite
+    /// says to skip it, then its waits: they must fit the clock's margins and, in real time,
+    /// what is left of `--max-wait`); the result is redacted.
+    async fn run_cell(
+        &self,
+        cell: &Cell,
+        pacing: &Pacing,
+        unmet: Option<String>,
+    ) -> ScenarioResult {
         let s = &self.catalogue.scenarios[cell.scenario];
         let start = std::time::Instant::now();
-        let cell_name = cell.name();
         let mut result = self.new_result(cell);
-        if let Some(reason) = self.gate(s, cell, pacing) {
+        let forced = self.forced(cell);
+        if let Some(reason) = self.gate(s, cell, pacing, &forced).or(unmet) {
             result.outcome = Outcome::Skip;
             result.reason = Some(reason);
             return result;
         }
-        let mut run = execute::ScenarioRun::new(self, s, cell, pacing);
+        let mut run = execute::ScenarioRun::new(self, s, cell, pacing, forced.clone());
         let planned = run.planned_wait().and_then(|d| pacing.fits(d));
         if let Err(reason) = planned {
             result.outcome = Outcome::Skip;
@@ -236,26 +282,13 @@ impl Runner {
             return result;
         }
         run.execute().await;
+        self.check_invariants(&result.name(), &run.steps);
         result.outcome = run.outcome();
         result.reason = run.reason.clone().or_else(|| run.skipped_checks_note());
         result.steps = std::mem::take(&mut run.steps);
         result.findings = std::mem::take(&mut run.findings);
-        if let Some(dev) = self.session.target.deviation(&s.id, &cell_name) {
-            match result.outcome {
-                Outcome::Fail => {
-                    result.outcome = Outcome::Xfail;
-                    result.reason = Some(format!("known deviation: {}", dev.reason));
-                }
-                Outcome::Pass | Outcome::Warn | Outcome::Info => {
-                    result.outcome = Outcome::Xpass;
-                    result.reason = Some(format!(
-                        "listed as a known deviation ({}) but passed: remove it from the target profile",
-                        dev.reason
-                    ));
-                }
-                _ => {}
-            }
-        }
+        cap_to_claims(&mut result, &forced);
+        self.apply_deviation(&mut result);
         result.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.redact_result(&mut result);
         result
@@ -276,7 +309,16 @@ impl Runner {
     /// Whether the target has capability `name` in a cell whose client is `role`: the session's
     /// capabilities (with `time.wait` when time can pass), plus `introspection.cell_client` when some client can introspect that
     /// client's tokens (its `introspector`).
-    pub(crate) fn has_capability(&self, role: &str, name: &str, pacing: &Pacing) -> bool {
+    pub(crate) fn has_capability(
+        &self,
+        role: &str,
+        name: &str,
+        pacing: &Pacing,
+        forced: &crate::claims::Forced,
+    ) -> bool {
+        if let Some(decided) = forced.decides(name) {
+            return decided;
+        }
         pacing.has(name)
             || (name == crate::capability::INTROSPECTION_CELL_CLIENT
                 && self
@@ -294,37 +336,72 @@ impl Runner {
         all: &[crate::scenario::Gate],
         none: &[crate::scenario::Gate],
         pacing: &Pacing,
+        forced: &crate::claims::Forced,
     ) -> Option<String> {
-        use crate::capability::{describe_gates, describe_missing};
-        let missing: Vec<&str> = all
-            .iter()
-            .map(|g| g.name.as_str())
-            .filter(|c| !self.has_capability(role, c, pacing))
-            .collect();
+        use crate::capability::{describe_gates_noting, describe_missing, parent};
+        // A skip for a policy choice says what the claims make of it: legitimate only when
+        // every claimed standard allows the choice.
+        let note = |keys: &[&str]| {
+            Some(crate::claims::ClaimsCatalogue::builtin().skip_note(
+                keys,
+                &self.session.target.claims,
+                &self.breaches,
+            ))
+        };
+        let mut missing: Vec<&str> = Vec::new();
+        for c in all.iter().map(|g| g.name.as_str()) {
+            if self.has_capability(role, c, pacing, forced) {
+                continue;
+            }
+            // A target without introspection lacks what introspection would observe too: name
+            // what it lacks, not the policy keys of a feature it does not have.
+            let root = parent(c)
+                .filter(|p| !self.has_capability(role, p, pacing, forced))
+                .unwrap_or(c);
+            if !missing.contains(&root) {
+                missing.push(root);
+            }
+        }
         if !missing.is_empty() {
             return Some(format!(
                 "target lacks {}",
-                describe_gates(&missing, describe_missing)
+                describe_gates_noting(&missing, describe_missing, &note)
             ));
         }
         let present: Vec<&str> = none
             .iter()
             .map(|g| g.name.as_str())
-            .filter(|c| self.has_capability(role, c, pacing))
+            .filter(|c| self.has_capability(role, c, pacing, forced))
             .collect();
         (!present.is_empty()).then(|| {
             format!(
                 "not applicable: target has {}",
-                describe_gates(&present, str::to_owned)
+                describe_gates_noting(&present, str::to_owned, &note)
             )
         })
     }
 
+    /// How the target's claims change the judging of `cell` (see [`crate::claims::Forced`]).
+    fn forced(&self, cell: &Cell) -> crate::claims::Forced {
+        let s = &self.catalogue.scenarios[cell.scenario];
+        crate::claims::ClaimsCatalogue::builtin().forced(&self.breaches, &s.id, &cell.name())
+    }
+
     /// Why a cell is skipped, if it is.
-    fn gate(&self, s: &Scenario, cell: &Cell, pacing: &Pacing) -> Option<String> {
-        if let Some(reason) =
-            self.gate_reason(&self.cell_role(cell), &s.requires, &s.unless, pacing)
-        {
+    fn gate(
+        &self,
+        s: &Scenario,
+        cell: &Cell,
+        pacing: &Pacing,
+        forced: &crate::claims::Forced,
+    ) -> Option<String> {
+        if let Some(reason) = self.gate_reason(
+            &self.cell_role(cell),
+            &s.requires,
+            &s.unless,
+            pacing,
+            forced,
+        ) {
             return Some(reason);
         }
         for (dim, value) in &cell.values {
@@ -349,40 +426,131 @@ impl Runner {
         for st in &mut r.steps {
             st.message = st.message.as_deref().map(|s| red.redact(s));
             for ex in &mut st.exchanges {
-                ex.request.url = red.redact(&ex.request.url);
-                for (n, v) in &mut ex.request.headers {
-                    *v = red.redact_header(n, v);
-                }
-                ex.request.body = ex.request.body.as_deref().map(|b| red.redact_body(b));
-                ex.error = ex.error.as_deref().map(|e| red.redact(e));
-                if let Some(resp) = &mut ex.response {
-                    for (n, v) in &mut resp.headers {
-                        *v = red.redact_header(n, v);
-                    }
-                    resp.body = red.redact_body(&resp.body);
+                redact_exchange(red, ex);
+            }
+        }
+    }
+
+    /// Judges every answered exchange of a cell's steps (raw, before redaction) by the response
+    /// invariants, keeping the first few that break each rule, redacted.
+    fn check_invariants(&self, cell: &str, steps: &[crate::report::StepResult]) {
+        let Ok(mut broken) = self.broken.lock() else {
+            return;
+        };
+        for st in steps {
+            for x in &st.exchanges {
+                let Some(view) = crate::invariant::Exchange::from_record(x) else {
+                    continue;
+                };
+                for v in crate::invariant::evaluate(&self.invariants, &view) {
+                    broken.record(&v, cell, &st.id, || {
+                        let mut shown = x.clone();
+                        redact_exchange(&self.session.redactor, &mut shown);
+                        shown
+                    });
                 }
             }
         }
     }
-}
 
-/// Whether a scenario lets time pass (and so must not overlap others on a virtual clock),
-/// looking into included fixtures too.
-fn uses_time(s: &Scenario, cat: &Catalogue) -> bool {
-    fn any(steps: &[Step], cat: &Catalogue, depth: u8) -> bool {
-        steps.iter().any(|st| match &st.action {
-            Action::Wait(_) => true,
-            Action::Include(inc) if depth < 8 => cat
-                .fixtures
-                .get(&inc.name)
-                .is_some_and(|f| any(&f.steps, cat, depth + 1)),
-            _ => false,
-        })
+    /// The target's own rows, after the cells: one per policy key a claimed standard forbids
+    /// (`policy.<key>`), and one per response invariant its answers broke (`invariant.<rule>`)
+    /// with the first few exchanges that broke it. A deviation listed in the profile for such a
+    /// row applies as it does to a scenario.
+    pub fn target_results(&self) -> Vec<ScenarioResult> {
+        let target = &self.session.target;
+        let mut rows = crate::claims::rows(
+            crate::claims::ClaimsCatalogue::builtin(),
+            &self.breaches,
+            &target.policy,
+            &self.catalogue.requirements,
+        );
+        if let Ok(t) = self.broken.lock() {
+            rows.extend(t.results(&self.catalogue.requirements));
+        }
+        for r in &mut rows {
+            self.apply_deviation(r);
+        }
+        rows
     }
-    any(&s.setup, cat, 0) || any(&s.steps, cat, 0) || any(&s.teardown, cat, 0)
+
+    /// A listed known deviation turns a failure into an XFail and a pass into an XPass.
+    fn apply_deviation(&self, result: &mut ScenarioResult) {
+        let Some(dev) = self
+            .session
+            .target
+            .deviation(&result.scenario, &result.cell)
+        else {
+            return;
+        };
+        match result.outcome {
+            Outcome::Fail => {
+                result.outcome = Outcome::Xfail;
+                result.reason = Some(format!("known deviation: {}", dev.reason));
+            }
+            Outcome::Pass | Outcome::Warn | Outcome::Info => {
+                result.outcome = Outcome::Xpass;
+                result.reason = Some(format!(
+                    "listed as a known deviation ({}) but passed: remove it from the target profile",
+                    dev.reason
+                ));
+            }
+            _ => {}
+        }
+    }
 }
 
-fn matches_filter(s: &Scenario, f: &str) -> bool {
+/// A cell that runs only because a claimed standard forbids the policy choice that would skip
+/// it counts its failures at that standard's level (a SHOULD makes them Warn), and says why.
+fn cap_to_claims(result: &mut ScenarioResult, forced: &crate::claims::Forced) {
+    let Some(level) = forced.level else {
+        return;
+    };
+    for f in &mut result.findings {
+        // Levels order strictest first: the weaker of the two.
+        f.level = f.level.max(level);
+    }
+    if matches!(
+        result.outcome,
+        Outcome::Fail | Outcome::Warn | Outcome::Info
+    ) {
+        result.outcome = result
+            .findings
+            .iter()
+            .map(|f| f.level)
+            .min()
+            .map_or(result.outcome, |l| l.outcome_when_broken());
+    }
+    let why = format!(
+        "run although the policy would skip it: {}",
+        forced.because.join("; ")
+    );
+    result.reason = Some(match result.reason.take() {
+        Some(r) => format!("{why}; {r}"),
+        None => why,
+    });
+}
+
+/// Redacts one exchange: URL, headers (credentials always), bodies (sensitive fields by name,
+/// then every registered secret), transport error.
+fn redact_exchange(red: &crate::profile::Redactor, ex: &mut crate::report::Exchange) {
+    ex.request.url = red.redact(&ex.request.url);
+    for (n, v) in &mut ex.request.headers {
+        *v = red.redact_header(n, v);
+    }
+    ex.request.body = ex.request.body.as_deref().map(|b| red.redact_body(b));
+    ex.error = ex.error.as_deref().map(|e| red.redact(e));
+    if let Some(resp) = &mut ex.response {
+        for (n, v) in &mut resp.headers {
+            *v = red.redact_header(n, v);
+        }
+        resp.body = red.redact_body(&resp.body);
+    }
+}
+
+/// Whether scenario `s` is selected by filter `f`: `tag:<tag>`, a glob on the id (`*` any run
+/// of characters), else a substring of the id.
+pub fn matches_filter(s: &Scenario, f: &str) -> bool {
     if let Some(tag) = f.strip_prefix("tag:") {
         return s.tags.iter().any(|t| t == tag);
     }

@@ -41,8 +41,13 @@ fn section(heading: &str) -> &'static str {
 /// Every key list a decoder accepts, with the README section documenting it.
 fn key_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let predicates: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
-    let lists: [(&str, &str, &[&str]); 24] = [
+    let lists: [(&str, &str, &[&str]); 25] = [
         ("scenario", "## Top-level keys", scenario::SCENARIO_KEYS),
+        (
+            "prerequisite_for",
+            "## `prerequisite_for`: one Fail, not an Error per cell",
+            scenario::PREREQUISITE_KEYS,
+        ),
         (
             "requirements[]",
             "## Requirements and levels",

@@ -56,9 +56,14 @@ pub struct RequirementDoc {
 impl RequirementDoc {
     /// A MUST-level requirement.
     pub fn must(id: &str) -> FlowMap<RequirementDoc> {
+        RequirementDoc::at(id, "MUST")
+    }
+
+    /// A requirement at `level` (`MUST`, `SHOULD`, `MAY`).
+    pub fn at(id: &str, level: &str) -> FlowMap<RequirementDoc> {
         FlowMap(RequirementDoc {
             id: id.to_owned(),
-            level: "MUST".into(),
+            level: level.to_owned(),
         })
     }
 }
@@ -185,6 +190,9 @@ pub struct ExpectDoc {
     /// JSON path checks.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "ordered_map")]
     pub json: Vec<(String, FlowMap<CheckDoc>)>,
+    /// A check on the raw body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<FlowMap<CheckDoc>>,
     /// Race: number of 2xx answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub successes: Option<FlowMap<CheckDoc>>,
@@ -219,6 +227,9 @@ pub struct CheckDoc {
     /// Equal to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<Value>,
+    /// Equal to one of these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<FlowSeq<Vec<Value>>>,
     /// Equal to none of these.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_one_of: Option<FlowSeq<Vec<Value>>>,
@@ -237,6 +248,9 @@ pub struct CheckDoc {
     /// Contains the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contains: Option<String>,
+    /// Contains none of the texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_contains: Option<String>,
     /// Matches the regex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,

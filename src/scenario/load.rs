@@ -71,6 +71,8 @@ pub enum FileKind {
     Profile,
     /// The requirement catalogue.
     Requirements,
+    /// What each standard forbids of a policy (`claims.yaml`, see [`crate::claims`]).
+    Claims,
 }
 
 /// The values of the top-level `kind:` key, which overrides the detection below.
@@ -133,6 +135,9 @@ fn kind_of(path: &Path, node: &Node, dec: &mut Dec<'_>) -> FileKind {
     }
     if path.file_name().is_some_and(|n| n == "requirements.yaml") {
         return FileKind::Requirements;
+    }
+    if path.file_name().is_some_and(|n| n == "claims.yaml") {
+        return FileKind::Claims;
     }
     if node.get("fixture").is_some() {
         return FileKind::Fixture;
@@ -272,6 +277,16 @@ pub fn load(from: &SpecSource, opts: &LoadOptions) -> (Catalogue, Vec<Diagnostic
                     format!("invalid requirement catalogue: {e}"),
                 )),
             },
+            // The built-in claims catalogue is compiled in; a copy on disk is only checked.
+            FileKind::Claims => {
+                if let Err(e) = crate::claims::ClaimsCatalogue::parse(&source.text) {
+                    diags.push(Diagnostic::error(
+                        &source,
+                        node.loc,
+                        format!("invalid claims catalogue: {e}"),
+                    ));
+                }
+            }
             FileKind::Profile => cat.target_files.push(TargetFile { path, source }),
             kind => parsed.push((source, node, kind, default_id)),
         }
@@ -341,6 +356,7 @@ pub(crate) fn decode_scenario(
         steps: Vec::new(),
         teardown: Vec::new(),
         catches: Vec::new(),
+        prerequisite_for: None,
         source: dec.src.clone(),
         loc: entries.first().map_or(node.loc, |(k, _)| k.loc),
     };
@@ -393,6 +409,7 @@ pub(crate) fn decode_scenario(
             "steps" => s.steps = dec.steps(v, "steps"),
             "teardown" => s.teardown = dec.steps(v, "teardown"),
             "catches" => s.catches = dec.strings(v, "catches"),
+            "prerequisite_for" => s.prerequisite_for = dec.prerequisite_for(v),
             _ => {}
         }
     }

@@ -12,6 +12,7 @@ pub mod escape;
 pub mod load;
 pub mod requirements;
 mod validate;
+pub(crate) mod values;
 mod walk;
 
 pub use load::{Catalogue, FileKind, LoadOptions, SpecSource, TargetFile, load, load_paths};
@@ -105,6 +106,9 @@ pub struct Scenario {
     pub teardown: Vec<Step>,
     /// Reference-server flaws this scenario is expected to catch (negative controls).
     pub catches: Vec<(String, Loc)>,
+    /// `prerequisite_for: { client: R }`: every other cell whose client is role `R` needs what
+    /// this scenario checks, and is skipped, naming it, when it fails (see `runner::prerequisite`).
+    pub prerequisite_for: Option<(String, Loc)>,
     /// The file.
     pub source: Source,
     /// Where the id (or the document) is.
@@ -128,6 +132,21 @@ impl Scenario {
                 .collect();
         }
         combos
+    }
+
+    /// Whether the scenario lets time pass (a `wait`, here or in an included fixture).
+    pub fn lets_time_pass(&self, cat: &Catalogue) -> bool {
+        fn any(steps: &[Step], cat: &Catalogue, depth: u8) -> bool {
+            steps.iter().any(|st| match &st.action {
+                Action::Wait(_) => true,
+                Action::Include(inc) if depth < 8 => cat
+                    .fixtures
+                    .get(&inc.name)
+                    .is_some_and(|f| any(&f.steps, cat, depth + 1)),
+                _ => false,
+            })
+        }
+        any(&self.setup, cat, 0) || any(&self.steps, cat, 0) || any(&self.teardown, cat, 0)
     }
 }
 

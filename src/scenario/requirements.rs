@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn builtin_catalogue_has_every_row() {
         let r = Requirements::builtin();
-        assert_eq!(r.len(), 171);
+        assert_eq!(r.len(), 179);
         let row = r.get("RFC9700-4.14.2.e").expect("present");
         assert_eq!(row.level, Level::Must);
         assert_eq!(r.get("RFC7009-2.1.e").map(|r| r.level), Some(Level::May));

@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    // The prerequisite scenario of each client role (one per role).
+    let mut prerequisites: BTreeMap<&str, &str> = BTreeMap::new();
     // The policy's shape, for checking `{{ policy.… }}` paths (built once per process).
     static POLICY: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
         tokencert_policy::Policy::preset("rfc9700")
@@ -35,6 +37,17 @@ pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
             );
         } else {
             seen.insert(&s.id, s.source.path.to_string());
+        }
+        if let Some((role, loc)) = &s.prerequisite_for {
+            if let Some(prev) = prerequisites.get(role.as_str()) {
+                v.error(
+                    *loc,
+                    format!("`{prev}` is already the prerequisite for the `{role}` client"),
+                )
+                .label = Some("one scenario per client role".into());
+            } else {
+                prerequisites.insert(role, &s.id);
+            }
         }
         v.scenario(s);
     }
@@ -139,8 +152,26 @@ impl Validator<'_> {
         &mut self.out[n]
     }
 
+    /// A prerequisite runs as one cell, before the cells it gates, which wait for it: no matrix,
+    /// and no `wait` (a waiting scenario may queue behind the others, and they behind it).
+    fn prerequisite(&mut self, s: &Scenario) {
+        let Some((role, loc)) = &s.prerequisite_for else {
+            return;
+        };
+        self.role(role, *loc);
+        if !s.matrix.is_empty() {
+            self.error(*loc, "a prerequisite scenario runs as one cell")
+                .label = Some("remove its `matrix`".into());
+        }
+        if s.lets_time_pass(self.cat) {
+            self.error(*loc, "a prerequisite scenario must not let time pass")
+                .label = Some("the cells it gates wait for its result: remove the `wait`".into());
+        }
+    }
+
     fn scenario(&mut self, s: &Scenario) {
         self.catches(s);
+        self.prerequisite(s);
         self.authorize_gated(s);
         for r in &s.requirements {
             self.requirement(&r.id, r.loc);

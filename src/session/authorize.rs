@@ -229,13 +229,12 @@ impl Session {
         req: &AuthorizeRequest,
     ) -> Result<AuthorizeAnswer, String> {
         let started = Instant::now();
-        let out = run_hook(
-            cmd,
-            &[("TOKENCERT_AUTHORIZE_URL", url.as_str())],
-            self.target.max_response,
-        )
-        .await
-        .map_err(|e| self.redactor.redact(&e))?;
+        let user = self.hook_env();
+        let mut env: Vec<(&str, &str)> = user.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.push(("TOKENCERT_AUTHORIZE_URL", url.as_str()));
+        let out = run_hook(cmd, &env, self.target.max_response)
+            .await
+            .map_err(|e| self.redactor.redact(&e))?;
         // The last line: a hook may log progress on stdout before the redirect.
         let printed = out.lines().map(str::trim).rfind(|l| !l.is_empty());
         let (location, params) = match printed {

@@ -252,16 +252,14 @@ impl Session {
                     .await?;
             }
             (None, Some(cmd)) => {
-                run_hook(
-                    cmd,
-                    &[
-                        ("TOKENCERT_USER_CODE", &user_code),
-                        ("TOKENCERT_VERIFICATION_URI", &verification_uri),
-                    ],
-                    self.target.max_response,
-                )
-                .await
-                .map_err(|e| self.redactor.redact(&e))?;
+                let user = self.hook_env();
+                let mut env: Vec<(&str, &str)> =
+                    user.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                env.push(("TOKENCERT_USER_CODE", &user_code));
+                env.push(("TOKENCERT_VERIFICATION_URI", &verification_uri));
+                run_hook(cmd, &env, self.target.max_response)
+                    .await
+                    .map_err(|e| self.redactor.redact(&e))?;
             }
             (None, None) => return Err("no device approval hook configured".into()),
         }

@@ -1,6 +1,7 @@
 //! Operator hooks: shell commands a bootstrap runs for the step a person would do (open the
 //! authorization URL and log in, approve a device code).
 
+use super::Session;
 use crate::http::BodyLimit;
 use crate::http::limit::read_capped;
 use std::process::Stdio;
@@ -8,6 +9,28 @@ use std::time::Duration;
 
 /// How long a hook may run.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The variables naming the profile's test user for a hook (absent without a test user, the
+/// password without one): a hook logs in as the user the scenarios act as, with no variables
+/// of its own to keep in step with the profile.
+pub(super) const TEST_USER_VARS: [&str; 2] =
+    ["TOKENCERT_TEST_USER", "TOKENCERT_TEST_USER_PASSWORD"];
+
+impl Session {
+    /// What every hook gets besides its own variables: the test user (the password is a
+    /// registered secret, so a hook's redacted stderr never shows it).
+    pub(super) fn hook_env(&self) -> Vec<(&'static str, String)> {
+        let Some(user) = self.target.test_user() else {
+            return Vec::new();
+        };
+        let [name, password] = TEST_USER_VARS;
+        let mut env = vec![(name, user.username)];
+        if let Some(p) = user.password {
+            env.push((password, p.expose().to_owned()));
+        }
+        env
+    }
+}
 
 /// Runs `cmd` through `sh -c` with `env` added, bounded to two minutes and to `limit` bytes on
 /// each of stdout and stderr (a hook that writes more is killed); returns its trimmed stdout.

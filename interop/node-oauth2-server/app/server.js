@@ -18,7 +18,9 @@ const PORT = Number(process.env.PORT || 18401);
 const ROTATE = process.env.ROTATE !== '0';
 const clients = JSON.parse(fs.readFileSync(process.env.CLIENTS_FILE, 'utf8'));
 const users = [{ id: 'u1', username: process.env.USER_NAME, password: process.env.USER_PASSWORD }];
-const VALID_SCOPES = ['read', 'write'];
+// `admin` is valid for every client, but the lab's bootstrap asks for `read write` only: a
+// refresh asking for it asks for more than the grant (the profiles' `scopes.outside`).
+const VALID_SCOPES = ['read', 'write', 'admin'];
 
 // ---- in-memory model (docs: "Model Overview") ----
 const tokens = [];          // saved token objects
@@ -102,7 +104,10 @@ const oauth = new OAuth2Server({
   model,
   accessTokenLifetime: 3600,             // library defaults, stated explicitly
   refreshTokenLifetime: 1209600,
-  authorizationCodeLifetime: 300,
+  // 30 s instead of the default 300: a code is exchanged within a second here, and an expired
+  // code (grants.code-expired-invalid-grant) can then be waited for in real time, inside
+  // tokencert's --max-wait (120 s)
+  authorizationCodeLifetime: 30,
   alwaysIssueNewRefreshToken: ROTATE,
   allowEmptyState: false,
   // Public clients refresh without a secret (RFC 6749 §6: the client authenticates only "if

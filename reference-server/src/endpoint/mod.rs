@@ -158,7 +158,9 @@ pub(crate) fn respond(state: &AppState, result: Result<Response, OAuthError>) ->
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
-            let www = !state.flaw(Flaw::MissingWwwAuthenticate);
+            let unchallenged = state.flaw(Flaw::UnchallengedInvalidClient)
+                && e.challenge != Some(crate::error::ChallengeKind::Basic);
+            let www = !state.flaw(Flaw::MissingWwwAuthenticate) && !unchallenged;
             let mut r = e.render(state.policy.clients.invalid_client_status, www);
             if r.status() == StatusCode::METHOD_NOT_ALLOWED {
                 r.headers_mut()

@@ -91,6 +91,8 @@ impl From<OAuthError> for Rejection {
 fn dead(ctx: &Ctx<'_>, description: &str) -> OAuthError {
     if ctx.state.flaw(Flaw::WrongErrorCode) {
         OAuthError::invalid_request(description)
+    } else if ctx.state.flaw(Flaw::InvalidGrant401) {
+        OAuthError::invalid_grant(description).with_status(StatusCode::UNAUTHORIZED)
     } else {
         OAuthError::invalid_grant(description)
     }
@@ -108,6 +110,9 @@ fn unknown_token(ctx: &Ctx<'_>, input: &RefreshInput) -> OAuthError {
     } else {
         OAuthError::invalid_grant("unknown refresh token")
     };
+    if ctx.state.flaw(Flaw::RefreshTokenEchoedInError) {
+        e.description = Some(format!("unknown refresh token {}", input.token.secret()));
+    }
     if ctx.state.flaw(Flaw::ErrorDescriptionEchoesInput) {
         e.description = Some(format!(
             "unknown refresh token \"{}\" (scope \"{}\")",

@@ -59,8 +59,11 @@ USE_TZ = True
 LOGIN_URL = "/accounts/login/"
 
 # django-oidc-provider settings, all at their documented defaults except where noted.
-OIDC_TOKEN_EXPIRE = 3600            # default (access tokens; there is no refresh-token lifetime)
-OIDC_CODE_EXPIRE = 600              # default
+# Lifetimes shorter than the defaults (3600 s, 600 s), so that tokencert's expiry scenarios
+# (an expired access token, an expired code) wait them out in real time, inside --max-wait
+# (120 s); every cell uses its tokens within seconds of getting them.
+OIDC_TOKEN_EXPIRE = 60              # access tokens; there is no refresh-token lifetime
+OIDC_CODE_EXPIRE = 30
 OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE = True   # so introspection answers carry `scope`
 LOGGING = {
     "version": 1,

@@ -26,8 +26,18 @@ use std::time::Duration;
 /// The handler.
 pub async fn token(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let result = handle(&state, req).await;
-    respond(&state, result)
+    let cacheable = matches!(&result, Ok(r) if r.extensions().get::<Cacheable>().is_some());
+    let mut resp = respond(&state, result);
+    if cacheable {
+        resp.headers_mut().remove(header::CACHE_CONTROL);
+        resp.headers_mut().remove(header::PRAGMA);
+    }
+    resp
 }
+
+/// Marks a token response the `code-grant-cacheable` flaw sends without the no-store headers.
+#[derive(Clone, Copy)]
+struct Cacheable;
 
 fn flatten<T>(r: Result<Result<T, OAuthError>, StoreError>) -> Result<T, OAuthError> {
     r.map_err(OAuthError::from)?
@@ -110,6 +120,9 @@ async fn handle(state: &Arc<AppState>, req: Request) -> Result<Response, OAuthEr
         issued.expires_in = issued.expires_in.saturating_mul(2);
     }
     let mut resp = json(issued.to_json(&state.signer)?);
+    if state.flaw(Flaw::CodeGrantCacheable) && grant != GrantType::RefreshToken {
+        resp.extensions_mut().insert(Cacheable);
+    }
     if state.policy.dpop.nonce_required
         && let Ok(v) = HeaderValue::from_str(&state.dpop_nonce())
     {
