@@ -648,7 +648,10 @@ mod tests {
         assert!(!build(&[]).must_fail);
         let dup = Mutation::DuplicateParam("scope".into());
         let query = Mutation::ParamInQuery("scope".into());
-        assert!(build(std::slice::from_ref(&dup)).must_fail, "scope twice in the body");
+        assert!(
+            build(std::slice::from_ref(&dup)).must_fail,
+            "scope twice in the body"
+        );
         // Moved into the query string, the repeated scope is no part of the token request.
         assert!(!build(&[dup.clone(), query.clone()]).must_fail);
         // Moved first, then repeated in the body: repeated after all.

@@ -1,6 +1,6 @@
 //! What a run leaves behind, side by side in `--out`: one scenario YAML reproducer per finding,
 //! `findings.json` (every finding with its root cause, hits and variants), `findings.sarif`
-//! (SARIF 2.1.0 for code-scanning tools), and the summary table printed at the end. Every file
+//! (SARIF 2.1.0 for code-scanning tools, through the project's writer), and the summary table printed at the end. Every file
 //! passes through the session's redactor first: a secret that slipped into one is replaced and
 //! reported, never written.
 
@@ -117,12 +117,7 @@ pub fn write_reports(
     put(&path, &pretty(&report), redactor, &mut w)?;
     w.reports.push(path);
     let path = opts.out.join("findings.sarif");
-    put(
-        &path,
-        &pretty(&sarif(summary, target_name)),
-        redactor,
-        &mut w,
-    )?;
+    put(&path, &sarif(summary, target_name), redactor, &mut w)?;
     w.reports.push(path);
     Ok(w)
 }
@@ -133,62 +128,64 @@ fn pretty(v: &Value) -> String {
     s
 }
 
-/// SARIF 2.1.0: one rule per oracle, one result per finding, located at its reproducer.
-fn sarif(summary: &FuzzSummary, target_name: &str) -> Value {
-    let mut oracles: Vec<super::Oracle> = summary.findings.iter().map(|f| f.oracle).collect();
-    oracles.sort();
-    oracles.dedup();
-    let rules: Vec<Value> = oracles
-        .iter()
-        .map(|o| {
-            json!({
-                "id": o.slug(),
-                "shortDescription": { "text": o.describe() },
-                "properties": { "requirement": o.requirement(), "level": o.level().as_str() },
-            })
-        })
-        .collect();
-    let results: Vec<Value> = summary
-        .findings
-        .iter()
-        .map(|f| {
-            let mut r = json!({
-                "ruleId": f.oracle.slug(),
-                "level": if f.oracle.level() == tokencert_policy::Level::Must { "error" } else { "warning" },
-                "message": { "text": format!(
-                    "{} against {target_name}: status {}, error {}, mutations {} ({} hit(s); {})",
-                    f.oracle.describe(),
-                    f.status.map_or("none".into(), |s| s.to_string()),
-                    f.error_code.as_deref().unwrap_or("-"),
-                    f.kinds_label(),
-                    f.hits,
-                    f.oracle.requirement(),
-                )},
-                "partialFingerprints": { "tokencertRootCause/v1": f.key },
-                "properties": { "hits": f.hits, "classes": f.req.classes() },
+/// SARIF 2.1.0 through the project's writer ([`crate::report::sarif`]): one rule per oracle,
+/// one result per root cause, located at the endpoint and at its reproducer, fingerprinted by
+/// the root cause so dashboards track it across runs.
+fn sarif(summary: &FuzzSummary, target_name: &str) -> String {
+    use crate::report::sarif::{Location, Log, Rule, SarifLevel, SarifResult};
+    let mut log = Log::new("tokencert fuzz", env!("CARGO_PKG_VERSION"));
+    for f in &summary.findings {
+        let level = SarifLevel::from(f.oracle.level());
+        log.rule(Rule {
+            id: f.oracle.slug().to_owned(),
+            description: format!("{} ({})", f.oracle.describe(), f.oracle.requirement()),
+            level,
+        });
+        let mut locations = vec![Location::Logical {
+            name: format!("{} {}", f.req.method, super::triage::ENDPOINT),
+            kind: "resource".into(),
+        }];
+        if let Some(name) = f.file.as_ref().and_then(|p| p.file_name()) {
+            locations.push(Location::File {
+                uri: name.to_string_lossy().into_owned(),
+                line: None,
+                column: None,
             });
-            if let Some(name) = f.file.as_ref().and_then(|p| p.file_name()) {
-                r["locations"] = json!([{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": name.to_string_lossy() }
-                    }
-                }]);
-            }
-            r
-        })
-        .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "tokencert",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
-    })
+        }
+        log.result(SarifResult {
+            rule_id: f.oracle.slug().to_owned(),
+            level,
+            message: format!(
+                "{} against {target_name}: {}; status {}, error {}, mutations {} ({} hit(s); {})",
+                f.oracle.describe(),
+                f.detail,
+                f.status.map_or("none".into(), |s| s.to_string()),
+                f.error_code.as_deref().unwrap_or("-"),
+                f.kinds_label(),
+                f.hits,
+                f.oracle.requirement(),
+            ),
+            locations,
+            fingerprint: f.key.clone(),
+            properties: [
+                ("hits".to_owned(), json!(f.hits)),
+                ("classes".to_owned(), json!(f.req.classes())),
+                ("requirement".to_owned(), json!(f.oracle.requirement())),
+            ]
+            .into(),
+        });
+    }
+    if summary.unconfirmed > 0 {
+        log.notification(
+            SarifLevel::Note,
+            &format!(
+                "{} firing request(s) the bounds left unconfirmed (not reported)",
+                summary.unconfirmed
+            ),
+        );
+    }
+    log.property("requests", json!(summary.requests));
+    log.render()
 }
 
 /// The summary table printed at the end of a run.

@@ -5,8 +5,8 @@
 
 use super::Finding;
 use super::oracle::Oracle;
-use crate::invariant::{Rule, TOKEN_ERROR_CODES};
 use super::request::{Auth, FORM, ROLE, Req, Seg, Sym, Val, header_map};
+use crate::invariant::{Rule, TOKEN_ERROR_CODES};
 use crate::scenario::emit::{
     ActionDoc, CaptureDoc, CheckDoc, ClientAuthDoc, ClientAuthWith, ExpectDoc, RequestDoc,
     RequirementDoc, ScenarioDoc, StatusDoc, StepDoc,
@@ -35,14 +35,14 @@ fn expect_of(f: &Finding) -> Option<ExpectDoc> {
             ];
         }
         Oracle::Invariant(Rule::ErrorJson) => {
-            let codes: Vec<serde_json::Value> = TOKEN_ERROR_CODES
-                .iter()
-                .map(|(c, _)| (*c).into())
-                .collect();
+            let codes: Vec<serde_json::Value> =
+                TOKEN_ERROR_CODES.iter().map(|(c, _)| (*c).into()).collect();
             e.headers = vec![check("content-type", &|c| {
                 c.matches = Some(r"(?i)^\s*application/json\s*(;|$)".into());
             })];
-            e.json = vec![check("$.error", &|c| c.one_of = Some(FlowSeq(codes.clone())))];
+            e.json = vec![check("$.error", &|c| {
+                c.one_of = Some(FlowSeq(codes.clone()))
+            })];
         }
         Oracle::Invariant(Rule::ErrorCharset) => {
             e.json = ["$.error", "$.error_description"]
