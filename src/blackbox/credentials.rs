@@ -145,17 +145,6 @@ impl Encoding {
         Encoding::Plain,
     ];
 
-    fn name(self) -> &'static str {
-        match self {
-            Encoding::Standard => "base64",
-            Encoding::NoPadding => "base64-unpadded",
-            Encoding::UrlSafe => "base64url",
-            Encoding::BadChars => "base64-bad-chars",
-            Encoding::InnerSpace => "base64-inner-space",
-            Encoding::Plain => "not-base64",
-        }
-    }
-
     fn encode(self, bytes: &[u8]) -> String {
         match self {
             Encoding::Standard => STANDARD.encode(bytes),
@@ -178,18 +167,9 @@ impl Encoding {
     }
 }
 
-/// The scheme and what separates it from the token.
-const SCHEMES: &[(&str, &str)] = &[
-    ("Basic ", "basic"),
-    ("Basic ", "basic"),
-    ("basic ", "lowercase"),
-    ("BASIC ", "uppercase"),
-    ("Basic  ", "two-spaces"),
-    ("Basic\t", "tab"),
-    ("Basic", "no-space"),
-    ("Bearer ", "bearer"),
-    ("Digest ", "digest"),
-    ("", "no-scheme"),
+/// The scheme and what separates it from the token: spellings, spacing, other schemes, none.
+const SCHEMES: &[&str] = &[
+    "Basic ", "Basic ", "basic ", "BASIC ", "Basic  ", "Basic\t", "Basic", "Bearer ", "Digest ", "",
 ];
 
 /// A generated `Authorization` header value.
@@ -222,19 +202,13 @@ impl Forged {
     /// The header value for the client `id` (visible ASCII, a space or a tab: always a valid
     /// header value, never the client's secret).
     pub fn value(&self, id: &str) -> String {
-        let (scheme, _) = SCHEMES.get(self.scheme).copied().unwrap_or(SCHEMES[0]);
+        let scheme = SCHEMES.get(self.scheme).copied().unwrap_or("Basic ");
         format!("{scheme}{}", self.encoding.encode(&self.cred.joined(id)))
     }
 
     /// What the credential is (the header's spelling and encoding show in the reproducer).
     pub fn cred_name(&self) -> &'static str {
         self.cred.name()
-    }
-
-    /// Scheme, encoding and credential.
-    pub fn name(&self) -> String {
-        let (_, scheme) = SCHEMES.get(self.scheme).copied().unwrap_or(SCHEMES[0]);
-        format!("{scheme}-{}-{}", self.encoding.name(), self.cred.name())
     }
 }
 

@@ -14,7 +14,8 @@ pub const ENDPOINT: &str = "token";
 /// A signature of what was seen, before minimisation.
 pub fn raw_key(o: Oracle, status: Option<u16>, code: Option<&str>, req: &Req) -> String {
     format!(
-        "{o:?}/{}/{}/{}",
+        "{}/{}/{}/{}",
+        o.slug(),
         status.unwrap_or(0),
         code.unwrap_or(""),
         req.kinds().join("+")
@@ -24,10 +25,15 @@ pub fn raw_key(o: Oracle, status: Option<u16>, code: Option<&str>, req: &Req) ->
 /// The root cause of a minimised finding.
 pub fn root_key(o: Oracle, status: Option<u16>, code: Option<&str>, req: &Req) -> String {
     if o.endpoint_wide() {
-        return format!("{o:?}/{ENDPOINT}/{}xx", status.map_or(0, |s| s / 100));
+        return format!(
+            "{}/{ENDPOINT}/{}xx",
+            o.slug(),
+            status.map_or(0, |s| s / 100)
+        );
     }
     format!(
-        "{o:?}/{ENDPOINT}/{}/{}/{}",
+        "{}/{ENDPOINT}/{}/{}/{}",
+        o.slug(),
         status.unwrap_or(0),
         code.unwrap_or(""),
         req.classes().join("+")
