@@ -586,6 +586,110 @@ async fn planted_secrets_never_reach_any_output() {
     assert!(json.contains("[REDACTED"), "redaction markers expected");
 }
 
+/// The same planted secrets never reach what `tokencert fuzz` and `tokencert prop` leave: the
+/// console, the reproducers, findings.json and findings.sarif. The mock issues tokens for
+/// anything (so the fuzzer writes reproducers of requests carrying the client's secret, the
+/// user's password and live tokens) and always the same refresh token (so prop finds a
+/// rotation counterexample).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_never_reach_fuzz_or_prop_outputs() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let target = target_yaml(&s.uri(), "");
+    // prop needs no revocation or introspection endpoint (the mock has neither).
+    let token_only = target.replace(
+        "endpoints: { token: /token, revocation: /revoke, introspection: /introspect }",
+        "endpoints: { token: /token }",
+    );
+    assert_ne!(target, token_only);
+    write(
+        d,
+        &[("target.yaml", &target), ("token-only.yaml", &token_only)],
+    );
+    let (fuzz_code, fuzz_out, fuzz_err) = tokencert_async(
+        d,
+        &[
+            "fuzz",
+            "--target",
+            "target.yaml",
+            "--max-requests",
+            "600",
+            "--duration",
+            "60s",
+            "--connections",
+            "4",
+            "--out",
+            "fuzz",
+        ],
+    )
+    .await;
+    assert_eq!(
+        fuzz_code, 4,
+        "the mock issues tokens for anything\n{fuzz_err}"
+    );
+    let (prop_code, prop_out, prop_err) = tokencert_async(
+        d,
+        &[
+            "prop",
+            "--target",
+            "token-only.yaml",
+            "--cases",
+            "10",
+            "--keep-going",
+            "3",
+            "--out",
+            "prop",
+        ],
+    )
+    .await;
+    assert_eq!(prop_code, 4, "{prop_err}");
+    let mut outputs = vec![
+        ("fuzz stdout".to_owned(), fuzz_out),
+        ("fuzz stderr".to_owned(), fuzz_err),
+        ("prop stdout".to_owned(), prop_out),
+        ("prop stderr".to_owned(), prop_err),
+    ];
+    for sub in ["fuzz", "prop"] {
+        for f in std::fs::read_dir(d.join(sub)).expect("outputs") {
+            let p = f.expect("entry").path();
+            outputs.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).expect("read"),
+            ));
+        }
+    }
+    let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "findings.json",
+        "findings.sarif",
+        "fuzz-token-for-invalid-request",
+        "prop-",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(want)),
+            "no {want} among {names:?}"
+        );
+    }
+    // Some reproducer must have sent the client's secret and the user's password (as
+    // templates): otherwise this test proves nothing about them.
+    let all: String = outputs.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(all.contains("{{ test_user.password }}"), "{names:?}");
+    assert!(all.contains("client_auth: confidential"), "{names:?}");
+    let plants = [
+        CLIENT_SECRET,
+        USER_PASSWORD,
+        PLANTED_TOKEN,
+        "AT-planted-token-8Lm3",
+        "cGxhbnRlZC1jbGllbnQtc2VjcmV0",
+    ];
+    for (name, text) in &outputs {
+        for p in plants {
+            assert!(!text.contains(p), "{p} leaked into {name}");
+        }
+    }
+}
+
 /// A misspelt `--policy`, `--flaw` or `--filter` is a usage error (exit 1) naming the near
 /// miss, reported before any server is started or asked.
 #[test]
