@@ -601,13 +601,32 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
     {
         req.must_fail = true;
     }
-    // RFC 6749 §3.2: no parameter may be included more than once.
-    let mut names: Vec<&[u8]> = req.params.iter().map(|(k, _)| k.as_bytes()).collect();
+    // RFC 6749 §3.2: no parameter may be included more than once, and unrecognized parameters
+    // are ignored: a client assertion is a parameter of the request only when the client
+    // authenticates with one, so another request's repeated assertion may rightly be ignored.
+    let asserts = match &req.auth {
+        Auth::With { method, .. } => {
+            matches!(
+                method,
+                AuthMethod::ClientSecretJwt | AuthMethod::PrivateKeyJwt
+            )
+        }
+        Auth::Registered => client.is_some_and(|c| c.auth_method.ends_with("_jwt")),
+        Auth::None => false,
+    };
+    let recognised = |k: &[u8]| asserts || !k.starts_with(b"client_assertion");
+    let mut names: Vec<&[u8]> = req
+        .params
+        .iter()
+        .map(|(k, _)| k.as_bytes())
+        .filter(|k| recognised(k))
+        .collect();
     names.extend(
         req.raw_suffix
             .split(|b| *b == b'&')
             .filter(|p| !p.is_empty())
-            .map(|p| p.split(|b| *b == b'=').next().unwrap_or(p)),
+            .map(|p| p.split(|b| *b == b'=').next().unwrap_or(p))
+            .filter(|k| recognised(k)),
     );
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {

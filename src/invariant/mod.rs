@@ -265,10 +265,21 @@ impl<'a> Exchange<'a> {
         header(self.response_headers, name)
     }
 
+    /// Whether the request authenticated with Basic (RFC 7617): the scheme and a token68 that
+    /// decodes to `id:secret`. A malformed header is no Basic authentication a server must
+    /// challenge; it may refuse it as any other malformed request.
     fn used_basic(&self) -> bool {
+        use base64::Engine as _;
         header(self.request_headers, "authorization")
             .iter()
-            .any(|v| scheme_is(v, "basic"))
+            .any(|v| {
+                scheme_is(v, "basic")
+                    && v.get(6..).is_some_and(|t| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(t.trim())
+                            .is_ok_and(|d| d.contains(&b':') && !d.iter().any(u8::is_ascii_control))
+                    })
+            })
     }
 }
 
@@ -324,11 +335,12 @@ fn server_error(e: Endpoint, ex: &Exchange<'_>, out: &mut Vec<Violation>) {
 }
 
 /// Whether a 4xx to a token request is a §5.2 token error rather than an HTTP-level refusal
-/// that happens before any token request is read.
+/// that happens before any token request is read (method, timeout, length, size of the body,
+/// target or header fields, media type, rate: RFC 9110 §15.5, RFC 6585).
 fn is_token_error(ex: &Exchange<'_>) -> bool {
     ex.method.eq_ignore_ascii_case("POST")
         && (400..500).contains(&ex.status)
-        && !matches!(ex.status, 405 | 413 | 415 | 429)
+        && !matches!(ex.status, 405 | 408 | 411 | 413 | 414 | 415 | 429 | 431)
 }
 
 fn token_error(ex: &Exchange<'_>, json: Option<&Value>, out: &mut Vec<Violation>) {
