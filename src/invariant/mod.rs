@@ -270,10 +270,11 @@ impl<'a> Exchange<'a> {
     /// challenge; it may refuse it as any other malformed request.
     fn used_basic(&self) -> bool {
         use base64::Engine as _;
+        // RFC 9110 §11.4: the scheme, then one or more SP (a tab is no separator there).
         header(self.request_headers, "authorization")
             .iter()
             .any(|v| {
-                scheme_is(v, "basic")
+                v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("basic "))
                     && v.get(6..).is_some_and(|t| {
                         base64::engine::general_purpose::STANDARD
                             .decode(t.trim())
