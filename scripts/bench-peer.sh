@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side refresh throughput: the reference server (release binary, its own process, memory
-# store, rfc9700 + password grant, no ID token) and the interop lab's @node-oauth/oauth2-server
+# store, then SQLite on a fresh file; rfc9700 + password grant, no ID token) and the interop lab's
+# @node-oauth/oauth2-server
 # app (in-memory model, rotation on), both driven by the same load generator
 # (reference-server/benches/refresh_throughput.rs with BENCH_URL: independent refresh chains over
 # one keep-alive pool). Each round starts a fresh instance of each server on a free loopback port,
@@ -31,14 +32,16 @@ printf 'preset: rfc9700\ngrants:\n  password: true\n' > "$work/policy.yaml"
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# run_reference [DB_FILE]: the memory store, or SQLite on DB_FILE.
 run_reference() {
-  local port pid
+  local port pid store=() label=memory
+  if [ -n "${1:-}" ]; then store=(--db "$1"); label="SQLite, $(dirname "$1")"; fi
   port="$(free_port 0)"
-  "$root/target/release/reference-server" --policy "$work/policy.yaml" \
+  "$root/target/release/reference-server" --policy "$work/policy.yaml" "${store[@]}" \
     --bind "127.0.0.1:$port" > "$work/reference.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "http://127.0.0.1:$port/" 30
-  echo "# reference-server (pid $pid, 127.0.0.1:$port)"
+  echo "# reference-server, $label (pid $pid, 127.0.0.1:$port)"
   BENCH_URL="http://127.0.0.1:$port/token" BENCH_CLIENT_ID=confidential-basic \
     BENCH_CLIENT_SECRET="$(printf 's3cr3t+%%:\xc3\xbcber/=&')" BENCH_USERNAME=alice \
     BENCH_PASSWORD=alice-password BENCH_SCOPE=api:read \
@@ -66,6 +69,7 @@ uptime
 for ((r = 1; r <= rounds; r++)); do
   echo "## round $r"
   run_reference
+  run_reference "$work/reference-$r.db"
   run_node "$r"
 done
 uptime

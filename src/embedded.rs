@@ -12,6 +12,17 @@ pub use absent::{Flaw, Running, ServeArgs};
 /// The per-request timeout of the embedded target.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The names of the embedded server's flaws (none without it).
+pub fn flaw_names() -> Vec<&'static str> {
+    #[cfg(feature = "embedded-server")]
+    return reference_server::Flaw::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect();
+    #[cfg(not(feature = "embedded-server"))]
+    return Vec::new();
+}
+
 /// Whether this build has the embedded reference server.
 pub const PRESENT: bool = cfg!(feature = "embedded-server");
 

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::Path;
-use std::process::Command;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -78,31 +77,6 @@ async fn server() -> MockServer {
     s
 }
 
-fn tokencert(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("TOKENCERT_TARGET")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn tokencert_async(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let dir = dir.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        tokencert(&dir, &refs)
-    })
-    .await
-    .expect("joins")
-}
-
 /// `--timeout`: a target slower than it makes the cell a TIMEOUT ("no answer within …", exit 3,
 /// counted apart in every report), not a 5xx. `--max-wait`: without a test clock, a wait that
 /// does not fit skips its cell naming the flag; `0` turns real-time waits off (`time.wait`).
@@ -131,7 +105,7 @@ steps:
             ("specs/waits.yaml", waits),
         ],
     );
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -149,8 +123,8 @@ steps:
     )
     .await;
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("TIMEOUT ok.scenario"), "{err}");
-    assert!(err.contains("no answer within 0.3 s"), "{err}");
+    assert!(out.contains("TIMEOUT ok.scenario"), "{out}");
+    assert!(out.contains("no answer within 0.3 s"), "{out}");
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(d.join("slow/report.json")).expect("report.json"),
     )
@@ -170,7 +144,7 @@ steps:
             "needs 32 s of real-time waiting, more than --max-wait (5 s)",
         ),
     ] {
-        let (code, _, err) = tokencert_async(
+        let (code, out, err) = tokencert_async(
             d,
             &[
                 "run",
@@ -188,8 +162,8 @@ steps:
         )
         .await;
         assert_eq!(code, 0, "{err}");
-        assert!(err.contains("SKIP  waits.long"), "{err}");
-        assert!(err.contains(reason), "{err}");
+        assert!(out.contains("SKIP  waits.long"), "{out}");
+        assert!(out.contains(reason), "{out}");
     }
 }
 
@@ -208,7 +182,7 @@ async fn exit_codes_and_reports() {
     );
 
     // 0: everything passes (the failing scenario filtered out); all three reports written.
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -224,13 +198,13 @@ async fn exit_codes_and_reports() {
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("PASS  ok.scenario"), "{err}");
-    for f in ["junit.xml", "report.json", "report.html"] {
+    assert!(out.contains("PASS  ok.scenario"), "{out}");
+    for f in ["junit.xml", "report.json", "report.html", "report.sarif"] {
         assert!(d.join("out0").join(f).is_file(), "{f} missing");
     }
 
     // 4: a conformance failure, with the requirement, the step and the YAML location.
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -244,9 +218,9 @@ async fn exit_codes_and_reports() {
     )
     .await;
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("FAIL  bad.scenario"), "{err}");
-    assert!(err.contains("RFC6749-5.1.d MUST at step `#2`"), "{err}");
-    assert!(err.contains("bad.yaml:14:39"), "{err}");
+    assert!(out.contains("FAIL  bad.scenario"), "{out}");
+    assert!(out.contains("RFC6749-5.1.d MUST at step `#2`"), "{out}");
+    assert!(out.contains("bad.yaml:14:39"), "{out}");
 
     // 3: a known deviation that passes (XPASS) is a harness error…
     write(
@@ -339,6 +313,135 @@ async fn exit_codes_and_reports() {
     assert_eq!(code, 1);
 }
 
+/// A run that stops before any cell runs still writes every report, holding one error testcase
+/// that says why: invalid files (exit 2), missing secrets (all of them, each at its place in the
+/// profile), failed discovery, and a target that cannot be reached (one error, not one per cell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_stops_still_write_reports() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let unset = target_yaml(&s.uri(), "")
+        .replace(
+            &format!("\"{CLIENT_SECRET}\""),
+            "{ env: TOKENCERT_TEST_UNSET_A }",
+        )
+        .replace(
+            &format!("\"{USER_PASSWORD}\""),
+            "{ env: TOKENCERT_TEST_UNSET_B }",
+        );
+    let discovery = target_yaml(&s.uri(), "").replace(
+        "endpoints: { token: /token, revocation: /revoke, introspection: /introspect }",
+        "discovery: true",
+    );
+    write(
+        d,
+        &[
+            ("ok/ok.yaml", GOOD),
+            ("ok/bad.yaml", BAD),
+            (
+                "broken/broken.yaml",
+                "id: x\ntitle: t\nrequirements: [{ id: RFC6749-6.a, level: MUST }]\nsteps:\n  - request: { endpoint: token }\n    expect: { status: 4OO }\n",
+            ),
+            ("target.yaml", &target_yaml(&s.uri(), "")),
+            (
+                "invalid.yaml",
+                &target_yaml(
+                    &s.uri(),
+                    "policy: { preset: rfc9700, rotation: sometimes }\n",
+                ),
+            ),
+            ("unset.yaml", &unset),
+            ("discovery.yaml", &discovery),
+            ("dead.yaml", &target_yaml("http://127.0.0.1:1", "")),
+        ],
+    );
+    // (specs, profile, exit code, stage, what the reason must say)
+    let cases: &[(&str, &str, i32, &str, &[&str])] = &[
+        (
+            "broken",
+            "target.yaml",
+            2,
+            "scenarios",
+            &["broken.yaml:6:23: `4OO` is not an HTTP status (did you mean `400`?)"],
+        ),
+        ("ok", "invalid.yaml", 2, "profile", &["invalid.yaml:"]),
+        (
+            "ok",
+            "unset.yaml",
+            3,
+            "secrets",
+            &[
+                "2 value(s) the profile reads from the environment are missing",
+                "unset.yaml:5:46: clients.confidential.secret: environment variable `TOKENCERT_TEST_UNSET_A` is not set",
+                "unset.yaml:8:65: bootstrap.password: environment variable `TOKENCERT_TEST_UNSET_B` is not set",
+            ],
+        ),
+        (
+            "ok",
+            "discovery.yaml",
+            3,
+            "discovery",
+            &["/.well-known/oauth-authorization-server: status 404"],
+        ),
+        (
+            "ok",
+            "dead.yaml",
+            3,
+            "preflight",
+            &["the target is unreachable: cannot connect to 127.0.0.1:1"],
+        ),
+    ];
+    let before = s.received_requests().await.map_or(0, |r| r.len());
+    for (specs, profile, want_code, stage, says) in cases {
+        let out = format!("out-{stage}");
+        let (code, _, err) = tokencert_async(
+            d,
+            &[
+                "run",
+                "--specs",
+                specs,
+                "--target",
+                profile,
+                "--report-dir",
+                &out,
+            ],
+        )
+        .await;
+        assert_eq!(code, *want_code, "{stage}: {err}");
+        for f in ["junit.xml", "report.json", "report.html"] {
+            assert!(d.join(&out).join(f).is_file(), "{stage}: no {f}");
+        }
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&out).join("report.json")).expect("report.json"),
+        )
+        .expect("json");
+        assert_eq!(json["exit_code"], *want_code, "{stage}");
+        let results = json["results"].as_array().expect("results");
+        assert_eq!(results.len(), 1, "{stage}: one error testcase: {results:?}");
+        assert_eq!(results[0]["scenario"], format!("tokencert.{stage}"));
+        assert_eq!(results[0]["outcome"], "error");
+        let reason = results[0]["reason"].as_str().unwrap_or_default();
+        for want in *says {
+            assert!(reason.contains(want), "{stage}: {want} not in {reason}");
+            // The console says it too, with the source line.
+            let message = want.split(" (").next().unwrap_or(want);
+            let message = message.rsplit(": ").next().unwrap_or(message);
+            assert!(err.contains(message), "{stage}: {message} not in {err}");
+        }
+        let junit = std::fs::read_to_string(d.join(&out).join("junit.xml")).expect("junit");
+        assert_eq!(junit.matches("<testcase ").count(), 1, "{junit}");
+        assert_eq!(junit.matches("<error ").count(), 1, "{junit}");
+    }
+    // Only discovery asked the server anything (one GET of the metadata); no token request.
+    let after = s.received_requests().await.unwrap_or_default();
+    assert_eq!(after.len() - before, 1, "{after:?}");
+    assert!(
+        after.iter().all(|r| r.method.as_str() == "GET"),
+        "{after:?}"
+    );
+}
+
 /// The catalogue is built in: a profile anywhere (written like the README's, starting with
 /// `name:`) validates and runs from a directory without `specs/`, its deviations are checked
 /// against the built-in scenarios, and a `specs/` directory here is pointed out, never read
@@ -359,7 +462,7 @@ async fn the_built_in_catalogue_serves_any_directory() {
     let (code, out, err) = tokencert_async(d, &["validate", "profiles/my-server.yaml"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 target profile(s) valid"), "{out}");
-    let (code, _, err) = tokencert_async(
+    let (code, out, err) = tokencert_async(
         d,
         &[
             "run",
@@ -373,7 +476,7 @@ async fn the_built_in_catalogue_serves_any_directory() {
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("examples.refresh-success-shape"), "{err}");
+    assert!(out.contains("examples.refresh-success-shape"), "{out}");
     // An unknown deviation id: exit 2 at its place, before anything is sent.
     let requests = s.received_requests().await.map_or(0, |r| r.len());
     for args in [
@@ -465,7 +568,7 @@ async fn planted_secrets_never_reach_any_output() {
             std::fs::read_to_string(&p).expect("read"),
         ));
     }
-    assert_eq!(outputs.len(), 5);
+    assert_eq!(outputs.len(), 6, "stdout, stderr and the four reports");
     let plants = [
         CLIENT_SECRET,
         USER_PASSWORD,
@@ -481,6 +584,168 @@ async fn planted_secrets_never_reach_any_output() {
     // The reports still show that something was there.
     let json = std::fs::read_to_string(d.join("out/report.json")).expect("json");
     assert!(json.contains("[REDACTED"), "redaction markers expected");
+}
+
+/// The same planted secrets never reach what `tokencert fuzz` and `tokencert prop` leave: the
+/// console, the reproducers, findings.json and findings.sarif. The mock issues tokens for
+/// anything (so the fuzzer writes reproducers of requests carrying the client's secret, the
+/// user's password and live tokens) and always the same refresh token (so prop finds a
+/// rotation counterexample).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_never_reach_fuzz_or_prop_outputs() {
+    let s = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let target = target_yaml(&s.uri(), "");
+    // prop needs no revocation or introspection endpoint (the mock has neither).
+    let token_only = target.replace(
+        "endpoints: { token: /token, revocation: /revoke, introspection: /introspect }",
+        "endpoints: { token: /token }",
+    );
+    assert_ne!(target, token_only);
+    write(
+        d,
+        &[("target.yaml", &target), ("token-only.yaml", &token_only)],
+    );
+    let (fuzz_code, fuzz_out, fuzz_err) = tokencert_async(
+        d,
+        &[
+            "fuzz",
+            "--target",
+            "target.yaml",
+            "--max-requests",
+            "600",
+            "--duration",
+            "60s",
+            "--connections",
+            "4",
+            "--out",
+            "fuzz",
+        ],
+    )
+    .await;
+    assert_eq!(
+        fuzz_code, 4,
+        "the mock issues tokens for anything\n{fuzz_err}"
+    );
+    let (prop_code, prop_out, prop_err) = tokencert_async(
+        d,
+        &[
+            "prop",
+            "--target",
+            "token-only.yaml",
+            "--cases",
+            "10",
+            "--keep-going",
+            "3",
+            "--out",
+            "prop",
+        ],
+    )
+    .await;
+    assert_eq!(prop_code, 4, "{prop_err}");
+    let mut outputs = vec![
+        ("fuzz stdout".to_owned(), fuzz_out),
+        ("fuzz stderr".to_owned(), fuzz_err),
+        ("prop stdout".to_owned(), prop_out),
+        ("prop stderr".to_owned(), prop_err),
+    ];
+    for sub in ["fuzz", "prop"] {
+        for f in std::fs::read_dir(d.join(sub)).expect("outputs") {
+            let p = f.expect("entry").path();
+            outputs.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).expect("read"),
+            ));
+        }
+    }
+    let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "findings.json",
+        "findings.sarif",
+        "fuzz-token-for-invalid-request",
+        "prop-",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(want)),
+            "no {want} among {names:?}"
+        );
+    }
+    // Some reproducer must have sent the client's secret and the user's password (as
+    // templates): otherwise this test proves nothing about them.
+    let all: String = outputs.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(all.contains("{{ test_user.password }}"), "{names:?}");
+    assert!(all.contains("client_auth: confidential"), "{names:?}");
+    let plants = [
+        CLIENT_SECRET,
+        USER_PASSWORD,
+        PLANTED_TOKEN,
+        "AT-planted-token-8Lm3",
+        "cGxhbnRlZC1jbGllbnQtc2VjcmV0",
+    ];
+    for (name, text) in &outputs {
+        for p in plants {
+            assert!(!text.contains(p), "{p} leaked into {name}");
+        }
+    }
+}
+
+/// A misspelt `--policy`, `--flaw` or `--filter` is a usage error (exit 1) naming the near
+/// miss, reported before any server is started or asked.
+#[test]
+fn unknown_names_on_the_command_line_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--policy", "rfc970"],
+            "unknown policy preset `rfc970`: did you mean `rfc9700`?",
+        ),
+        (
+            &["run", "--policy", "mine.yaml"],
+            "no policy file `mine.yaml`",
+        ),
+        (
+            &["fuzz", "--policy", "fapi"],
+            "unknown policy preset `fapi`: did you mean `fapi2`?",
+        ),
+        (
+            &["run", "-f", "rotaton.*"],
+            "--filter `rotaton.*` matches no scenario: did you mean `rotation.*`?",
+        ),
+        (
+            &[
+                "run",
+                "-f",
+                "rotation.*",
+                "-f",
+                "rotation.superseded-token-rejectd",
+            ],
+            "did you mean `rotation.superseded-token-rejected`?",
+        ),
+        (
+            &["run", "-f", "tag:basik"],
+            "--filter `tag:basik` matches no scenario: did you mean `tag:basic`?",
+        ),
+        #[cfg(feature = "embedded-server")]
+        (
+            &["run", "--flaw", "superseded-token-acepted"],
+            "unknown flaw `superseded-token-acepted`: did you mean `superseded-token-accepted`?",
+        ),
+        #[cfg(feature = "embedded-server")]
+        (
+            &["prop", "--flaw", "grace-ignord"],
+            "did you mean `grace-ignored`?",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = tokencert(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            !err.contains("target:") && out.is_empty(),
+            "{args:?} started something: {out}{err}"
+        );
+    }
 }
 
 /// `tokencert validate` output for broken files, pinned as snapshots.
@@ -593,8 +858,8 @@ async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
             ("specs/ok.yaml", GOOD),
         ],
     );
-    let (code, _, err) =
+    let (code, out, err) =
         tokencert_async(d, &["run", "--specs", "specs", "--target", "target.yaml"]).await;
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("PASS  ok.scenario"), "{err}");
+    assert!(out.contains("PASS  ok.scenario"), "{out}");
 }

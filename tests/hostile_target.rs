@@ -289,7 +289,7 @@ async fn case(name: &str, addr: SocketAddr, dir: &Path) -> String {
                 out: dir.join("fuzz"),
                 rate: 0,
                 latency_bound: Duration::from_secs(2),
-                progress: false,
+                ..tokencert::blackbox::FuzzOptions::default()
             };
             let summary = tokencert::blackbox::run(session, &opts).await;
             assert!(summary.requests > 0);

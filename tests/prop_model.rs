@@ -24,6 +24,7 @@ fn run(source: &Source, cases: u32, seed: u64) -> PropSummary {
         seed,
         max_ops: 8,
         shrink_iters: 128,
+        ..PropOptions::default()
     };
     search(RT.handle(), source, &opts)
 }
@@ -31,7 +32,7 @@ fn run(source: &Source, cases: u32, seed: u64) -> PropSummary {
 fn quiet(source: Source, cases: u32, what: &str) {
     let s = run(&source, cases, 7);
     assert!(s.error.is_none(), "{what}: harness error {:?}", s.error);
-    if let Some(f) = &s.finding {
+    if let Some(f) = s.findings.first() {
         panic!(
             "{what}: the clean server broke an invariant\n{}",
             f.describe()
@@ -150,7 +151,7 @@ fn finds(name: &str) {
         300,
         11,
     );
-    let Some(f) = &s.finding else {
+    let Some(f) = s.findings.first() else {
         panic!(
             "{name}: no counterexample in {} cases (error: {:?})",
             s.cases, s.error

@@ -1229,7 +1229,7 @@ requirements: [{ id: RFC6749-2.3.1.a, level: MUST }]
 prerequisite_for: { client: confidential2 }
 steps:
   - bootstrap: { client: confidential2 }
-    expect: { status: 200 }
+    expect: { status: { equals: 200, message: confidential2 was refused } }
 ";
     const DEPENDENT: &str = "id: dep.refresh
 title: each client refreshes

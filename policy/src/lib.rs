@@ -24,6 +24,6 @@ pub use auth_method::AuthMethod;
 pub use grant_type::GrantType;
 pub use level::Level;
 pub use model::*;
-pub use outcome::{Outcome, Summary, Verdict};
+pub use outcome::{FailOn, Outcome, RequirementOutcome, Summary, Verdict};
 pub use preset::{PRESET_NAMES, all_presets, preset_claims};
 pub use vocabulary::UnknownName;

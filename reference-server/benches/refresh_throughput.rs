@@ -9,7 +9,9 @@
 //! `cargo bench -p reference-server` (BENCH_SECS=N per throughput run, default 3, at most 10;
 //! BENCH_RSS=N1,N2 for the refresh counts of the memory runs, default 200000,1000000, each cut
 //! off after BENCH_RSS_SECS, default 60, and reported with the count it reached;
-//! BENCH_ONLY=substring of `store/id|no-id/chains` to pick throughput runs).
+//! BENCH_ONLY=substring of `store/id|no-id/chains` to pick throughput runs; BENCH_ROUNDS=N, default
+//! 1, at most 9, runs the matrix N times, memory and SQLite back to back in each configuration,
+//! then prints medians and the ratios per round; SQLite runs also print what group commit did).
 //!
 //! With `BENCH_URL` (see `Target::external`) the same load generator drives an external token
 //! endpoint instead (label `external/-/chains`, no RSS runs): `scripts/bench-peer.sh` uses it
@@ -22,6 +24,7 @@ use reference_server::grant::refresh_token::{Caller, RefreshInput, refresh};
 use reference_server::grant::{Ctx, Issued};
 use reference_server::policy::Policy;
 use reference_server::state::AppState;
+use reference_server::store::CommitStats;
 use reference_server::token::RefreshToken;
 use reference_server::{Config, spawn};
 use std::sync::Arc;
@@ -113,7 +116,7 @@ struct Run {
     secs: u64,
 }
 
-async fn throughput(run: Run) -> Vec<Duration> {
+async fn throughput(run: Run) -> (Vec<Duration>, Option<CommitStats>) {
     let mut config = Config::new(bench_policy(serde_json::json!({})));
     config.test_control = false;
     config.db = run.db;
@@ -133,9 +136,38 @@ async fn throughput(run: Run) -> Vec<Duration> {
         scope,
     );
     target.want_id = Some(run.id_token);
+    let before = server.store().commit_stats();
     let lat = drive(&target, run.chains, run.secs).await;
+    let stats = server
+        .store()
+        .commit_stats()
+        .zip(before)
+        .map(|(a, b)| CommitStats {
+            commits: a.commits - b.commits,
+            jobs: a.jobs - b.jobs,
+            syncs: a.syncs - b.syncs,
+            run_nanos: a.run_nanos - b.run_nanos,
+            commit_nanos: a.commit_nanos - b.commit_nanos,
+            sync_nanos: a.sync_nanos - b.sync_nanos,
+            checkpoint_nanos: a.checkpoint_nanos - b.checkpoint_nanos,
+        });
     server.shutdown().await;
-    lat
+    (lat, stats)
+}
+
+/// Group commit during a run: jobs per commit, and where the writer's time went.
+fn commit_row(s: &CommitStats) {
+    let per = |n: u64, d: u64| n as f64 / d.max(1) as f64;
+    println!(
+        "         group commit: {} commits, {:.1} jobs each, {:.1} per sync; per job {:.0} us running; per commit {:.2} ms in COMMIT, {:.2} ms checkpointing; per sync {:.2} ms",
+        s.commits,
+        per(s.jobs, s.commits),
+        per(s.jobs, s.syncs),
+        per(s.run_nanos, s.jobs) / 1e3,
+        per(s.commit_nanos, s.commits) / 1e6,
+        per(s.checkpoint_nanos, s.commits) / 1e6,
+        per(s.sync_nanos, s.syncs) / 1e6,
+    );
 }
 
 /// The load generator: `chains` independent refresh chains over one keep-alive pool for `secs`
@@ -312,6 +344,127 @@ fn rss_run(n: usize) -> Option<(usize, u64, u64, f64)> {
     ))
 }
 
+/// One measured configuration of one round.
+struct Measured {
+    store: &'static str,
+    id_token: bool,
+    chains: usize,
+    req_s: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// The whole matrix once, memory and SQLite back to back for each configuration (so that their
+/// ratio is taken under the same conditions).
+fn matrix_round(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    secs: u64,
+    only: &str,
+) -> Vec<Measured> {
+    let mut out = Vec::new();
+    for id_token in [false, true] {
+        for chains in [1, 16] {
+            for (name, db) in [("memory", None), ("sqlite", Some(dir.join("bench.db")))] {
+                let label = format!("{name}/{}/{chains}", if id_token { "id" } else { "no-id" });
+                if !only.is_empty() && !label.contains(only) {
+                    continue;
+                }
+                if let Some(path) = &db {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                }
+                let (lat, stats) = rt.block_on(throughput(Run {
+                    db,
+                    chains,
+                    id_token,
+                    secs,
+                }));
+                let id = if id_token { "ES256" } else { "-" };
+                row(name, id, chains, &lat, secs);
+                if let Some(s) = &stats {
+                    commit_row(s);
+                }
+                out.push(Measured {
+                    store: name,
+                    id_token,
+                    chains,
+                    req_s: lat.len() as f64 / secs as f64,
+                    p50: pct(&lat, 0.5),
+                    p99: pct(&lat, 0.99),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Medians over the rounds, and the ratios the issue asks for, per round.
+fn summary(results: &[Measured], rounds: usize) {
+    println!("medians of {rounds} rounds");
+    println!(
+        "{:<8} {:>8} {:>8} {:>10} {:>9} {:>9}",
+        "store", "id_token", "chains", "req/s", "p50 ms", "p99 ms"
+    );
+    let pick = |store: &str, id: bool, chains: usize| -> Vec<&Measured> {
+        results
+            .iter()
+            .filter(|m| m.store == store && m.id_token == id && m.chains == chains)
+            .collect()
+    };
+    for store in ["memory", "sqlite"] {
+        for id in [false, true] {
+            for chains in [1, 16] {
+                let ms = pick(store, id, chains);
+                if ms.is_empty() {
+                    continue;
+                }
+                println!(
+                    "{:<8} {:>8} {:>8} {:>10.0} {:>9.2} {:>9.2}",
+                    store,
+                    if id { "ES256" } else { "-" },
+                    chains,
+                    median(ms.iter().map(|m| m.req_s).collect()),
+                    median(ms.iter().map(|m| m.p50).collect()),
+                    median(ms.iter().map(|m| m.p99).collect()),
+                );
+            }
+        }
+    }
+    let ratio = |name: &str, num: Vec<&Measured>, den: Vec<&Measured>| {
+        if num.len() != den.len() || num.is_empty() {
+            return;
+        }
+        let per: Vec<String> = num
+            .iter()
+            .zip(&den)
+            .map(|(n, d)| format!("{:.2}", n.req_s / d.req_s.max(1e-9)))
+            .collect();
+        println!("{name}, per round: {}", per.join(", "));
+    };
+    ratio(
+        "16 chains, memory: ES256 / no ID token",
+        pick("memory", true, 16),
+        pick("memory", false, 16),
+    );
+    for id in [false, true] {
+        ratio(
+            &format!(
+                "16 chains, {}: SQLite / memory",
+                if id { "ES256" } else { "no ID token" }
+            ),
+            pick("sqlite", id, 16),
+            pick("memory", id, 16),
+        );
+    }
+}
+
 fn main() {
     if let Some(n) = std::env::var("BENCH_RSS_CHILD")
         .ok()
@@ -350,36 +503,20 @@ fn main() {
         }
         return;
     }
-    for (name, db) in [
-        ("memory", None),
-        ("sqlite", Some(dir.path().join("bench.db"))),
-    ] {
-        for id_token in [false, true] {
-            for chains in [1, 16] {
-                let label = format!("{name}/{}/{chains}", if id_token { "id" } else { "no-id" });
-                if !only.is_empty() && !label.contains(&only) {
-                    continue;
-                }
-                if let Some(path) = &db {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                    }
-                }
-                let lat = rt.block_on(throughput(Run {
-                    db: db.clone(),
-                    chains,
-                    id_token,
-                    secs,
-                }));
-                row(
-                    name,
-                    if id_token { "ES256" } else { "-" },
-                    chains,
-                    &lat,
-                    secs,
-                );
-            }
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 9);
+    let mut results = Vec::new();
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round}");
         }
+        results.extend(matrix_round(&rt, dir.path(), secs, &only));
+    }
+    if rounds > 1 {
+        summary(&results, rounds);
     }
     let counts: Vec<usize> = std::env::var("BENCH_RSS")
         .unwrap_or_else(|_| "200000,1000000".into())

@@ -37,6 +37,11 @@ impl Running {
         &self.state.description
     }
 
+    /// The server's store (for its [`crate::store::Store::commit_stats`]).
+    pub fn store(&self) -> Arc<dyn crate::store::Store> {
+        self.state.store.clone()
+    }
+
     /// Stops accepting connections, lets in-flight requests finish (up to 5 s), then returns.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -2,329 +2,481 @@
 //!
 //! Each request starts from a valid one (a refresh with a live token, a password or
 //! client-credentials grant, a code redemption…) and gets a few mutations from a grammar of what
-//! goes wrong at token endpoints: grant types, missing, empty, duplicated, oversized or unknown
-//! parameters, broken percent-encoding and UTF-8, content types, JSON bodies, methods,
-//! Authorization headers, client assertions and DPoP proofs. A mutation knows whether it makes
-//! the request one that must fail. Oracles judge every answer: a 5xx; a token issued for a request
-//! that must fail; an error that is not RFC 6749 §5.2 JSON or has the wrong status; a 401 after
-//! Basic without `WWW-Authenticate: Basic`; a token-endpoint answer without
-//! `Cache-Control: no-store`; an answer slower than the bound. Findings are deduplicated,
-//! minimized (mutations dropped while the oracle still fires) and written as scenario YAML.
+//! goes wrong at token endpoints: grant types, missing, empty, repeated, oversized or unknown
+//! parameters, parameters in the query string, broken percent-encoding and UTF-8, content types,
+//! JSON bodies, methods, generated `Authorization` headers and client credentials, two
+//! authentication methods at once, client assertions and DPoP proofs. A mutation knows whether
+//! it makes the request one that must fail. Oracles judge every answer: a 5xx; a token issued for
+//! a request that must fail; an error that is not RFC 6749 §5.2 JSON or has the wrong status; a
+//! 401 after Basic without `WWW-Authenticate: Basic`; a token response without
+//! `Cache-Control: no-store`; an answer slower than the bound.
+//!
+//! Several workers send concurrently over one session, sharing live tokens ([`pool`]) and one
+//! [`budget::Budget`] that every request takes from — confirmation, minimisation and bootstraps
+//! included — so `--max-requests` and `--duration` are hard bounds. A new kind of firing request
+//! is sent again (a finding must reproduce), minimised (mutations dropped while the oracle still
+//! fires) and filed under its root cause ([`triage`]); findings become scenario YAML
+//! reproducers, `findings.json`, SARIF and a summary table ([`output`]).
 
+mod budget;
+mod credentials;
 mod grammar;
 pub mod oracle;
+mod output;
+mod pool;
+mod request;
+mod triage;
 mod write;
 
+use crate::http::client::HttpClient;
 use crate::http::{HttpResponse, PreparedRequest};
-use crate::session::{Session, Unrecorded};
-use grammar::{Base, Mutation, Req};
+use crate::session::Session;
+use budget::Budget;
+use grammar::{Base, Mutation, Offer};
 pub use oracle::Oracle;
+use oracle::Sent;
+pub use output::{Written, summary_table, write_reports};
+use pool::{Lease, Pool};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
-use std::collections::BTreeMap;
+use request::{Live, Req};
+use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+pub use triage::Finding;
+use triage::{Seen, Triage};
 
 /// Bounds and output of a fuzzing run.
 #[derive(Debug, Clone)]
 pub struct FuzzOptions {
-    /// Stop after this long.
+    /// Stop after this long (from `started`).
     pub duration: Duration,
-    /// Stop after this many requests.
+    /// When the run's clock started (the command's start, so that setup counts too); `None`:
+    /// when [`run`] is called.
+    pub started: Option<Instant>,
+    /// Time kept at the end of `duration` for writing the outputs.
+    pub reserve: Duration,
+    /// Stop after this many requests (every request counts: bootstraps, confirmation and
+    /// minimisation too).
     pub max_requests: u64,
-    /// RNG seed (the same seed replays the same request sequence against the same target).
+    /// RNG seed (with one connection, the same seed replays the same request sequence against
+    /// the same target; with several, each connection's sequence is the same).
     pub seed: u64,
-    /// Where reproducers go.
+    /// Where the outputs go.
     pub out: PathBuf,
     /// At most this many requests per second (0: unbounded).
     pub rate: u32,
     /// Answers slower than this are findings.
     pub latency_bound: Duration,
+    /// Requests in flight at once.
+    pub connections: usize,
     /// Print a progress line.
     pub progress: bool,
 }
 
-/// One deduplicated finding.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    /// What went wrong.
-    pub oracle: Oracle,
-    /// The minimized request.
-    pub req: Req,
-    /// Status seen.
-    pub status: Option<u16>,
-    /// `error` seen, if any.
-    pub error_code: Option<String>,
-    /// How many requests hit the same finding.
-    pub hits: u64,
-    /// The reproducer file, once written.
-    pub file: Option<PathBuf>,
+impl Default for FuzzOptions {
+    fn default() -> Self {
+        FuzzOptions {
+            duration: Duration::from_secs(60),
+            started: None,
+            reserve: Duration::ZERO,
+            max_requests: 100_000,
+            seed: 1,
+            out: PathBuf::from("reports/fuzz"),
+            rate: 0,
+            latency_bound: Duration::from_secs(2),
+            connections: 1,
+            progress: false,
+        }
+    }
 }
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct FuzzSummary {
-    /// Requests sent (including minimization).
+    /// Requests sent (every one: bootstraps, confirmation and minimisation included).
     pub requests: u64,
-    /// Wall time.
+    /// Wall time from the run's start.
     pub elapsed: Duration,
-    /// Findings, deduplicated.
+    /// Findings, one per root cause.
     pub findings: Vec<Finding>,
+    /// Bootstraps (fresh token families).
+    pub bootstraps: u64,
+    /// Firing requests that did not fire again when sent a second time (not reported).
+    pub dismissed: u64,
+    /// Firing requests the bounds left no room to confirm (not reported).
+    pub unconfirmed: u64,
+    /// Concurrent connections used.
+    pub connections: usize,
+    /// Reproducers a secret had to be redacted from (a bug of tokencert).
+    pub redacted: Vec<PathBuf>,
+    /// Why a reproducer could not be written.
+    pub write_error: Option<String>,
 }
 
-/// A pool of live refresh tokens (each used once) refilled by bootstrapping.
-struct Tokens {
+/// Reproducers written so far.
+#[derive(Default)]
+struct Reproducers {
+    redacted: Vec<PathBuf>,
+    error: Option<String>,
+}
+
+/// What the workers share.
+struct Shared {
     session: Arc<Session>,
-    refresh: Vec<String>,
-    access: Vec<String>,
+    /// What the response invariants know of the target.
+    invariants: crate::invariant::Context,
+    opts: FuzzOptions,
+    budget: Budget,
+    pool: Pool,
+    offer: Offer,
+    triage: Mutex<Triage>,
+    /// Readers: ordinary requests. The writer: a request that must be alone to be judged
+    /// (slowness is confirmed without the fuzzer's own load).
+    solo: tokio::sync::RwLock<()>,
+    /// A client without keep-alive, to retry on a fresh connection.
+    fresh: HttpClient,
+    /// The next send slot under `--rate`.
+    next_slot: tokio::sync::Mutex<Instant>,
+    /// Signatures still unconfirmed when the bounds stopped the run.
+    pending: AtomicU64,
+    reproducers: Mutex<Reproducers>,
 }
 
-impl Tokens {
-    async fn refresh_token(&mut self) -> Option<String> {
-        if self.refresh.is_empty() {
-            self.refill().await;
-        }
-        self.refresh.pop()
-    }
-
-    async fn access_token(&mut self) -> Option<String> {
-        if self.access.is_empty() {
-            self.refill().await;
-        }
-        self.access.last().cloned()
-    }
-
-    async fn refill(&mut self) {
-        let role = if self.session.target.clients.contains_key("confidential") {
-            "confidential"
-        } else {
-            "public"
-        };
-        if let Ok(v) = self.session.bootstrap_family(role).await {
-            if let Some(rt) = v.get("refresh_token").and_then(|t| t.as_str()) {
-                self.refresh.push(rt.to_owned());
-            }
-            if let Some(at) = v.get("access_token").and_then(|t| t.as_str()) {
-                self.access.push(at.to_owned());
-            }
-        }
-    }
-
-    fn learn(&mut self, resp: &HttpResponse) {
-        if !(200..300).contains(&resp.status) {
-            return;
-        }
-        // Tokens are already redacted (`Session::learn_secrets` on arrival); keep a few live
-        // ones to mutate.
-        if self.refresh.len() < 64
-            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body)
-            && let Some(rt) = v.get("refresh_token").and_then(|t| t.as_str())
-        {
-            self.refresh.push(rt.to_owned());
-        }
-    }
-}
-
-/// Runs the fuzzer against the context's target.
+/// Runs the fuzzer against the session's target.
 pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
-    let mut rng = StdRng::seed_from_u64(opts.seed);
-    let mut tokens = Tokens {
-        session: Arc::clone(&session),
-        refresh: Vec::new(),
-        access: Vec::new(),
-    };
-    let started = Instant::now();
-    let mut summary = FuzzSummary::default();
-    let fresh = crate::http::client::HttpClient::unpooled(
+    let started = opts.started.unwrap_or_else(Instant::now);
+    let deadline = (started + opts.duration)
+        .checked_sub(opts.reserve)
+        .unwrap_or(started);
+    let fresh = HttpClient::unpooled(
         opts.latency_bound * 4,
         session.target.insecure,
         session.target.max_response,
     )
     .unwrap_or_else(|_| session.http.clone());
-    let mut found: BTreeMap<String, Finding> = BTreeMap::new();
-    let mut last_progress = Instant::now();
-    let spacing = if opts.rate == 0 {
-        Duration::ZERO
-    } else {
-        Duration::from_secs_f64(1.0 / f64::from(opts.rate))
-    };
-    while started.elapsed() < opts.duration && summary.requests < opts.max_requests {
-        let tick = Instant::now();
-        let base = grammar::pick_base(&mut rng, &session);
-        let mutations = grammar::pick_mutations(&mut rng, &session, base);
-        let Some((req, prepared)) = build(&session, &mut tokens, base, &mutations).await else {
+    let connections = opts.connections.max(1);
+    let shared = Arc::new(Shared {
+        pool: Pool::new(Arc::clone(&session)),
+        offer: Offer::new(&session),
+        invariants: crate::invariant::Context::for_target(&session.target),
+        session,
+        opts: opts.clone(),
+        budget: Budget::new(opts.max_requests, deadline),
+        triage: Mutex::new(Triage::default()),
+        solo: tokio::sync::RwLock::new(()),
+        fresh,
+        next_slot: tokio::sync::Mutex::new(Instant::now()),
+        pending: AtomicU64::new(0),
+        reproducers: Mutex::new(Reproducers::default()),
+    });
+    let progress = opts
+        .progress
+        .then(|| tokio::spawn(progress(Arc::clone(&shared), started)));
+    let mut workers = tokio::task::JoinSet::new();
+    for i in 0..connections {
+        workers.spawn(worker(Arc::clone(&shared), i as u64));
+    }
+    while workers.join_next().await.is_some() {}
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let triage = shared
+        .triage
+        .lock()
+        .map(|mut t| std::mem::take(&mut *t))
+        .unwrap_or_default();
+    let dismissed = triage.dismissed;
+    let reproducers = shared
+        .reproducers
+        .lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default();
+    FuzzSummary {
+        redacted: reproducers.redacted,
+        write_error: reproducers.error,
+        requests: shared.budget.used(),
+        elapsed: started.elapsed(),
+        findings: triage.findings(),
+        bootstraps: shared.pool.bootstraps(),
+        dismissed,
+        unconfirmed: shared.pending.load(Ordering::SeqCst),
+        connections,
+    }
+}
+
+async fn progress(sh: Arc<Shared>, started: Instant) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let n = sh.budget.used();
+        let rps = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let found = sh.triage.lock().map(|t| t.len()).unwrap_or(0);
+        eprint!("\r  {n} requests, {rps:.0} req/s, {found} findings   ");
+    }
+}
+
+/// One connection's loop: generate, send, judge, file.
+async fn worker(sh: Arc<Shared>, index: u64) {
+    let mut rng = StdRng::seed_from_u64(sh.opts.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    // Bases the target cannot play (no token to be had, a value the profile lacks) build
+    // nothing; a long run of those means nothing can be sent at all.
+    let mut idle = 0u32;
+    while !sh.budget.exhausted() && idle < 10_000 {
+        let base = sh.offer.pick_base(&mut rng, sh.pool.alive());
+        let mutations = grammar::pick_mutations(&mut rng, base);
+        let Some(sent) = sh.attempt(base, &mutations, false).await else {
+            idle += 1;
             continue;
         };
-        summary.requests += 1;
-        let outcome = send(&session, &fresh, &prepared, opts).await;
-        if let Ok(resp) = &outcome {
-            tokens.learn(resp);
+        idle = 0;
+        let oracles = oracle::judge(&sh.invariants, &sent, sh.opts.latency_bound);
+        for (o, detail) in oracles {
+            let (status, code) = oracle::status_and_code(&sent.outcome, sent.json.as_ref());
+            let raw = triage::raw_key(o, status, code.as_deref(), &sent.req);
+            let seen = match sh.triage.lock() {
+                Ok(mut t) => t.observe(&raw),
+                Err(_) => return,
+            };
+            if let Seen::New = seen {
+                sh.settle(o, &raw, &sent.req, detail).await;
+            }
         }
-        for o in oracle::judge(&session, &req, &prepared, &outcome, opts.latency_bound) {
-            let key = oracle::dedupe_key(o, &req, &outcome);
-            match found.get_mut(&key) {
-                Some(f) => f.hits += 1,
-                None => {
-                    let (status, code) = oracle::status_and_code(&outcome);
-                    found.insert(
-                        key,
-                        Finding {
-                            oracle: o,
-                            req: req.clone(),
-                            status,
-                            error_code: code,
-                            hits: 1,
-                            file: None,
-                        },
-                    );
+    }
+}
+
+impl Shared {
+    /// Builds and sends one request (`None` when it could not be built or the bounds stop it).
+    async fn attempt(&self, base: Base, mutations: &[Mutation], solo: bool) -> Option<Sent> {
+        let lease = if base.needs_refresh_token() {
+            Some(self.pool.refresh_token(&self.budget).await?)
+        } else {
+            None
+        };
+        let access = if base.needs_access_token() {
+            Some(self.pool.access_token(&self.budget).await?)
+        } else {
+            None
+        };
+        let live = Live {
+            refresh_token: lease.as_ref().map(|l| l.token.clone()),
+            access_token: access,
+        };
+        let built = grammar::build(&self.session, base, mutations, live)
+            .and_then(|req| Some((req.prepare(&self.session)?, req)));
+        let Some((prepared, req)) = built else {
+            if let Some(l) = lease {
+                self.pool.give_back(l);
+            }
+            return None;
+        };
+        let Some(outcome) = self.send(&prepared, solo).await else {
+            if let Some(l) = lease {
+                self.pool.give_back(l);
+            }
+            return None;
+        };
+        let json = outcome
+            .as_ref()
+            .ok()
+            .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok());
+        self.settle_lease(lease, &outcome, json.as_ref());
+        Some(Sent {
+            req,
+            prepared,
+            outcome,
+            json,
+        })
+    }
+
+    /// Keeps what an answer teaches about live tokens.
+    fn settle_lease(
+        &self,
+        lease: Option<Lease>,
+        outcome: &Result<HttpResponse, String>,
+        json: Option<&Value>,
+    ) {
+        let Ok(resp) = outcome else { return };
+        if (200..300).contains(&resp.status)
+            && let Some(j) = json
+        {
+            self.pool.learn(j);
+        }
+        let Some(l) = lease else { return };
+        let rotated = (200..300).contains(&resp.status)
+            && json
+                .and_then(|j| j.get("refresh_token"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| t != l.token);
+        // A refusal (even a 5xx) normally leaves the token live; the pool drops it after a
+        // few uses in case it did not.
+        if !rotated {
+            self.pool.give_back(l);
+        }
+    }
+
+    /// Sends within the bounds; `None` when they leave no room or the deadline cut the
+    /// request short (a cut request says nothing about the server). A transport failure is
+    /// retried once on a new connection, because a server may legitimately close a kept-alive
+    /// connection right after an error, and a pooled client can race that close: only a
+    /// failure that repeats on a fresh connection is the server's.
+    async fn send(
+        &self,
+        prepared: &PreparedRequest,
+        solo: bool,
+    ) -> Option<Result<HttpResponse, String>> {
+        self.pace().await;
+        if !self.budget.take(1) {
+            return None;
+        }
+        let _read;
+        let _write;
+        if solo {
+            _write = self.solo.write().await;
+        } else {
+            _read = self.solo.read().await;
+        }
+        let per_request = self.opts.latency_bound * 4;
+        let left = self.budget.left();
+        let cut_short = left < per_request;
+        let timeout = Some(per_request.min(left));
+        // Straight to the client: the fuzzer writes no answer anywhere (reproducers hold
+        // templates, never a token), so registering every token that arrives with the
+        // redactor would only cost time.
+        let outcome = self.session.http.send(prepared, timeout).await;
+        match outcome {
+            Ok(r) => Some(Ok(r)),
+            Err(e) if crate::http::NoAnswer::is(&e) => (!cut_short).then_some(Err(e)),
+            Err(_) => {
+                if !self.budget.take(1) {
+                    return None;
+                }
+                let left = self.budget.left();
+                let outcome = self.fresh.send(prepared, Some(per_request.min(left))).await;
+                match &outcome {
+                    Err(e) if crate::http::NoAnswer::is(e) && left < per_request => None,
+                    _ => Some(outcome),
                 }
             }
         }
-        if opts.progress && last_progress.elapsed() > Duration::from_millis(500) {
-            let rps = summary.requests as f64 / started.elapsed().as_secs_f64().max(0.001);
-            eprint!(
-                "\r  {} requests, {rps:.0} req/s, {} findings   ",
-                summary.requests,
-                found.len()
-            );
-            last_progress = Instant::now();
-        }
-        if let Some(rest) = spacing.checked_sub(tick.elapsed()) {
-            tokio::time::sleep(rest).await;
-        }
     }
-    if opts.progress {
-        eprintln!();
-    }
-    // Minimize each finding (drop mutations while the same oracle still fires), then merge the
-    // findings whose minimized requests agree: many mutated requests share one root cause.
-    let mut merged: BTreeMap<String, Finding> = BTreeMap::new();
-    for mut f in found.into_values() {
-        if summary.requests < opts.max_requests.saturating_add(2_000) {
-            let (req, sent) = minimize(&session, &fresh, &mut tokens, &f, opts).await;
-            summary.requests += sent;
-            f.req = req;
-        }
-        let mut kinds: Vec<String> = f.req.mutations.iter().map(Mutation::kind).collect();
-        kinds.sort();
-        let key = format!(
-            "{:?}/{}/{}/{}",
-            f.oracle,
-            f.status.unwrap_or(0),
-            f.error_code.as_deref().unwrap_or(""),
-            kinds.join("+")
-        );
-        match merged.get_mut(&key) {
-            Some(m) => m.hits += f.hits,
-            None => {
-                merged.insert(key, f);
-            }
-        }
-    }
-    summary.findings = merged.into_values().collect();
-    summary.elapsed = started.elapsed();
-    summary
-}
 
-/// Sends a request; a transport failure is retried once on a new connection, because a server
-/// may legitimately close a kept-alive connection right after an error, and a pooled client can
-/// race that close. Only a failure that repeats on a fresh connection is the server's.
-async fn send(
-    session: &Session,
-    fresh: &crate::http::client::HttpClient,
-    prepared: &PreparedRequest,
-    opts: &FuzzOptions,
-) -> Result<HttpResponse, String> {
-    let timeout = Some(opts.latency_bound * 4);
-    match session.send(prepared, timeout, &mut Unrecorded).await {
-        Ok(r) => Ok(r),
-        // A request that got no answer in time would only wait as long again.
-        Err(e) if crate::http::NoAnswer::is(&e) => Err(e),
-        Err(_) => {
-            let outcome = fresh.send(prepared, timeout).await;
-            if let Ok(r) = &outcome {
-                session.learn_secrets(r);
-            }
-            outcome
+    /// Waits for this request's slot under `--rate`.
+    async fn pace(&self) {
+        if self.opts.rate == 0 {
+            return;
         }
-    }
-}
-
-async fn build(
-    session: &Session,
-    tokens: &mut Tokens,
-    base: Base,
-    mutations: &[Mutation],
-) -> Option<(Req, PreparedRequest)> {
-    let rt = if base.needs_refresh_token() {
-        tokens.refresh_token().await
-    } else {
-        None
-    };
-    let at = if base.needs_access_token() {
-        tokens.access_token().await
-    } else {
-        None
-    };
-    let req = grammar::build(session, base, mutations, rt, at)?;
-    let prepared = req.prepare(session)?;
-    Some((req, prepared))
-}
-
-async fn minimize(
-    session: &Session,
-    fresh: &crate::http::client::HttpClient,
-    tokens: &mut Tokens,
-    f: &Finding,
-    opts: &FuzzOptions,
-) -> (Req, u64) {
-    let mut best = f.req.clone();
-    let mut sent = 0;
-    let mut i = 0;
-    while i < best.mutations.len() && sent < 32 {
-        let mut fewer = best.mutations.clone();
-        fewer.remove(i);
-        let Some((req, prepared)) = build(session, tokens, best.base, &fewer).await else {
-            i += 1;
-            continue;
+        let spacing = Duration::from_secs_f64(1.0 / f64::from(self.opts.rate));
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + spacing;
+            slot
         };
-        sent += 1;
-        let outcome = send(session, fresh, &prepared, opts).await;
-        if let Ok(resp) = &outcome {
-            tokens.learn(resp);
+        tokio::time::sleep_until(slot.into()).await;
+    }
+
+    /// Confirms a new signature (the same request sent again must trip the same oracle) and
+    /// minimises it: mutations are dropped while the oracle still fires. Slowness is judged
+    /// with no other request in flight.
+    async fn settle(&self, o: Oracle, raw: &str, first: &Req, detail: String) {
+        let solo = o == Oracle::Slow && self.opts.connections > 1;
+        let fires = |s: &Sent| {
+            oracle::judge(&self.invariants, s, self.opts.latency_bound)
+                .iter()
+                .any(|(f, _)| *f == o)
+        };
+        let Some(again) = self.attempt(first.base, &first.mutations, solo).await else {
+            self.pending.fetch_add(1, Ordering::SeqCst);
+            return;
+        };
+        if !fires(&again) {
+            if let Ok(mut t) = self.triage.lock() {
+                t.dismiss(raw);
+            }
+            return;
         }
-        if oracle::judge(session, &req, &prepared, &outcome, opts.latency_bound).contains(&f.oracle)
-        {
-            best = req;
-        } else {
-            i += 1;
+        let mut best = again;
+        let mut i = 0;
+        let mut complete = true;
+        while i < best.req.mutations.len() {
+            let mut fewer = best.req.mutations.clone();
+            fewer.remove(i);
+            match self.attempt(best.req.base, &fewer, solo).await {
+                Some(s) if fires(&s) => best = s,
+                Some(_) => i += 1,
+                None if self.budget.exhausted() => {
+                    complete = false;
+                    break;
+                }
+                None => i += 1,
+            }
+        }
+        let (status, code) = oracle::status_and_code(&best.outcome, best.json.as_ref());
+        let made = match self.triage.lock() {
+            Ok(mut t) => t.resolve(raw, o, best.req, status, code, detail, complete),
+            Err(_) => None,
+        };
+        if let Some((n, f)) = made {
+            self.write_reproducer(n, &f);
         }
     }
-    (best, sent)
+
+    /// Writes a new finding's reproducer at once: the run's time bound covers it, and an
+    /// interrupted run keeps what it found.
+    fn write_reproducer(&self, n: usize, f: &Finding) {
+        let written = output::write_reproducer(
+            f,
+            n,
+            &self.opts,
+            &self.session.target.name,
+            &self.session.redactor,
+        );
+        let Ok(mut r) = self.reproducers.lock() else {
+            return;
+        };
+        match written {
+            Ok(Some((path, redacted))) => {
+                if redacted {
+                    r.redacted.push(path.clone());
+                }
+                if let Ok(mut t) = self.triage.lock() {
+                    t.set_file(&f.key, path);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                r.error
+                    .get_or_insert_with(|| format!("{}: {e}", self.opts.out.display()));
+            }
+        }
+    }
 }
 
-/// Writes one reproducer per finding (slow answers have none: no scenario predicate times) and
-/// returns the files.
-pub fn write_reproducers(
-    summary: &mut FuzzSummary,
-    opts: &FuzzOptions,
-    target_name: &str,
-) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(&opts.out)?;
-    let mut files = Vec::new();
-    for (i, f) in summary.findings.iter_mut().enumerate() {
-        if let Some(text) = write::scenario(f, opts.seed, target_name, i + 1) {
-            let text = text.map_err(std::io::Error::other)?;
-            let path = opts
-                .out
-                .join(format!("fuzz-{}-{:02}.yaml", f.oracle.slug(), i + 1));
-            std::fs::write(&path, text)?;
-            f.file = Some(path.clone());
-            files.push(path);
-        }
-    }
-    Ok(files)
+/// A session on a small profile, for unit tests (nothing is sent).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
+fn test_session() -> Session {
+    let yaml = "name: t
+base_url: http://127.0.0.1:9
+endpoints: { token: /token }
+clients:
+  confidential: { id: conf-1, secret: s3cret, auth_method: client_secret_basic }
+bootstrap: { grant: password, username: alice, password: pw }
+policy: rfc9700
+";
+    let target = crate::profile::Target::parse(
+        crate::yaml::Source::new("t.yaml", yaml),
+        std::path::Path::new("."),
+        &crate::profile::PlaceholderEnv,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(Session::new(target)).unwrap()
 }
 
 /// True when the URL's host is a loopback address (or `localhost`).

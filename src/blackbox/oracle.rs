@@ -1,39 +1,36 @@
-//! Oracles: what makes an answer a finding.
+//! Oracles: what makes an answer a finding. The rules every answer keeps are the response
+//! invariants the runner checks on every exchange ([`crate::invariant`]: one implementation,
+//! each rule scoped as its RFC text); the fuzzer adds what only it knows, from how it built the
+//! request: tokens for a request that must fail, a dropped connection, slowness.
 
-use super::grammar::Req;
+use super::request::Req;
 use crate::http::{HttpResponse, PreparedRequest};
-use crate::session::Session;
+use crate::invariant::{Context, Exchange, Rule};
+use serde_json::Value;
 use std::time::Duration;
+use tokencert_policy::Level;
 
-/// A kind of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A kind of finding: a broken response invariant (the rules every answer keeps, shared with
+/// the runner: [`crate::invariant`]), or what only the fuzzer can tell from its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Oracle {
-    /// A 5xx answer, or a connection closed without an answer.
-    ServerError,
+    /// A response invariant the answer breaks.
+    Invariant(Rule),
     /// Tokens came back for a request that must be refused.
     TokenForInvalidRequest,
-    /// An error that is not RFC 6749 §5.2 JSON (`error` string with allowed characters).
-    MalformedError,
-    /// An error with a status RFC 6749 §5.2 does not allow (400; 401 for invalid_client).
-    WrongStatus,
-    /// A 401 after Basic authentication without `WWW-Authenticate: Basic`.
-    MissingChallenge,
-    /// A token response (tokens issued) without `Cache-Control: no-store`.
-    MissingNoStore,
+    /// The connection closed without an answer.
+    Dropped,
     /// Slower than the bound, or no answer before the request's deadline.
     Slow,
 }
 
 impl Oracle {
-    /// File-name slug.
+    /// Short name: file names, the console, a lab's expected findings.
     pub fn slug(self) -> &'static str {
         match self {
-            Oracle::ServerError => "server-error",
+            Oracle::Invariant(r) => r.id(),
             Oracle::TokenForInvalidRequest => "token-for-invalid-request",
-            Oracle::MalformedError => "malformed-error",
-            Oracle::WrongStatus => "wrong-status",
-            Oracle::MissingChallenge => "missing-www-authenticate",
-            Oracle::MissingNoStore => "missing-no-store",
+            Oracle::Dropped => "connection-dropped",
             Oracle::Slow => "slow",
         }
     }
@@ -41,16 +38,11 @@ impl Oracle {
     /// What it means.
     pub fn describe(self) -> &'static str {
         match self {
-            Oracle::ServerError => "the server answered 5xx (or dropped the connection)",
+            Oracle::Invariant(r) => r.title(),
             Oracle::TokenForInvalidRequest => {
                 "tokens were issued for a request that must be refused"
             }
-            Oracle::MalformedError => "the error is not RFC 6749 §5.2 JSON",
-            Oracle::WrongStatus => "the error status is not 400 (or 401 for invalid_client)",
-            Oracle::MissingChallenge => {
-                "401 after Basic authentication without WWW-Authenticate: Basic"
-            }
-            Oracle::MissingNoStore => "a token response without Cache-Control: no-store",
+            Oracle::Dropped => "the server closed the connection without an answer",
             Oracle::Slow => "the answer was slower than the latency bound (or did not come at all)",
         }
     }
@@ -58,122 +50,115 @@ impl Oracle {
     /// The requirement it breaks.
     pub fn requirement(self) -> &'static str {
         match self {
-            Oracle::ServerError | Oracle::WrongStatus => "RFC6749-5.2.a",
-            Oracle::TokenForInvalidRequest => "RFC6749-5.2.a",
-            Oracle::MalformedError => "RFC6749-5.2.b",
-            Oracle::MissingChallenge => "RFC6749-5.2.c",
-            Oracle::MissingNoStore => "RFC6749-5.1.d",
-            Oracle::Slow => "RFC6749-5.2.a",
+            Oracle::Invariant(r) => r.requirement(),
+            Oracle::TokenForInvalidRequest | Oracle::Dropped | Oracle::Slow => "RFC6749-5.2.a",
         }
+    }
+
+    /// The level of that requirement.
+    pub fn level(self) -> Level {
+        match self {
+            Oracle::Invariant(r) => r.level(),
+            Oracle::TokenForInvalidRequest | Oracle::Dropped | Oracle::Slow => Level::Must,
+        }
+    }
+
+    /// Whether the oracle is about the whole endpoint, however reached: its findings are one
+    /// per status class, whatever the mutations.
+    pub fn endpoint_wide(self) -> bool {
+        matches!(
+            self,
+            Oracle::Invariant(Rule::NoStore | Rule::Pragma) | Oracle::Slow
+        )
     }
 }
 
-/// Every oracle the answer trips.
-pub fn judge(
-    session: &Session,
-    req: &Req,
-    _prepared: &PreparedRequest,
-    outcome: &Result<HttpResponse, String>,
-    bound: Duration,
-) -> Vec<Oracle> {
-    let mut out = Vec::new();
-    let resp = match outcome {
+/// One request sent and its answer.
+pub struct Sent {
+    /// The request.
+    pub req: Req,
+    /// What went on the wire.
+    pub prepared: PreparedRequest,
+    /// The answer, or why there was none.
+    pub outcome: Result<HttpResponse, String>,
+    /// The answer's body parsed as JSON, once.
+    pub json: Option<Value>,
+}
+
+impl Sent {
+    /// Bytes of the request line and headers.
+    fn head_len(&self) -> usize {
+        let p = &self.prepared;
+        p.method.len()
+            + p.url.as_str().len()
+            + p.headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
+    }
+}
+
+/// The request head a server must take (RFC 9112 §3 recommends supporting request lines of at
+/// least 8000 octets; common servers cap the whole head near 8 KiB). Over it, a server may
+/// refuse by closing the connection.
+const HEAD_LIMIT: usize = 8000;
+
+/// Whether a success answer carries tokens.
+pub fn issued(resp: &HttpResponse, json: Option<&Value>) -> bool {
+    (200..300).contains(&resp.status)
+        && json.is_some_and(|j| j.get("access_token").is_some() || j.get("refresh_token").is_some())
+}
+
+/// Every oracle the answer trips, with what the invariant saw (for the console).
+pub fn judge(ctx: &Context, sent: &Sent, bound: Duration) -> Vec<(Oracle, String)> {
+    let resp = match &sent.outcome {
         Ok(r) => r,
         // No answer in time says nothing about the answer: too slow, not a 5xx.
-        Err(e) if crate::http::NoAnswer::is(e) => return vec![Oracle::Slow],
-        Err(_) => return vec![Oracle::ServerError],
-    };
-    if resp.duration > bound {
-        out.push(Oracle::Slow);
-    }
-    if resp.status >= 500 {
-        out.push(Oracle::ServerError);
-        return out;
-    }
-    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-    let issued = (200..300).contains(&resp.status)
-        && json
-            .as_ref()
-            .is_some_and(|j| j.get("access_token").is_some() || j.get("refresh_token").is_some());
-    if issued && req.must_fail {
-        out.push(Oracle::TokenForInvalidRequest);
-    }
-    // HTTP-level refusals (another method than POST, a body too large or of another media type)
-    // happen before any token request is read: RFC 6749 §5.2 shapes the errors of token
-    // requests, not these answers (the catalogue's hygiene.get-not-accepted agrees).
-    let http_refusal = req.method != "POST" || matches!(resp.status, 405 | 413 | 415);
-    if !(200..300).contains(&resp.status) && !http_refusal {
-        let error = json
-            .as_ref()
-            .and_then(|j| j.get("error"))
-            .and_then(|e| e.as_str());
-        let charset_ok = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-        };
-        let description_ok = json
-            .as_ref()
-            .and_then(|j| j.get("error_description"))
-            .is_none_or(|d| d.as_str().is_some_and(charset_ok));
-        match error {
-            Some(e) if charset_ok(e) && description_ok => {
-                let status_ok = match resp.status {
-                    400 => true,
-                    401 => e == "invalid_client",
-                    _ => false,
-                };
-                if !status_ok {
-                    out.push(Oracle::WrongStatus);
-                }
-            }
-            _ => out.push(Oracle::MalformedError),
+        Err(e) if crate::http::NoAnswer::is(e) => {
+            return vec![(Oracle::Slow, "no answer in time".into())];
         }
+        Err(_) if sent.head_len() > HEAD_LIMIT => return Vec::new(),
+        Err(_) => return vec![(Oracle::Dropped, "no answer".into())],
+    };
+    let mut out: Vec<(Oracle, String)> = Vec::new();
+    if resp.duration > bound {
+        out.push((Oracle::Slow, format!("{} ms", resp.duration.as_millis())));
     }
-    if resp.status == 401
-        && req.used_basic(session)
-        && !resp
-            .header_values("www-authenticate")
-            .iter()
-            .any(|v| v.to_ascii_lowercase().starts_with("basic"))
-    {
-        out.push(Oracle::MissingChallenge);
-    }
-    // RFC 6749 §5.1's MUST covers responses carrying tokens; errors carry none (the catalogue
-    // judges no-store on errors as a SHOULD, in its errors.* scenarios).
-    if issued
-        && !resp
-            .header_values("cache-control")
-            .iter()
-            .any(|v| v.to_ascii_lowercase().contains("no-store"))
-    {
-        out.push(Oracle::MissingNoStore);
+    let ex = Exchange::from_wire(&sent.prepared, resp);
+    out.extend(
+        crate::invariant::evaluate(ctx, &ex)
+            .into_iter()
+            .map(|v| (Oracle::Invariant(v.rule), v.detail)),
+    );
+    if sent.req.must_fail && issued(resp, sent.json.as_ref()) {
+        out.push((
+            Oracle::TokenForInvalidRequest,
+            format!("status {} with tokens", resp.status),
+        ));
     }
     out
 }
 
-/// `(status, error)` of an outcome.
-pub fn status_and_code(outcome: &Result<HttpResponse, String>) -> (Option<u16>, Option<String>) {
+/// `(status, error)` of an outcome. The `error` is kept only when it looks like an error code
+/// (a short word of `[A-Za-z0-9_.:-]`): it goes into the outputs, and a server that echoes its
+/// input there must not get a token written out.
+pub fn status_and_code(
+    outcome: &Result<HttpResponse, String>,
+    json: Option<&Value>,
+) -> (Option<u16>, Option<String>) {
+    let code_like = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    };
     match outcome {
         Ok(r) => (
             Some(r.status),
-            serde_json::from_slice::<serde_json::Value>(&r.body)
-                .ok()
-                .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(str::to_owned)),
+            json.and_then(|j| j.get("error")).map(|e| match e.as_str() {
+                Some(s) if code_like(s) => s.to_owned(),
+                _ => "(not an error code)".to_owned(),
+            }),
         ),
         Err(_) => (None, None),
     }
-}
-
-/// Findings are the same when the oracle, the status class and the mutation kinds agree.
-pub fn dedupe_key(o: Oracle, req: &Req, outcome: &Result<HttpResponse, String>) -> String {
-    let (status, _) = status_and_code(outcome);
-    let mut kinds: Vec<String> = req.mutations.iter().map(|m| m.kind()).collect();
-    kinds.sort();
-    kinds.dedup();
-    // Oracles about the whole endpoint (no-store, slow) are one finding however reached.
-    if matches!(o, Oracle::MissingNoStore | Oracle::Slow) {
-        return format!("{o:?}/{}", status.map_or(0, |s| s / 100));
-    }
-    format!("{o:?}/{}/{}", status.unwrap_or(0), kinds.join("+"))
 }

@@ -1,235 +1,239 @@
 //! Findings as scenario YAML in the specs format: security teams hand them to the vendor, CI
-//! replays them with `tokencert run`.
+//! replays them with `tokencert run`. The request is written from the same representation it
+//! was sent from ([`Req`]), so the replay sends the same bytes: live tokens and the profile's
+//! values as templates, bytes YAML cannot hold percent-escaped in `body_raw`.
 
 use super::Finding;
-use super::grammar::{Auth, Base, Mutation};
 use super::oracle::Oracle;
+use super::request::{Auth, FORM, ROLE, Req, Seg, Sym, Val, header_map};
+use crate::invariant::{Rule, TOKEN_ERROR_CODES};
 use crate::scenario::emit::{
     ActionDoc, CaptureDoc, CheckDoc, ClientAuthDoc, ClientAuthWith, ExpectDoc, RequestDoc,
     RequirementDoc, ScenarioDoc, StatusDoc, StepDoc,
 };
 use serde_saphyr::{FlowMap, FlowSeq};
 
-/// The template the confidential client's id is written as.
-const CLIENT_ID: &str = "{{ clients.confidential.id }}";
+/// `error` / `error_description` characters (RFC 6749 §5.2), as a regex.
+const ERROR_CHARSET: &str = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]*$";
+
+/// HTTP-level refusals, which are no §5.2 token errors (as the invariants scope them).
+const HTTP_REFUSALS: [u16; 4] = [405, 413, 415, 429];
 
 /// What the oracle's rule expects of the answer, or `None` where no scenario predicate can
-/// say it (slowness).
-fn expect_of(oracle: Oracle) -> Option<ExpectDoc> {
+/// say it (slowness, an echoed value only the live request held).
+fn expect_of(f: &Finding) -> Option<ExpectDoc> {
     let mut e = ExpectDoc::default();
-    match oracle {
-        Oracle::ServerError => {
+    let check = |c: &str, f: &dyn Fn(&mut CheckDoc)| (c.to_owned(), CheckDoc::flow(f));
+    match f.oracle {
+        Oracle::Invariant(Rule::ServerError) | Oracle::Dropped => {
             e.status = StatusDoc::check(|c| c.lt = Some(500));
         }
         Oracle::TokenForInvalidRequest => {
-            e.status = StatusDoc::check(|c| c.gte = Some(400));
-            e.json = vec![(
-                "$.access_token".into(),
-                CheckDoc::flow(|c| c.absent = Some(true)),
-            )];
+            e.json = vec![
+                check("$.access_token", &|c| c.absent = Some(true)),
+                check("$.refresh_token", &|c| c.absent = Some(true)),
+            ];
         }
-        Oracle::MalformedError => {
-            e.headers = vec![(
-                "content-type".into(),
-                CheckDoc::flow(|c| c.contains = Some("json".into())),
-            )];
-            // RFC 6749 §5.2: `error` is limited to these characters.
-            e.json = vec![(
-                "$.error".into(),
-                CheckDoc::flow(|c| {
-                    c.matches = Some(r"^[\x20-\x21\x23-\x5B\x5D-\x7E]+$".into());
-                }),
-            )];
+        Oracle::Invariant(Rule::ErrorJson) => {
+            let codes: Vec<serde_json::Value> =
+                TOKEN_ERROR_CODES.iter().map(|(c, _)| (*c).into()).collect();
+            e.headers = vec![check("content-type", &|c| {
+                c.matches = Some(r"(?i)^\s*application/json\s*(;|$)".into());
+            })];
+            e.json = vec![check("$.error", &|c| {
+                c.one_of = Some(FlowSeq(codes.clone()))
+            })];
         }
-        Oracle::WrongStatus => {
-            e.status = Some(StatusDoc::OneOf(FlowSeq(vec![400, 401, 405, 413, 415])));
+        Oracle::Invariant(Rule::ErrorCharset) => {
+            e.json = ["$.error", "$.error_description"]
+                .iter()
+                .map(|p| {
+                    check(p, &|c| {
+                        c.matches = Some(ERROR_CHARSET.into());
+                        c.optional = Some(true);
+                    })
+                })
+                .collect();
         }
-        Oracle::MissingChallenge => {
-            e.headers = vec![(
-                "www-authenticate".into(),
-                CheckDoc::flow(|c| c.matches = Some("(?i)^basic".into())),
-            )];
+        Oracle::Invariant(Rule::ErrorStatus) => {
+            // 400, or 401 for invalid_client.
+            let mut allowed = vec![400];
+            allowed.extend(HTTP_REFUSALS);
+            if f.error_code.as_deref() == Some("invalid_client") {
+                allowed.push(401);
+            }
+            allowed.sort_unstable();
+            e.status = Some(StatusDoc::OneOf(FlowSeq(allowed)));
         }
-        Oracle::MissingNoStore => {
-            e.headers = vec![(
-                "cache-control".into(),
-                CheckDoc::flow(|c| c.contains = Some("no-store".into())),
-            )];
+        Oracle::Invariant(Rule::Challenge) => {
+            e.headers = vec![check("www-authenticate", &|c| {
+                c.matches = Some(r"\S".into());
+            })];
+        }
+        // After Basic: a 401 challenges Basic, and invalid_client is a 401.
+        Oracle::Invariant(Rule::BasicChallenge) if f.status == Some(401) => {
+            e.headers = vec![check("www-authenticate", &|c| {
+                c.matches = Some(r"(?i)(^|,)\s*basic(\s|,|$)".into());
+            })];
+        }
+        Oracle::Invariant(Rule::BasicChallenge) => {
+            e.status = StatusDoc::check(|c| c.equals = Some(401.into()));
+        }
+        Oracle::Invariant(Rule::NoStore) => {
+            e.headers = vec![check("cache-control", &|c| {
+                c.matches = Some(r"(?i)(^|,)\s*no-store\s*(,|$)".into());
+            })];
+        }
+        Oracle::Invariant(Rule::Pragma) => {
+            e.headers = vec![check("pragma", &|c| {
+                c.matches = Some(r"(?i)(^|,)\s*no-cache\s*(,|$)".into());
+            })];
+        }
+        Oracle::Invariant(Rule::SecretEcho) => {
+            // Only a value the request holds as a template or a literal can be named.
+            let echoed = echoed_value(f)?;
+            e.body = Some(CheckDoc::flow(|c| c.not_contains = Some(echoed)));
         }
         Oracle::Slow => return None,
     }
     Some(e)
 }
 
-/// Whether YAML can hold `s` as a string (its printable set, RFC-free: YAML 1.2 §5.1).
-fn yaml_printable(s: &str) -> bool {
-    s.chars().all(|c| {
-        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}')
-            || ('\u{a0}'..='\u{d7ff}').contains(&c)
-            || ('\u{e000}'..='\u{fffd}').contains(&c)
-            || c >= '\u{10000}'
+/// The request value an error repeated (named in the finding's detail), as the reproducer
+/// writes it: a template for a live or profile value, else the literal.
+fn echoed_value(f: &Finding) -> Option<String> {
+    let names: Vec<&str> = f.detail.split('`').skip(1).step_by(2).collect();
+    let req = &f.req;
+    names.iter().find_map(|name| {
+        req.params
+            .iter()
+            .chain(&req.query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| val(v, req))
+            .filter(|v| v.chars().count() >= 8)
     })
+}
+
+fn tpl(s: Sym, req: &Req) -> String {
+    format!("{{{{ {} }}}}", s.template(&req.live))
+}
+
+fn val(v: &Val, req: &Req) -> String {
+    match v {
+        Val::Lit(l) => l.clone(),
+        Val::Sym(s) => tpl(*s, req),
+    }
+}
+
+/// Whether the request uses a symbol anywhere.
+fn uses(req: &Req, want: &[Sym]) -> bool {
+    req.params
+        .iter()
+        .chain(&req.query)
+        .any(|(_, v)| matches!(v, Val::Sym(s) if want.contains(s)))
+}
+
+/// The request as the scenario format writes it.
+fn request_doc(req: &Req) -> RequestDoc {
+    let mut r = RequestDoc {
+        method: Some(req.method.clone()),
+        endpoint: "token".into(),
+        query: req
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), val(v, req)))
+            .collect(),
+        headers: req.headers.clone(),
+        ..RequestDoc::default()
+    };
+    r.client_auth = match &req.auth {
+        Auth::Registered => Some(ClientAuthDoc::Role(ROLE.into())),
+        Auth::None => None,
+        Auth::With {
+            method,
+            secret,
+            jwt_header,
+        } => Some(ClientAuthDoc::With(FlowMap(ClientAuthWith {
+            client: ROLE.into(),
+            method: Some(method.as_str().into()),
+            secret: secret.clone(),
+            header: header_map(jwt_header),
+        }))),
+    };
+    if !req.raw_body() {
+        r.form = req
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), val(v, req)))
+            .collect();
+        return r;
+    }
+    if let Some(ct) = &req.content_type {
+        r.headers.push(("Content-Type".into(), ct.clone()));
+    }
+    let segs = req.body_segments();
+    let text: Option<String> = segs.iter().try_fold(String::new(), |mut acc, s| {
+        match s {
+            Seg::Lit(b) => acc.push_str(
+                std::str::from_utf8(b)
+                    .ok()
+                    .filter(|t| super::request::template_safe(t))?,
+            ),
+            Seg::Form(s) => {
+                acc.push_str(&format!("{{{{ {} | urlencode }}}}", s.template(&req.live)))
+            }
+            Seg::Json(s) => acc.push_str(&format!("{{{{ {} | json }}}}", s.template(&req.live))),
+        }
+        Some(acc)
+    });
+    match text {
+        Some(t) => r.body = Some(t),
+        None => {
+            let esc = crate::scenario::escape::escape;
+            r.body_raw = Some(
+                segs.iter()
+                    .map(|s| match s {
+                        Seg::Lit(b) => esc(b),
+                        Seg::Form(s) => format!("{{{{ {} | urlencode }}}}", s.template(&req.live)),
+                        Seg::Json(s) => format!("{{{{ {} | json }}}}", s.template(&req.live)),
+                    })
+                    .collect(),
+            );
+        }
+    }
+    debug_assert!(req.content_type.as_deref() != Some(FORM) || r.form.is_empty());
+    r
 }
 
 /// The scenario text, or `None` for findings no scenario predicate can express (slowness).
 pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result<String, String>> {
-    let expect = expect_of(f.oracle)?;
+    let expect = expect_of(f)?;
     let req = &f.req;
-    let rt = req.refresh_token.as_deref().filter(|t| !t.is_empty());
-    // Replaces the live refresh token (and its tampered form) with templates.
-    let templ = |v: &str| -> String {
-        let Some(rt) = rt else { return v.to_owned() };
-        if v == rt {
-            return "{{ rt0 }}".into();
-        }
-        let chars: Vec<char> = rt.chars().collect();
-        let i = chars.len() / 2;
-        let mut t = chars.clone();
-        if let Some(c) = t.get_mut(i) {
-            *c = if *c == 'A' { 'B' } else { 'A' };
-        }
-        if v == t.into_iter().collect::<String>() {
-            return format!("{{{{ rt0 | replace_char({i}) }}}}");
-        }
-        v.replace(rt, "{{ rt0 }}")
-    };
-    let kinds: Vec<String> = req.mutations.iter().map(Mutation::kind).collect();
     let mut setup = Vec::new();
     let capture = |var: &str, path: &str| {
         let mut s = StepDoc::new(None, ActionDoc::Bootstrap(None));
         s.capture = vec![(var.to_owned(), CaptureDoc::secret_json(path))];
         s
     };
-    if req.base == Base::Refresh && rt.is_some() {
+    if uses(req, &[Sym::RefreshToken, Sym::TamperedRefreshToken]) {
         setup.push(capture("rt0", "$.refresh_token"));
-    } else if req.base == Base::TokenExchange {
+    }
+    if uses(req, &[Sym::AccessToken]) {
         setup.push(capture("at0", "$.access_token"));
     }
-    let mut r = RequestDoc {
-        method: Some(req.method.clone()),
-        endpoint: "token".into(),
-        ..RequestDoc::default()
-    };
-    let mut form: Vec<(String, String)> = req.params.clone();
-    if req.base == Base::TokenExchange {
-        for (k, v) in &mut form {
-            if k == "subject_token" {
-                *v = "{{ at0 }}".into();
-            }
-        }
-    }
-    let mut headers: Vec<(String, String)> = req.headers.clone();
-    let with = |method: &str, secret: Option<&str>| {
-        Some(ClientAuthDoc::With(FlowMap(ClientAuthWith {
-            client: "confidential".into(),
-            method: Some(method.into()),
-            secret: secret.map(str::to_owned),
-        })))
-    };
-    match &req.auth {
-        Auth::Registered => r.client_auth = Some(ClientAuthDoc::Role("confidential".into())),
-        Auth::None => {}
-        Auth::Raw(v) => headers.push(("Authorization".into(), v.clone())),
-        Auth::WrongSecret => {
-            r.client_auth = with("client_secret_basic", Some("tokencert-wrong-secret"));
-        }
-        Auth::IdOnly => r.client_auth = with("none", None),
-        Auth::Both => {
-            r.client_auth = with("client_secret_basic", None);
-            form.push(("client_id".into(), CLIENT_ID.into()));
-            form.push(("client_secret".into(), "tokencert-second-credential".into()));
-        }
-        Auth::AssertionNone => {
-            form.push(("client_id".into(), CLIENT_ID.into()));
-            form.push((
-                "client_assertion_type".into(),
-                crate::session::ASSERTION_TYPE.into(),
-            ));
-            form.push((
-                "client_assertion".into(),
-                "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.".into(),
-            ));
-        }
-    }
-    if req.query_credentials {
-        r.query = vec![("client_id".into(), CLIENT_ID.into())];
-    }
-    // A raw body where a form cannot say it: JSON, appended bytes, or no content type.
-    let raw = req.json_body
-        || !req.raw_suffix.is_empty()
-        || req.content_type.is_none()
-        || req
-            .content_type
-            .as_deref()
-            .is_some_and(|c| !c.starts_with("application/x-www-form-urlencoded"));
-    if let Some(ct) = &req.content_type
-        && raw
-    {
-        headers.push(("Content-Type".into(), ct.clone()));
-    }
-    r.headers = headers;
-    if raw && req.json_body {
-        let map: serde_json::Map<String, serde_json::Value> = form
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(templ(v))))
-            .collect();
-        r.body = Some(serde_json::Value::Object(map).to_string());
-    } else if raw {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &form {
-            s.append_pair(k, v);
-        }
-        let mut bytes = s.finish().into_bytes();
-        bytes.extend_from_slice(&req.raw_suffix);
-        // Templates survive form-encoding only when written back in clear.
-        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let encoded_id = encode(CLIENT_ID);
-        // The live token as it is on the wire, and the template that puts it there.
-        let live = rt.map(|t| {
-            let enc = encode(t);
-            let tpl = if enc == t {
-                "{{ rt0 }}"
-            } else {
-                "{{ rt0 | urlencode }}"
-            };
-            (enc, tpl)
-        });
-        match String::from_utf8(bytes) {
-            Ok(text) if yaml_printable(&text) => {
-                let mut b = text;
-                if let Some((enc, tpl)) = &live {
-                    b = b.replace(enc, tpl);
-                }
-                r.body = Some(b.replace(&encoded_id, CLIENT_ID));
-            }
-            // Bytes a YAML string cannot hold: written exactly, percent-escaped.
-            other => {
-                let bytes = match other {
-                    Ok(text) => text.into_bytes(),
-                    Err(e) => e.into_bytes(),
-                };
-                let esc = crate::scenario::escape::escape;
-                let mut b = esc(&bytes);
-                if let Some((enc, tpl)) = &live {
-                    b = b.replace(&esc(enc.as_bytes()), tpl);
-                }
-                r.body_raw = Some(b.replace(&esc(encoded_id.as_bytes()), CLIENT_ID));
-            }
-        }
-    } else {
-        r.form = form.iter().map(|(k, v)| (k.clone(), templ(v))).collect();
-    }
-    let mut step = StepDoc::new(None, ActionDoc::Request(r));
+    let mut step = StepDoc::new(None, ActionDoc::Request(request_doc(req)));
     step.expect = Some(expect);
+    let kinds = req.kinds();
     let doc = ScenarioDoc {
         comments: vec![
             format!("Reproducer {n} found by `tokencert fuzz --seed {seed}` against {target}."),
             format!(
-                "{} ({} request(s) hit it; status {}).",
+                "{} (status {}, error {}); findings.json counts the requests that hit it.",
                 f.oracle.describe(),
-                f.hits,
-                f.status.map_or("none".into(), |s| s.to_string())
+                f.status.map_or("none".into(), |s| s.to_string()),
+                f.error_code.as_deref().unwrap_or("-"),
             ),
+            format!("Root cause: {}.", f.key),
         ],
         title: format!(
             "fuzz: {} ({})",
@@ -240,7 +244,10 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result
                 kinds.join(", ")
             }
         ),
-        requirements: vec![RequirementDoc::must(f.oracle.requirement())],
+        requirements: vec![RequirementDoc::at(
+            f.oracle.requirement(),
+            f.oracle.level().as_str(),
+        )],
         tags: vec!["fuzz".into()],
         setup,
         steps: vec![step],
@@ -253,37 +260,25 @@ pub fn scenario(f: &Finding, seed: u64, target: &str, n: usize) -> Option<Result
 #[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
 mod tests {
     use super::*;
-    use crate::blackbox::grammar::Req;
+    use crate::blackbox::grammar::{Base, Mutation, build};
+    use crate::blackbox::request::Live;
     use crate::scenario::Action;
 
-    fn finding(suffix: &[u8]) -> Finding {
+    fn finding(req: Req) -> Finding {
         Finding {
-            oracle: Oracle::ServerError,
-            req: Req {
-                base: Base::Refresh,
-                mutations: Vec::new(),
-                method: "POST".into(),
-                params: vec![
-                    ("grant_type".into(), "refresh_token".into()),
-                    ("refresh_token".into(), "rt-live%value".into()),
-                ],
-                raw_suffix: suffix.to_vec(),
-                json_body: false,
-                content_type: Some("application/x-www-form-urlencoded".into()),
-                headers: Vec::new(),
-                auth: Auth::Registered,
-                query_credentials: false,
-                must_fail: true,
-                refresh_token: Some("rt-live%value".into()),
-            },
+            oracle: Oracle::Invariant(Rule::ServerError),
+            req,
+            detail: String::new(),
             status: Some(500),
             error_code: None,
             hits: 1,
+            variants: Default::default(),
+            key: "k".into(),
             file: None,
         }
     }
 
-    /// The request body the reproducer sends, with `rt0` bound to `rt`.
+    /// The body the reproducer sends with `rt0` bound to `rt` and the session's profile.
     fn replayed_body(text: &str, rt: &str) -> Vec<u8> {
         let s = crate::scenario::load::scenario_from_str("r.yaml", text)
             .unwrap_or_else(|d| panic!("{text}\n{}", d[0].render()));
@@ -292,6 +287,10 @@ mod tests {
         };
         let mut scope = serde_json::Map::new();
         scope.insert("rt0".into(), rt.into());
+        scope.insert(
+            "test_user".into(),
+            serde_json::json!({"username": "alice", "password": "pw"}),
+        );
         match (&r.body, &r.body_raw) {
             (Some(b), None) => b.template.render_string(&scope).unwrap().into_bytes(),
             (None, Some(b)) => b
@@ -304,23 +303,38 @@ mod tests {
     }
 
     #[test]
-    fn bodies_yaml_cannot_hold_are_written_exactly() {
-        // The live token is form-encoded on the wire (`%25`); the reproducer must template it
-        // (a replay has a new live token) and encode it the same way.
-        for suffix in [&b"&x=\xff\xfe\xc3"[..], b"&x=\x00\x1b{{ not a template }}"] {
-            let text = scenario(&finding(suffix), 1, "t", 1).unwrap().unwrap();
-            assert!(text.contains("body_raw:"), "{text}");
-            assert!(!text.contains("rt-live"), "the live token leaked: {text}");
-            let mut want = b"grant_type=refresh_token&refresh_token=rt-live%25value".to_vec();
-            want.extend_from_slice(suffix);
-            assert_eq!(replayed_body(&text, "rt-live%value"), want, "{text}");
+    fn raw_bodies_replay_the_bytes_sent() {
+        let s = crate::blackbox::test_session();
+        // A live token that form-encoding changes, bytes YAML cannot hold, a profile secret.
+        let live = || Live {
+            refresh_token: Some("rt-live%value".into()),
+            access_token: None,
+        };
+        for (base, m) in [
+            (Base::Refresh, Mutation::InvalidUtf8),
+            (Base::Refresh, Mutation::BadPercent),
+            (Base::Password, Mutation::InvalidUtf8),
+            (Base::Refresh, Mutation::JsonBody),
+        ] {
+            let req = build(&s, base, &[m], live()).unwrap();
+            let wire = req.prepare(&s).unwrap().body;
+            let text = scenario(&finding(req), 1, "t", 1).unwrap().unwrap();
+            for secret in ["rt-live", "pw\n", "=pw"] {
+                assert!(!text.contains(secret), "{secret} leaked: {text}");
+            }
+            assert_eq!(replayed_body(&text, "rt-live%value"), wire, "{text}");
         }
-        // Printable UTF-8 stays a readable `body`.
-        let text = scenario(&finding("&x=é".as_bytes()), 1, "t", 1)
-            .unwrap()
-            .unwrap();
+        // Printable UTF-8 stays a readable `body`, a plain form stays `form`.
+        let req = build(&s, Base::Refresh, &[Mutation::BadPercent], live()).unwrap();
+        let text = scenario(&finding(req), 1, "t", 1).unwrap().unwrap();
         assert!(
             text.contains("body:") && !text.contains("body_raw"),
+            "{text}"
+        );
+        let req = build(&s, Base::Refresh, &[Mutation::UnknownParam(2)], live()).unwrap();
+        let text = scenario(&finding(req), 1, "t", 1).unwrap().unwrap();
+        assert!(
+            text.contains("form:") && text.contains("{{ rt0 }}"),
             "{text}"
         );
     }

@@ -41,7 +41,7 @@ pub struct ByStandard {
 #[allow(clippy::large_enum_variant)] // built once per catalogue load: the size does not matter
 pub enum Matcher {
     /// `{ not | in | above | has | lacks | has_any: … }`: every one given holds.
-    Op(Op),
+    Op(Box<Op>),
     /// The key equals this value (`null` for `~`).
     Equals(Value),
 }

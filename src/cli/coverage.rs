@@ -4,7 +4,7 @@
 use super::{EXIT_OK, PathArgs, load_specs};
 
 pub(super) fn coverage(a: &PathArgs) -> u8 {
-    let cat = match load_specs(&a.source(), None) {
+    let cat = match load_specs(&a.source()) {
         Ok(c) => c,
         Err(code) => return code,
     };

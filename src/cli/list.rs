@@ -21,7 +21,7 @@ pub(super) fn list(a: &ListArgs) -> u8 {
         }
         return EXIT_OK;
     }
-    let cat = match load_specs(&a.paths.source(), None) {
+    let cat = match load_specs(&a.paths.source()) {
         Ok(c) => c,
         Err(code) => return code,
     };

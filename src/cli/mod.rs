@@ -6,7 +6,9 @@
 
 mod console;
 mod coverage;
+mod filter;
 mod fuzz;
+mod init;
 mod list;
 mod prop;
 mod run;
@@ -56,6 +58,9 @@ enum Command {
     /// Model-based property tests of rotation invariants against a live target; counterexamples
     /// are shrunk and written as scenario YAML.
     Prop(prop::PropArgs),
+    /// Write a draft target profile for a new server from its discovery documents and safe
+    /// probes with a test client; every inferred value is commented for you to confirm.
+    Init(init::InitArgs),
 }
 
 /// Scenario files or directories.
@@ -121,22 +126,27 @@ pub fn main() -> ExitCode {
         Command::Coverage(a) => coverage::coverage(&a),
         Command::Fuzz(a) => rt.block_on(fuzz::fuzz(a)),
         Command::Prop(a) => rt.block_on(prop::prop(a)),
+        Command::Init(a) => rt.block_on(init::init(a)),
     };
     ExitCode::from(code)
 }
 
-/// Loads scenarios and fixtures; on an error prints every diagnostic (and `then`, if given)
-/// and returns the exit code.
-fn load_specs(from: &SpecSource, then: Option<&str>) -> Result<Catalogue, u8> {
+/// Loads scenarios and fixtures; `Err` holds every diagnostic when one is an error.
+fn load_catalogue(from: &SpecSource) -> Result<Catalogue, Vec<crate::diagnostic::Diagnostic>> {
     let (cat, diags) = scenario::load(from, &LoadOptions::default());
-    if !diags.iter().any(|d| d.severity == Severity::Error) {
-        return Ok(cat);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        Err(diags)
+    } else {
+        Ok(cat)
     }
-    eprint!("{}", crate::diagnostic::render_all(&diags));
-    if let Some(msg) = then {
-        eprintln!("{msg}");
-    }
-    Err(EXIT_INVALID)
+}
+
+/// [`load_catalogue`], printing every diagnostic on an error; `Err` is the exit code.
+fn load_specs(from: &SpecSource) -> Result<Catalogue, u8> {
+    load_catalogue(from).map_err(|diags| {
+        eprint!("{}", crate::diagnostic::render_all(&diags));
+        EXIT_INVALID
+    })
 }
 
 /// Besides the catalogue loaded `from`, the one a profile's deviations may also name: the

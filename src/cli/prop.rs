@@ -3,6 +3,7 @@
 
 use super::target::{SetupOptions, TargetArgs};
 use super::{EXIT_FAIL, EXIT_HARNESS, EXIT_OK};
+use crate::profile::Redactor;
 use crate::prop::{PropOptions, PropSummary, Source};
 use std::path::PathBuf;
 
@@ -22,6 +23,10 @@ pub(super) struct PropArgs {
     /// Most operations per case.
     #[arg(long, default_value_t = 10)]
     max_ops: usize,
+    /// Collect up to this many counterexamples, each breaking another invariant, instead of
+    /// stopping at the first (the search goes on with the cases left).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    keep_going: u32,
     /// Run the embedded server on a SQLite file and add restarts to the operations.
     #[arg(long)]
     durable: bool,
@@ -40,7 +45,7 @@ pub(super) async fn prop(a: PropArgs) -> u8 {
     };
     let opened = match super::target::open(&a.target, &setup).await {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(stop) => return stop.print(),
     };
     let (source, name) = match &opened.session {
         Some(session) => (
@@ -53,7 +58,13 @@ pub(super) async fn prop(a: PropArgs) -> u8 {
             Err(code) => return code,
         },
     };
-    let code = search(&a, source, &name).await;
+    // What the console and the reproducers are redacted with: the live target's session
+    // knows its secrets and every token it handed out.
+    let redactor = match &opened.session {
+        Some(s) => s.redactor.clone(),
+        None => crate::profile::Redactor::new(),
+    };
+    let code = search(&a, source, &name, &redactor).await;
     opened.close().await;
     code
 }
@@ -91,7 +102,7 @@ fn embedded_source(a: &PropArgs) -> Result<(Source, String), u8> {
     Ok((source, name))
 }
 
-async fn search(a: &PropArgs, source: Source, name: &str) -> u8 {
+async fn search(a: &PropArgs, source: Source, name: &str, redactor: &Redactor) -> u8 {
     let flaw_names: Vec<String> = a.target.flaws.iter().map(|f| f.name().to_owned()).collect();
     eprintln!(
         "prop: {} cases (seed {}) against {name}{}",
@@ -107,6 +118,7 @@ async fn search(a: &PropArgs, source: Source, name: &str) -> u8 {
         cases: a.cases,
         seed: a.seed,
         max_ops: a.max_ops,
+        keep_going: a.keep_going as usize,
         ..PropOptions::default()
     };
     let handle = tokio::runtime::Handle::current();
@@ -120,10 +132,16 @@ async fn search(a: &PropArgs, source: Source, name: &str) -> u8 {
                 return EXIT_HARNESS;
             }
         };
-    report(a, &summary, name, &flaw_names)
+    report(a, &summary, name, &flaw_names, redactor)
 }
 
-fn report(a: &PropArgs, summary: &PropSummary, name: &str, flaw_names: &[String]) -> u8 {
+fn report(
+    a: &PropArgs,
+    summary: &PropSummary,
+    name: &str,
+    flaw_names: &[String],
+    redactor: &Redactor,
+) -> u8 {
     let secs = summary.elapsed.as_secs_f64().max(0.001);
     eprintln!(
         "{} case(s), {} request(s) in {secs:.1} s ({:.1} cases/s, {:.0} req/s)",
@@ -132,10 +150,13 @@ fn report(a: &PropArgs, summary: &PropSummary, name: &str, flaw_names: &[String]
         summary.cases as f64 / secs,
         summary.requests as f64 / secs
     );
-    if let Some(f) = &summary.finding {
-        eprint!("{}", f.describe());
+    for (k, f) in summary.findings.iter().enumerate() {
+        if summary.findings.len() > 1 || a.keep_going > 1 {
+            eprintln!("counterexample {} of {}:", k + 1, summary.findings.len());
+        }
+        eprint!("{}", redactor.redact(&f.describe()));
         eprintln!("found after {} case(s)", f.cases_to_find);
-        match crate::prop::write_reproducer(f, &a.out, name, flaw_names, a.seed) {
+        match crate::prop::write_reproducer(f, &a.out, name, flaw_names, a.seed, redactor) {
             Ok(files) => {
                 for p in files {
                     eprintln!("  reproducer: {}", p.display());
@@ -149,11 +170,13 @@ fn report(a: &PropArgs, summary: &PropSummary, name: &str, flaw_names: &[String]
                 return EXIT_HARNESS;
             }
         }
-        return EXIT_FAIL;
     }
     if let Some(e) = &summary.error {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", redactor.redact(e));
         return EXIT_HARNESS;
+    }
+    if !summary.findings.is_empty() {
+        return EXIT_FAIL;
     }
     eprintln!("no counterexample");
     EXIT_OK

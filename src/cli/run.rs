@@ -1,7 +1,7 @@
 //! `tokencert run`: the scenarios against a target, with console, JUnit, JSON and HTML reports.
 
-use super::target::{SetupOptions, TargetArgs};
-use super::{EXIT_HARNESS, EXIT_USAGE, console, load_specs};
+use super::target::{SetupOptions, Stop, TargetArgs};
+use super::{EXIT_HARNESS, EXIT_INVALID, EXIT_USAGE, console};
 use crate::report::{
     self, FlawMatrix, Outcome, RunReport, ScenarioResult, TargetInfo, Tool, Verdict,
 };
@@ -37,24 +37,33 @@ pub(super) struct RunArgs {
     /// concurrently); a cell that would need longer is skipped. `0` turns real-time waits off.
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     max_wait: humantime::Duration,
-    /// Never draw a progress bar.
-    #[arg(long)]
-    no_progress: bool,
-    /// Print the redacted HTTP exchanges of failures on the console.
-    #[arg(long, short = 'v')]
-    verbose: bool,
+    /// The least severe finding that fails the run (exit 4): `fail` (a broken MUST, the
+    /// default), `warn` (a broken SHOULD too) or `info` (any finding, MAY included).
+    #[arg(long, value_name = "LEVEL", default_value = "fail")]
+    fail_on: report::FailOn,
+    #[command(flatten)]
+    console: console::ConsoleArgs,
 }
 
 pub(super) async fn run(a: RunArgs) -> u8 {
+    let meta = RunMeta::now();
     // The scenarios first: an invalid file is reported before a server is started or asked.
     let from = super::spec_source(&a.specs);
-    let cat = match load_specs(
-        &from,
-        Some("the scenarios are invalid: fix them (tokencert validate) before running"),
-    ) {
+    let cat = match super::load_catalogue(&from) {
         Ok(c) => Arc::new(c),
-        Err(code) => return code,
+        Err(diags) => {
+            let stop = Stop::diagnostics(
+                EXIT_INVALID,
+                "scenarios",
+                &diags,
+                "the scenarios are invalid: fix them (tokencert validate) before running",
+            );
+            return stopped(&a, &meta, stop);
+        }
     };
+    if let Err(code) = super::filter::check(&cat, &a.filter) {
+        return code;
+    }
     let builtin = a
         .target
         .target
@@ -65,93 +74,213 @@ pub(super) async fn run(a: RunArgs) -> u8 {
     let setup = SetupOptions {
         timeout: a.timeout.map(Into::into),
         scenarios: &scenarios,
+        quiet: a.console.quiet,
         ..SetupOptions::default()
     };
     let opened = match super::target::open(&a.target, &setup).await {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(stop) => return stopped(&a, &meta, stop),
     };
     let code = match &opened.session {
-        Some(session) => run_against(&a, Arc::clone(session), cat).await,
+        Some(session) => run_against(&a, &meta, Arc::clone(session), cat).await,
         None => EXIT_HARNESS,
     };
     opened.close().await;
     code
 }
 
-async fn run_against(a: &RunArgs, session: Arc<Session>, cat: Arc<Catalogue>) -> u8 {
-    let id = run_id();
-    let started = std::time::Instant::now();
-    let started_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let runner = Arc::new(Runner::new(session, Arc::clone(&cat), id.clone()));
+/// When and as what the run started; builds its report.
+struct RunMeta {
+    id: String,
+    started: std::time::Instant,
+    started_at: String,
+}
+
+impl RunMeta {
+    fn now() -> RunMeta {
+        RunMeta {
+            id: run_id(),
+            started: std::time::Instant::now(),
+            started_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The report of `results` against `target`, ending with `exit_code`.
+    fn report(
+        &self,
+        target: TargetInfo,
+        results: Vec<ScenarioResult>,
+        requirements: Vec<report::RequirementSummary>,
+        exit_code: u8,
+        fail_on: report::FailOn,
+    ) -> RunReport {
+        let summary = report::summarize(&results);
+        RunReport {
+            schema_version: report::SCHEMA_VERSION,
+            tool: Tool {
+                name: "tokencert".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            run_id: self.id.clone(),
+            started_at: self.started_at.clone(),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            target,
+            coverage: report::Coverage::of(&requirements, &summary),
+            summary,
+            requirements,
+            flaw_matrix: None,
+            results,
+            exit_code: i32::from(exit_code),
+            fail_on,
+        }
+    }
+}
+
+/// What each early stop's error testcase is named, by stage.
+const STOP_TITLES: &[(&str, &str)] = &[
+    ("scenarios", "the scenario and fixture files are valid"),
+    ("profile", "the target profile is valid"),
+    (
+        "secrets",
+        "every value the profile reads from the environment is set",
+    ),
+    ("policy", "the policy file is valid"),
+    ("embedded-server", "the embedded reference server starts"),
+    ("discovery", "discovery answers with the target's metadata"),
+    ("preflight", "the target can be reached"),
+];
+
+/// A run that stopped before any cell ran: the reason on stderr and, unless it was a usage
+/// error, reports holding one error testcase that says why, so CI always gets a report.
+fn stopped(a: &RunArgs, meta: &RunMeta, stop: Stop) -> u8 {
+    let code = stop.print();
+    if code == EXIT_USAGE {
+        return code;
+    }
+    let title = STOP_TITLES
+        .iter()
+        .find(|(stage, _)| *stage == stop.stage)
+        .map_or(stop.stage, |(_, t)| *t);
+    let result = ScenarioResult {
+        scenario: format!("tokencert.{}", stop.stage),
+        cell: String::new(),
+        title: title.to_owned(),
+        file: stop
+            .file
+            .clone()
+            .or_else(|| a.target.target.as_ref().map(|p| p.display().to_string()))
+            .unwrap_or_default(),
+        outcome: Outcome::Error,
+        reason: Some(stop.summary.clone()),
+        requirements: Vec::new(),
+        duration_ms: u64::try_from(meta.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        steps: Vec::new(),
+        findings: Vec::new(),
+    };
+    let target = TargetInfo {
+        name: a.target.target.as_ref().map_or_else(
+            || "embedded reference server".to_owned(),
+            |p| p.display().to_string(),
+        ),
+        base_url: String::new(),
+        policy: a.target.policy.clone().unwrap_or_default(),
+        flaws: a.target.flaws.iter().map(|f| f.name().to_owned()).collect(),
+        capabilities: Vec::new(),
+    };
+    let report = meta.report(target, vec![result], Vec::new(), code, a.fail_on);
+    write_reports(a, &report).map_or_else(|e| e, |()| code)
+}
+
+/// Writes the reports where the flags say; `Err` is the exit code when they cannot be written.
+fn write_reports(a: &RunArgs, report: &RunReport) -> Result<(), u8> {
+    let dir = a
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(&report.run_id));
+    match report::write_all(report, &dir) {
+        Ok(files) => {
+            for f in files.iter().filter(|_| !a.console.quiet) {
+                eprintln!("  report: {}", f.display());
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: cannot write reports to {}: {e}", dir.display());
+            Err(EXIT_HARNESS)
+        }
+    }
+}
+
+async fn run_against(
+    a: &RunArgs,
+    meta: &RunMeta,
+    session: Arc<Session>,
+    cat: Arc<Catalogue>,
+) -> u8 {
+    let runner = Arc::new(Runner::new(session, Arc::clone(&cat), meta.id.clone()));
     let cells = runner.plan(&a.filter);
     if cells.is_empty() {
         eprintln!("error: no scenario matches the filter");
         return EXIT_USAGE;
     }
-    let show_progress =
-        !a.no_progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let printer = Arc::new(console::Printer::new(cells.len(), show_progress, a.verbose));
+    let show_progress = !a.console.no_progress
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none();
+    let paint = a.console.color.for_stream(std::io::stdout().is_terminal());
+    let view = console::View {
+        verbose: a.console.verbose,
+        paint,
+    };
+    let printer = Arc::new(console::Printer::new(
+        cells.len(),
+        show_progress,
+        a.console.quiet,
+        view,
+    ));
     let cb_printer = Arc::clone(&printer);
     let opts = RunOptions {
         jobs: a.jobs,
         filters: a.filter.clone(),
-        on_result: Some(Arc::new(move |r| cb_printer.result(r))),
+        on_result: Some(Arc::new(move |i, r| cb_printer.result(i, r))),
         max_wait: a.max_wait.into(),
     };
     let mut results = runner.run(cells, &opts).await;
-    printer.finish();
-    // The target's own rows: what its policy breaks of its claims, and the response invariants
-    // its answers broke in any cell.
-    for r in runner.target_results() {
-        eprint!("{}", console::render_result(&r, a.verbose));
+    // The target's own rows, printed after every cell: what its policy breaks of its claims,
+    // and the response invariants its answers broke in any cell.
+    let first = results.len();
+    for (i, r) in runner.target_results().into_iter().enumerate() {
+        printer.result(first + i, &r);
         results.push(r);
     }
+    printer.finish();
     let summary = report::summarize(&results);
-    let code = report::exit_code(&summary);
+    let code = summary.exit_code_under(a.fail_on);
     let t = &runner.session.target;
-    let report = RunReport {
-        schema_version: report::SCHEMA_VERSION,
-        tool: Tool {
-            name: "tokencert".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        run_id: id.clone(),
-        started_at,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        target: TargetInfo {
-            name: t.name.clone(),
-            base_url: t.base_url.to_string(),
-            policy: t.policy.name.clone(),
-            flaws: t.flaws.clone(),
-            capabilities: runner.capabilities(&opts).into_iter().collect(),
-        },
-        summary: summary.clone(),
-        requirements: report::requirement_summaries(&cat, &results),
-        flaw_matrix: (!t.flaws.is_empty()).then(|| flaw_row(&t.flaws.join("+"), &results)),
-        results,
-        exit_code: code,
+    let target = TargetInfo {
+        name: t.name.clone(),
+        base_url: t.base_url.to_string(),
+        policy: t.policy.name.clone(),
+        flaws: t.flaws.clone(),
+        capabilities: runner.capabilities(&opts).into_iter().collect(),
     };
-    let dir = a
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| Path::new("reports").join(&id));
-    let written = report::write_all(&report, &dir);
-    console::summary(&summary, report.duration_ms);
-    match written {
-        Ok(files) => {
-            for f in files {
-                eprintln!("  report: {}", f.display());
-            }
-        }
-        Err(e) => {
-            eprintln!("error: cannot write reports to {}: {e}", dir.display());
-            return EXIT_HARNESS;
-        }
+    let requirements = report::requirement_summaries(&cat, &results);
+    let flaw_matrix = (!t.flaws.is_empty()).then(|| flaw_row(&t.flaws.join("+"), &results));
+    let mut report = meta.report(target, results, requirements, code, a.fail_on);
+    report.flaw_matrix = flaw_matrix;
+    let written = write_reports(a, &report);
+    console::stdout(&console::recap(&report.results, paint));
+    console::stdout(&console::summary_line(&summary, report.duration_ms, paint));
+    console::stdout(&format!("{}\n", report.headline()));
+    if report::github::enabled() {
+        // Workflow commands are read from stdout.
+        console::stdout(&report::github::annotations(&report));
     }
-    u8::try_from(code).unwrap_or(EXIT_HARNESS)
+    match written {
+        Ok(()) => code,
+        Err(e) => e,
+    }
 }
 
 /// `20260102T030405Z-1a2b3c`: sortable, and unique across runs started the same second.

@@ -103,7 +103,7 @@ rules! {
     /// Basic was tried and the answer does not challenge Basic.
     BasicChallenge = "basic-challenge" / "RFC6749-5.2.c" / Must
         / "after Basic authentication, invalid_client is a 401 with a Basic challenge"
-        / "answers of the token, revocation, introspection and device authorization endpoints to a request with `Authorization: Basic`: every 401, and every invalid_client",
+        / "answers of the token, revocation, introspection and device authorization endpoints to a POST with `Authorization: Basic`: every 401, and every invalid_client",
     /// A response with tokens that may be cached.
     NoStore = "no-store" / "RFC6749-5.1.d" / Must
         / "responses carrying tokens have Cache-Control: no-store"
@@ -406,7 +406,8 @@ fn challenges(ex: &Exchange<'_>, error: Option<&str>, out: &mut Vec<Violation>) 
             "401 without WWW-Authenticate",
         ));
     }
-    if !ex.used_basic() {
+    // RFC 6749 §5.2 speaks of requests to the endpoints (POST); a GET gets only RFC 9110's rule.
+    if !ex.used_basic() || !ex.method.eq_ignore_ascii_case("POST") {
         return;
     }
     let basic = challenges

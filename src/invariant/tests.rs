@@ -211,6 +211,10 @@ fn basic_authentication_gets_a_basic_challenge_and_401() {
         [Rule::Challenge, Rule::BasicChallenge]
     );
     assert_eq!(rules(&c, &basic(400, &[JSON])), [Rule::BasicChallenge]);
+    // A GET is no token request: only RFC 9110's rule applies to its 401.
+    let mut get = basic(401, &[JSON]);
+    get.method = "GET";
+    assert_eq!(rules(&c, &get), [Rule::Challenge]);
     // Without Basic, 400 invalid_client is the policy's choice (RFC 6749 §5.2 MAY).
     assert_eq!(rules(&c, &ex(400, &[JSON], client)), []);
 }

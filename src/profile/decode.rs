@@ -119,8 +119,8 @@ impl Target {
         if !p.dec.errors.is_empty() {
             return Err(TargetError::Invalid(p.dec.errors));
         }
-        if let Some(m) = p.missing.into_iter().next() {
-            return Err(TargetError::MissingSecret(m));
+        if !p.missing.is_empty() {
+            return Err(TargetError::MissingSecret(p.missing));
         }
         target.ok_or_else(|| TargetError::Invalid(Vec::new()))
     }
@@ -130,10 +130,17 @@ struct ProfileDecoder<'a> {
     dec: Dec<'a>,
     env: &'a dyn Env,
     base_dir: &'a Path,
-    missing: Vec<String>,
+    /// Every secret the environment lacks, at its place (all of them, not the first).
+    missing: Vec<Diagnostic>,
 }
 
 impl ProfileDecoder<'_> {
+    /// Records a value the environment lacks, at `loc` in the profile.
+    fn missing(&mut self, loc: Loc, message: String, label: impl Into<String>) {
+        self.missing
+            .push(Diagnostic::error(self.dec.src, loc, message).with_label(label));
+    }
+
     fn secret(&mut self, node: &Node, what: &str) -> Option<Secret> {
         match &node.kind {
             Kind::Str(s) => Some(Secret::new(s.clone())),
@@ -145,8 +152,11 @@ impl ProfileDecoder<'_> {
                     "env" => match self.env.var(&name) {
                         Some(val) => Some(Secret::new(val)),
                         None => {
-                            self.missing
-                                .push(format!("{what}: environment variable `{name}` is not set"));
+                            self.missing(
+                                v.loc,
+                                format!("{what}: environment variable `{name}` is not set"),
+                                format!("export {name} before the run"),
+                            );
                             Some(Secret::new(String::new()))
                         }
                     },
@@ -159,8 +169,11 @@ impl ProfileDecoder<'_> {
                         match std::fs::read_to_string(&path) {
                             Ok(val) => Some(Secret::new(val)),
                             Err(e) => {
-                                self.missing
-                                    .push(format!("{what}: cannot read `{}`: {e}", path.display()));
+                                self.missing(
+                                    v.loc,
+                                    format!("{what}: cannot read `{}`: {e}", path.display()),
+                                    "the path is relative to the profile's directory",
+                                );
                                 Some(Secret::new(String::new()))
                             }
                         }
@@ -243,17 +256,23 @@ impl ProfileDecoder<'_> {
             Some(v) => match url::Url::parse(&v) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
                 _ => {
-                    self.missing.push(format!(
-                        "base_url: environment variable `{name}` is `{v}`, not an http(s) URL"
-                    ));
+                    self.missing(
+                        env_node.loc,
+                        format!(
+                            "base_url: environment variable `{name}` is `{v}`, not an http(s) URL"
+                        ),
+                        "e.g. `http://127.0.0.1:8080`",
+                    );
                     default.or_else(|| url::Url::parse("http://base-url.invalid/").ok())
                 }
             },
             None if default.is_some() => default,
             None => {
-                self.missing.push(format!(
-                    "base_url: environment variable `{name}` is not set"
-                ));
+                self.missing(
+                    env_node.loc,
+                    format!("base_url: environment variable `{name}` is not set"),
+                    format!("export {name}, or give a `default`"),
+                );
                 url::Url::parse("http://base-url.invalid/").ok()
             }
         }
@@ -1038,7 +1057,21 @@ deviations:
             Path::new("."),
             &MapEnv(BTreeMap::new()),
         );
-        assert!(matches!(e, Err(TargetError::MissingSecret(m)) if m.contains("C1_SECRET")));
+        let Err(TargetError::MissingSecret(missing)) = e else {
+            panic!("expected missing secrets, got {e:?}");
+        };
+        // Every missing variable, each at its place in the profile.
+        let got: Vec<String> = missing
+            .iter()
+            .map(|d| format!("{} {}", d.location(), d.message))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "t.yaml:5:42 clients.confidential.secret: environment variable `C1_SECRET` is not set",
+                "t.yaml:7:65 bootstrap.password: environment variable `ALICE_PW` is not set",
+            ]
+        );
     }
 
     #[test]

@@ -30,14 +30,26 @@ const ROLES: &[(&str, &[&str])] = &[
     ("no_refresh", &["confidential-no-refresh"]),
 ];
 
+/// Why the embedded server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The policy preset or file is invalid.
+    #[error("{0}")]
+    Policy(String),
+    /// The server could not start.
+    #[error("cannot start the embedded reference server: {0}")]
+    Server(String),
+}
+
 /// Starts the reference server with a policy preset (or policy file) and flaws.
-pub async fn start(policy: &str, flaws: &[Flaw]) -> Result<Running, String> {
-    let policy = reference_server::cli::load_policy(policy).map_err(|e| e.to_string())?;
+pub async fn start(policy: &str, flaws: &[Flaw]) -> Result<Running, StartError> {
+    let policy = reference_server::cli::load_policy(policy)
+        .map_err(|e| StartError::Policy(e.to_string()))?;
     let mut config = reference_server::Config::new(policy);
     config.flaws = flaws.to_vec();
     reference_server::spawn(config)
         .await
-        .map_err(|e| format!("cannot start the embedded reference server: {e}"))
+        .map_err(|e| StartError::Server(e.to_string()))
 }
 
 /// The target profile of a running reference server.

@@ -221,8 +221,8 @@ pub struct Target {
 pub enum TargetError {
     /// The file is invalid (exit 2).
     Invalid(Vec<Diagnostic>),
-    /// A secret's environment variable or file is missing (exit 3).
-    MissingSecret(String),
+    /// Secrets' environment variables or files are missing (exit 3): every one, at its place.
+    MissingSecret(Vec<Diagnostic>),
 }
 
 impl Target {

@@ -44,6 +44,8 @@ pub enum Step {
         capture_at: Option<String>,
         /// Words the answer's `scope` must stay within (when checked).
         scope_within: Option<String>,
+        /// The body check that failed.
+        failed: Option<BodyCheck>,
     },
     /// Two refreshes at once.
     Race {
@@ -53,6 +55,8 @@ pub enum Step {
         token: String,
         /// Expected number of successes.
         successes: Option<usize>,
+        /// The check of the winner's body that failed.
+        failed: Option<BodyCheck>,
         /// Capture of the winner's refresh token.
         capture_rt: Option<String>,
         /// Capture of the winner's access token.
@@ -88,6 +92,37 @@ pub enum Step {
     },
 }
 
+/// A check on a successful refresh's body that failed, for the reproducer to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyCheck {
+    /// `access_token` is present.
+    AccessToken,
+    /// `scope`, when present, has only these words.
+    ScopeWithin(String),
+    /// `scope`, when present, is exactly these words.
+    ScopeSame(String),
+    /// `refresh_token` is present and none of these variables' values.
+    Rotated(Vec<String>),
+    /// `refresh_token` is absent or this variable's value.
+    NotRotated(String),
+}
+
+impl BodyCheck {
+    /// The invariant it checks (what distinct counterexamples are told apart by).
+    pub fn invariant(&self) -> &'static str {
+        match self {
+            BodyCheck::AccessToken => "a successful refresh carries an access token",
+            BodyCheck::ScopeWithin(_) => "a refresh never grants scope beyond the original grant",
+            BodyCheck::ScopeSame(_) => "a refresh without scope keeps the original grant",
+            BodyCheck::Rotated(_) => "a rotating policy returns a new refresh token",
+            BodyCheck::NotRotated(_) => "a policy that never rotates returns no new refresh token",
+        }
+    }
+}
+
+/// A failed body check: what broke, the requirement, the check.
+type BodyFailure = (String, &'static str, BodyCheck);
+
 /// A token an introspection looked at: its variable, who asked, what the asking needed.
 struct Seen {
     var: String,
@@ -104,6 +139,9 @@ pub struct Violation {
     pub message: String,
     /// The requirement it breaks.
     pub requirement: &'static str,
+    /// The invariant broken, without the case's particulars: counterexamples are distinct
+    /// when these differ.
+    pub invariant: String,
 }
 
 /// What a case did.
@@ -332,12 +370,13 @@ impl<'a> Exec<'a> {
         i: usize,
         body: &Value,
         scope: ScopeReq,
-    ) -> Result<(Option<String>, String), (String, &'static str)> {
+    ) -> Result<(Option<String>, String), BodyFailure> {
         let fam = &self.model.fams[f];
         let Some(at) = body.get("access_token").and_then(Value::as_str) else {
             return Err((
                 "a successful refresh carries no access_token".into(),
                 "RFC6749-5.1.a",
+                BodyCheck::AccessToken,
             ));
         };
         let granted: BTreeSet<String> = fam.scope.iter().cloned().collect();
@@ -350,6 +389,7 @@ impl<'a> Exec<'a> {
                         fam.scope.join(" ")
                     ),
                     "RFC6749-6.b",
+                    BodyCheck::ScopeWithin(fam.scope.join(" ")),
                 ));
             }
             if scope == ScopeReq::Omit && got != granted {
@@ -359,20 +399,24 @@ impl<'a> Exec<'a> {
                         fam.scope.join(" ")
                     ),
                     "RFC6749-6.h",
+                    BodyCheck::ScopeSame(fam.scope.join(" ")),
                 ));
             }
         }
         let presented = &fam.rts[i].value;
         let rt = body.get("refresh_token").and_then(Value::as_str);
+        let old = || BodyCheck::Rotated(fam.rts.iter().map(|t| t.var.clone()).collect());
         if self.model.rotates(f) {
             match rt {
                 None => Err((
                     "the policy rotates refresh tokens but the refresh returned none".into(),
                     "RFC9700-4.14.2.d",
+                    old(),
                 )),
                 Some(r) if fam.rts.iter().any(|t| t.value == r) => Err((
                     "the policy rotates refresh tokens but the refresh returned an old one".into(),
                     "RFC9700-4.14.2.d",
+                    old(),
                 )),
                 Some(r) => Ok((Some(r.to_owned()), at.to_owned())),
             }
@@ -381,6 +425,7 @@ impl<'a> Exec<'a> {
                 Some(r) if r != presented => Err((
                     "the policy never rotates but the refresh returned a new refresh token".into(),
                     "RFC6749-6.f",
+                    BodyCheck::NotRotated(fam.rts[i].var.clone()),
                 )),
                 _ => Ok((None, at.to_owned())),
             }
@@ -441,6 +486,7 @@ impl<'a> Exec<'a> {
             capture_rt: None,
             capture_at: None,
             scope_within: None,
+            failed: None,
         };
         if unknown {
             // Not judged; keep following the tokens it hands out.
@@ -479,6 +525,7 @@ impl<'a> Exec<'a> {
                     op: idx,
                     message: Self::reject_message(why, op),
                     requirement: why.requirement(),
+                    invariant: why.invariant().to_owned(),
                 }));
             };
             match self.check_success_body(f, i, &body, scope) {
@@ -507,23 +554,25 @@ impl<'a> Exec<'a> {
                     self.log.steps.push(step);
                     Ok(None)
                 }
-                Err((message, requirement)) => {
+                Err((message, requirement, check)) => {
+                    let invariant = check.invariant().to_owned();
                     if let Step::Refresh {
                         requirement: r,
                         message: m,
-                        scope_within,
+                        failed,
                         ..
                     } = &mut step
                     {
                         *r = requirement;
                         *m = message.clone();
-                        *scope_within = Some(self.model.fams[f].scope.join(" "));
+                        *failed = Some(check);
                     }
                     self.log.steps.push(step);
                     Ok(Some(Violation {
                         op: idx,
                         message: format!("{op}: {message}"),
                         requirement,
+                        invariant,
                     }))
                 }
             }
@@ -534,6 +583,7 @@ impl<'a> Exec<'a> {
                     op: idx,
                     message: format!("{op}: server error {}", resp.status),
                     requirement: "RFC6749-5.2.e",
+                    invariant: "a refresh never gets a server error".into(),
                 }));
             }
             let chosen = if !hi.accepts() {
@@ -554,6 +604,7 @@ impl<'a> Exec<'a> {
                     op: idx,
                     message,
                     requirement: "RFC6749-6.a",
+                    invariant: "a refresh the policy allows succeeds".into(),
                 }));
             };
             if !definite && lo != hi && !lo.accepts() {
@@ -623,21 +674,6 @@ impl<'a> Exec<'a> {
         self.log.requests += 2;
         let timeout = self.session.target.timeout;
         let out = self.session.race(reqs, timeout, timeout).await;
-        let mut wins: Vec<Value> = Vec::new();
-        for r in &out {
-            match r {
-                Ok(resp) if (200..300).contains(&resp.status) => wins.push(json(resp)),
-                Ok(resp) if resp.status >= 500 => {
-                    return Ok(Some(Violation {
-                        op: idx,
-                        message: format!("{op}: server error {}", resp.status),
-                        requirement: "RFC9700-4.14.2.d",
-                    }));
-                }
-                Ok(_) => {}
-                Err(e) => return Err(HarnessError(format!("race: {e}"))),
-            }
-        }
         let expected = second
             .as_ref()
             .map(|s| usize::from(lo1.accepts()) + usize::from(s.accepts()));
@@ -645,9 +681,27 @@ impl<'a> Exec<'a> {
             role,
             token: token_var,
             successes: if definite { expected } else { None },
+            failed: None,
             capture_rt: None,
             capture_at: None,
         };
+        let mut wins: Vec<Value> = Vec::new();
+        for r in &out {
+            match r {
+                Ok(resp) if (200..300).contains(&resp.status) => wins.push(json(resp)),
+                Ok(resp) if resp.status >= 500 => {
+                    self.log.steps.push(step);
+                    return Ok(Some(Violation {
+                        op: idx,
+                        message: format!("{op}: server error {}", resp.status),
+                        requirement: "RFC9700-4.14.2.d",
+                        invariant: "concurrent refreshes never get a server error".into(),
+                    }));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(HarnessError(format!("race: {e}"))),
+            }
+        }
         if !definite {
             self.model.fams[f].unknown = true;
             self.log.steps.push(step);
@@ -663,6 +717,7 @@ impl<'a> Exec<'a> {
                     wins.len()
                 ),
                 requirement: "RFC9700-4.14.2.d",
+                invariant: "one-time use holds under concurrency".into(),
             }));
         }
         let second = second.unwrap_or(Eval::Accept { grace: false });
@@ -696,12 +751,17 @@ impl<'a> Exec<'a> {
                             *capture_at = fam_m.ats.last().map(|a| a.var.clone());
                         }
                     }
-                    Err((message, requirement)) => {
+                    Err((message, requirement, check)) => {
+                        let invariant = check.invariant().to_owned();
+                        if let Step::Race { failed, .. } = &mut step {
+                            *failed = Some(check);
+                        }
                         self.log.steps.push(step);
                         return Ok(Some(Violation {
                             op: idx,
                             message: format!("{op}: {message}"),
                             requirement,
+                            invariant,
                         }));
                     }
                 }
@@ -943,6 +1003,7 @@ impl<'a> Exec<'a> {
                             op: idx,
                             message,
                             requirement: "RFC6749-6.h",
+                            invariant: "a refresh token keeps its grant's scope".into(),
                         }));
                     }
                     if let (Some(exp), Some(bound)) =
@@ -967,11 +1028,13 @@ impl<'a> Exec<'a> {
                             capture_rt: None,
                             capture_at: None,
                             scope_within: None,
+                            failed: None,
                         });
                         return Ok(Some(Violation {
                             op: idx,
                             message,
                             requirement: "OAUTH21-4.3.3.a",
+                            invariant: "rotation never extends the absolute lifetime".into(),
                         }));
                     }
                 }
@@ -1054,6 +1117,7 @@ impl<'a> Exec<'a> {
         });
         Violation {
             op,
+            invariant: what.to_owned(),
             message,
             requirement,
         }

@@ -56,6 +56,8 @@ pub struct PropOptions {
     pub max_ops: usize,
     /// Most shrinking steps.
     pub shrink_iters: u32,
+    /// Counterexamples to collect, each breaking another invariant (at least 1).
+    pub keep_going: usize,
 }
 
 impl Default for PropOptions {
@@ -65,6 +67,7 @@ impl Default for PropOptions {
             seed: 1,
             max_ops: 10,
             shrink_iters: 256,
+            keep_going: 1,
         }
     }
 }
@@ -86,6 +89,8 @@ pub struct Finding {
     pub steps: Vec<Step>,
     /// Cases run until the first failure (1-based).
     pub cases_to_find: u64,
+    /// The seed of the search round that found it.
+    pub seed: u64,
 }
 
 impl Finding {
@@ -123,8 +128,8 @@ pub struct PropSummary {
     pub requests: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// The counterexample, shrunk.
-    pub finding: Option<Finding>,
+    /// The counterexamples, shrunk, each breaking another invariant (in the order found).
+    pub findings: Vec<Finding>,
     /// A harness error that stopped the search.
     pub error: Option<String>,
 }
@@ -346,25 +351,13 @@ pub fn strategy(source: &Source, max_ops: usize) -> BoxedStrategy<CaseValue> {
     (knobs, first, ops::ops(ab, max_ops)).boxed()
 }
 
-/// Searches for a counterexample. Blocks: call it from a thread that may block on `handle`
-/// (a test's main thread, or `spawn_blocking`).
+/// Searches for counterexamples, up to `opts.keep_going` of them, each breaking an invariant
+/// the ones before did not: after one is found and shrunk, the search goes on with the cases
+/// left (a new seed), taking cases that only break known invariants as passing. Blocks: call it
+/// from a thread that may block on `handle` (a test's main thread, or `spawn_blocking`).
 pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptions) -> PropSummary {
     let started = Instant::now();
-    let mut config = Config::with_cases(opts.cases);
-    config.failure_persistence = None;
-    config.max_shrink_iters = opts.shrink_iters;
-    config.max_global_rejects = 1_000_000;
-    config.verbose = 0;
-    let mut seed = [0u8; 32];
-    seed[..8].copy_from_slice(&opts.seed.to_le_bytes());
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
-    let cases = AtomicU64::new(0);
-    let requests = AtomicU64::new(0);
-    let first_fail = AtomicU64::new(0);
-    let error: Mutex<Option<String>> = Mutex::new(None);
-    let last: Mutex<Option<(Violation, Vec<Step>, Policy)>> = Mutex::new(None);
-    let strat = strategy(source, opts.max_ops);
+    let mut summary = PropSummary::default();
     // One HTTP client for every case: the per-case servers differ only in their port.
     let http = match source {
         Source::Fixed(session) => Ok(session.http.clone()),
@@ -377,19 +370,74 @@ pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptio
     let http = match http {
         Ok(h) => h,
         Err(e) => {
-            return PropSummary {
-                error: Some(e),
-                elapsed: started.elapsed(),
-                ..PropSummary::default()
-            };
+            summary.error = Some(e);
+            summary.elapsed = started.elapsed();
+            return summary;
         }
     };
+    let mut known: Vec<String> = Vec::new();
+    let mut left = u64::from(opts.cases);
+    for round in 0..opts.keep_going.max(1) as u64 {
+        if left == 0 {
+            break;
+        }
+        let seed = opts.seed.wrapping_add(round);
+        let cases = u32::try_from(left).unwrap_or(u32::MAX);
+        let r = search_once(handle, source, &http, opts, seed, cases, &known);
+        summary.cases += r.cases;
+        summary.requests += r.requests;
+        if r.error.is_some() {
+            summary.error = r.error;
+            break;
+        }
+        let Some(mut f) = r.finding else { break };
+        left = left.saturating_sub(f.cases_to_find);
+        f.seed = seed;
+        known.push(f.violation.invariant.clone());
+        summary.findings.push(f);
+    }
+    summary.elapsed = started.elapsed();
+    summary
+}
+
+/// One search round.
+struct Round {
+    cases: u64,
+    requests: u64,
+    finding: Option<Finding>,
+    error: Option<String>,
+}
+
+fn search_once(
+    handle: &tokio::runtime::Handle,
+    source: &Source,
+    http: &HttpClient,
+    opts: &PropOptions,
+    seed: u64,
+    cases_wanted: u32,
+    known: &[String],
+) -> Round {
+    let mut config = Config::with_cases(cases_wanted);
+    config.failure_persistence = None;
+    config.max_shrink_iters = opts.shrink_iters;
+    config.max_global_rejects = 1_000_000;
+    config.verbose = 0;
+    let mut rng_seed = [0u8; 32];
+    rng_seed[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed));
+    let cases = AtomicU64::new(0);
+    let requests = AtomicU64::new(0);
+    let first_fail = AtomicU64::new(0);
+    let error: Mutex<Option<String>> = Mutex::new(None);
+    let last: Mutex<Option<(Violation, Vec<Step>, Policy)>> = Mutex::new(None);
+    let strat = strategy(source, opts.max_ops);
     let result = runner.run(&strat, |(knobs, first, ops)| {
         if error.lock().map(|e| e.is_some()).unwrap_or(true) {
             return Ok(());
         }
         let n = cases.fetch_add(1, Ordering::SeqCst) + 1;
-        let ran = handle.block_on(run_case(source, &http, knobs.as_ref(), first, &ops));
+        let ran = handle.block_on(run_case(source, http, knobs.as_ref(), first, &ops));
         match ran {
             Err(e) => {
                 // Shrinking may build a case the target cannot play; only a search case stops.
@@ -403,8 +451,8 @@ pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptio
             Ok(r) => {
                 requests.fetch_add(r.requests, Ordering::SeqCst);
                 match r.violation {
-                    None => Ok(()),
-                    Some(v) => {
+                    // An invariant an earlier round broke: this round looks for another.
+                    Some(v) if !known.contains(&v.invariant) => {
                         let _ =
                             first_fail.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
                         let msg = format!("{} [{}]", v.message, v.requirement);
@@ -413,37 +461,37 @@ pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptio
                         }
                         Err(TestCaseError::fail(msg))
                     }
+                    _ => Ok(()),
                 }
             }
         }
     });
-    let mut summary = PropSummary {
+    let mut round = Round {
         cases: cases.load(Ordering::SeqCst),
         requests: requests.load(Ordering::SeqCst),
         error: error.lock().ok().and_then(|g| g.clone()),
-        ..PropSummary::default()
+        finding: None,
     };
     if let Err(TestError::Fail(_, (knobs, first, ops))) = result {
         // Replay the minimal case for a fresh trace; fall back on the last failing run.
-        let replay = handle.block_on(run_case(source, &http, knobs.as_ref(), first, &ops));
+        let replay = handle.block_on(run_case(source, http, knobs.as_ref(), first, &ops));
         let (violation, steps, policy) = match replay {
             Ok(Ran {
                 violation: Some(v),
                 steps,
                 policy,
                 ..
-            }) => (v, steps, policy),
+            }) if !known.contains(&v.invariant) => (v, steps, policy),
             _ => match last.lock().ok().and_then(|mut g| g.take()) {
                 Some(x) => x,
                 None => {
-                    summary.error = Some("the counterexample did not replay".into());
-                    summary.elapsed = started.elapsed();
-                    return summary;
+                    round.error = Some("the counterexample did not replay".into());
+                    return round;
                 }
             },
         };
-        summary.error = None;
-        summary.finding = Some(Finding {
+        round.error = None;
+        round.finding = Some(Finding {
             policy,
             knobs,
             first,
@@ -451,10 +499,10 @@ pub fn search(handle: &tokio::runtime::Handle, source: &Source, opts: &PropOptio
             violation,
             steps,
             cases_to_find: first_fail.load(Ordering::SeqCst),
+            seed,
         });
     }
-    summary.elapsed = started.elapsed();
-    summary
+    round
 }
 
 /// Writes the finding's reproducer (and, for a generated policy, the policy file) into `out`.
@@ -464,9 +512,15 @@ pub fn write_reproducer(
     target: &str,
     flaws: &[String],
     seed: u64,
+    redactor: &crate::profile::Redactor,
 ) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)?;
     let slug = write::slug(&f.violation);
+    let slug = if f.seed == seed {
+        slug
+    } else {
+        format!("{slug}-seed{}", f.seed)
+    };
     let path = out.join(format!("prop-{slug}.yaml"));
     let mut files = Vec::new();
     let policy_file = f.knobs.as_ref().map(|k| {
@@ -481,7 +535,8 @@ pub fn write_reproducer(
         policy_file.as_ref().map(|(p, _)| p.as_path()),
     )
     .map_err(std::io::Error::other)?;
-    std::fs::write(&path, text)?;
+    // The reproducer holds templates, never a token; the redactor is the safety net.
+    std::fs::write(&path, redactor.redact(&text))?;
     files.push(path);
     if let Some((p, text)) = policy_file {
         std::fs::write(&p, text)?;

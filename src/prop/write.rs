@@ -2,7 +2,7 @@
 //! policy capabilities it depends on, so that `tokencert run` replays it.
 
 use super::Finding;
-use super::exec::{Step, Violation};
+use super::exec::{BodyCheck, Step, Violation};
 use super::ops::PolicyKnobs;
 use crate::scenario::emit::{
     ActionDoc, CaptureDoc, CheckDoc, ClientAuthDoc, ExpectDoc, RaceDoc, RequestDoc, RequirementDoc,
@@ -205,6 +205,7 @@ pub fn scenario(
                 capture_rt,
                 capture_at,
                 scope_within,
+                failed,
             } => {
                 if !defined.contains(token) {
                     continue;
@@ -232,12 +233,18 @@ pub fn scenario(
                             }),
                         ));
                     }
-                    None => {}
+                    // Whatever the model allows, never a server error.
+                    None => {
+                        expect.status = StatusDoc::check(|c| {
+                            c.lt = Some(500);
+                            c.judge("RFC6749-5.2.e", "");
+                        });
+                        reqs.push("RFC6749-5.2.e");
+                    }
                 }
                 if *accept != Some(false)
                     && let Some(w) = scope_within
                 {
-                    requires.push("scope.always_echo".into());
                     let req = if scope.is_none() {
                         "RFC6749-6.h"
                     } else {
@@ -253,17 +260,23 @@ pub fn scenario(
                             } else {
                                 c.words_subset_of = Some(w.clone());
                             }
+                            // A server may leave `scope` out when it is the one requested
+                            // (RFC 6749 §5.1); when present it is judged.
+                            c.optional = Some(true);
                             c.judge(req, msg);
                         }),
                     ));
+                }
+                if let Some(check) = failed {
+                    expect
+                        .json
+                        .extend(body_check(check, requirement, message, &defined));
                 }
                 let mut step = StepDoc::new(
                     Some(id),
                     ActionDoc::Request(refresh_request(role, token, scope.as_deref())),
                 );
-                if expect.status.is_some() || !expect.json.is_empty() {
-                    step.expect = Some(expect);
-                }
+                step.expect = Some(expect);
                 if *accept == Some(true) {
                     step.capture = token_captures(
                         capture_rt.as_ref(),
@@ -281,6 +294,7 @@ pub fn scenario(
                 role,
                 token,
                 successes,
+                failed,
                 capture_rt,
                 capture_at,
             } => {
@@ -294,19 +308,19 @@ pub fn scenario(
                         request: refresh_request(role, token, None),
                     }),
                 );
+                let mut expect = ExpectDoc {
+                    server_errors: Some(0),
+                    ..ExpectDoc::default()
+                };
+                reqs.push("RFC9700-4.14.2.d");
                 if let Some(s) = successes {
-                    step.expect = Some(ExpectDoc {
-                        successes: Some(CheckDoc::flow(|c| {
-                            c.equals = Some((*s).into());
-                            c.judge(
-                                "RFC9700-4.14.2.d",
-                                "two concurrent refreshes of one token: one-time use must hold",
-                            );
-                        })),
-                        server_errors: Some(0),
-                        ..ExpectDoc::default()
-                    });
-                    reqs.push("RFC9700-4.14.2.d");
+                    expect.successes = Some(CheckDoc::flow(|c| {
+                        c.equals = Some((*s).into());
+                        c.judge(
+                            "RFC9700-4.14.2.d",
+                            "two concurrent refreshes of one token: one-time use must hold",
+                        );
+                    }));
                     if *s == 1 {
                         step.capture = token_captures(
                             capture_rt.as_ref(),
@@ -316,6 +330,15 @@ pub fn scenario(
                         );
                     }
                 }
+                if let Some(check) = failed {
+                    let (requirement, message) = (f.violation.requirement, &f.violation.message);
+                    reqs.push(requirement);
+                    expect.each_success = Some(Box::new(ExpectDoc {
+                        json: body_check(check, requirement, message, &defined),
+                        ..ExpectDoc::default()
+                    }));
+                }
+                step.expect = Some(expect);
                 steps.push(step);
             }
             Step::Revoke { role, token } => {
@@ -417,7 +440,14 @@ pub fn scenario(
             format!(" (flaws: {})", flaws.join(", "))
         }
     )];
-    comments.push(format!("Judged by policy {}.", f.policy.name));
+    comments.push(match &f.knobs {
+        Some(k) => format!(
+            "Judged by policy {} with overrides {} (generated: the policy file beside this one).",
+            f.policy.name,
+            overrides(k)
+        ),
+        None => format!("Judged by policy {}.", f.policy.name),
+    });
     if let Some(p) = policy_file {
         comments.push(format!(
             "The policy was generated: replay with `tokencert run --specs THIS_FILE --policy {}{}`.",
@@ -446,6 +476,64 @@ pub fn scenario(
         ..ScenarioDoc::default()
     };
     doc.to_yaml()
+}
+
+/// The JSON checks of a failed body check, judged by `requirement` with `message`.
+fn body_check(
+    check: &BodyCheck,
+    requirement: &str,
+    message: &str,
+    defined: &BTreeSet<String>,
+) -> Vec<(String, FlowMap<CheckDoc>)> {
+    let judged = |f: &mut dyn FnMut(&mut CheckDoc)| {
+        CheckDoc::flow(|c| {
+            f(c);
+            c.judge(requirement, message);
+        })
+    };
+    match check {
+        BodyCheck::AccessToken => vec![(
+            "$.access_token".into(),
+            judged(&mut |c| c.exists = Some(true)),
+        )],
+        BodyCheck::ScopeWithin(w) => vec![(
+            "$.scope".into(),
+            judged(&mut |c| {
+                c.words_subset_of = Some(w.clone());
+                c.optional = Some(true);
+            }),
+        )],
+        BodyCheck::ScopeSame(w) => vec![(
+            "$.scope".into(),
+            judged(&mut |c| {
+                c.same_words = Some(w.clone());
+                c.optional = Some(true);
+            }),
+        )],
+        BodyCheck::Rotated(old) => {
+            let old: Vec<Value> = old
+                .iter()
+                .filter(|v| defined.contains(*v))
+                .map(|v| Value::String(tpl(v)))
+                .collect();
+            vec![(
+                "$.refresh_token".into(),
+                judged(&mut |c| {
+                    c.exists = Some(true);
+                    if !old.is_empty() {
+                        c.not_one_of = Some(serde_saphyr::FlowSeq(old.clone()));
+                    }
+                }),
+            )]
+        }
+        BodyCheck::NotRotated(var) => vec![(
+            "$.refresh_token".into(),
+            judged(&mut |c| {
+                c.equals = Some(Value::String(tpl(var)));
+                c.optional = Some(true);
+            }),
+        )],
+    }
 }
 
 fn push_role(requires: &mut Vec<String>, role: &str) {

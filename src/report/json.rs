@@ -159,6 +159,7 @@ pub(crate) mod fixture {
 
         let mut skip = result("revoke-family", "client=public", Outcome::Skip);
         skip.reason = Some("target lacks capability `revocation`".into());
+        skip.requirements = vec![req("RFC7009-2.1-revoke", Level::Must)];
         skip.steps.clear();
 
         let mut xfail = result("reuse-detect", "", Outcome::Xfail);
@@ -204,7 +205,7 @@ pub(crate) mod fixture {
                 level: Level::Must,
                 spec: "RFC 6749".into(),
                 text: "Refresh <tokens> & \"grants\"".into(),
-                outcome: Outcome::Error,
+                outcome: RequirementOutcome::of([Outcome::Error]),
                 counts: counts(&[("PASS", 1), ("FAIL", 1), ("ERROR", 1), ("XFAIL", 1)]),
             },
             RequirementSummary {
@@ -212,15 +213,23 @@ pub(crate) mod fixture {
                 level: Level::May,
                 spec: "RFC 6749".into(),
                 text: "Scope may be omitted".into(),
-                outcome: Outcome::Info,
+                outcome: RequirementOutcome::of([Outcome::Info]),
                 counts: counts(&[("INFO", 1)]),
+            },
+            RequirementSummary {
+                id: "RFC7009-2.1-revoke".into(),
+                level: Level::Must,
+                spec: "RFC 7009".into(),
+                text: "The `token` parameter is **required** <b>".into(),
+                outcome: RequirementOutcome::UNTESTED,
+                counts: counts(&[("SKIP", 1)]),
             },
             RequirementSummary {
                 id: "RFC9700-4.14-rotation".into(),
                 level: Level::Should,
                 spec: "RFC 9700".into(),
                 text: "Rotate refresh tokens".into(),
-                outcome: Outcome::Fail,
+                outcome: RequirementOutcome::of([Outcome::Fail]),
                 counts: counts(&[("FAIL", 1), ("WARN", 1)]),
             },
         ];
@@ -253,9 +262,16 @@ pub(crate) mod fixture {
                 xfail: 1,
                 xpass: 1,
             },
+            coverage: Coverage {
+                requirements_applicable: 4,
+                requirements_tested: 3,
+                cells_total: 9,
+                cells_skipped: 1,
+            },
             results,
             requirements,
-            exit_code: 1,
+            exit_code: 4,
+            fail_on: FailOn::Fail,
             flaw_matrix: Some(FlawMatrix {
                 rows: vec!["accept-reused-refresh".into(), "no-<rotation>".into()],
                 columns: vec!["refresh-rotation".into(), "reuse-detect".into()],
@@ -294,7 +310,13 @@ mod tests {
         let text = render(&fixture());
         let value: serde_json::Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(value["schema_version"], 1);
+        assert_eq!(value["schema_version"], 2);
+        assert_eq!(value["coverage"]["requirements_tested"], 3);
+        assert_eq!(value["requirements"][2]["outcome"], "untested");
+        assert!(
+            value.get("fail_on").is_none(),
+            "the default threshold is not written"
+        );
         assert_eq!(value["results"][1]["outcome"], "fail");
         assert_eq!(value["results"][0]["steps"][0]["phase"], "steps");
         assert_eq!(
@@ -309,7 +331,7 @@ mod tests {
                 .is_none()
         );
         // The first key is schema_version (preserve_order), so readers can sniff it cheaply.
-        assert!(text.starts_with("{\n  \"schema_version\": 1,"));
+        assert!(text.starts_with("{\n  \"schema_version\": 2,"));
     }
 
     #[test]

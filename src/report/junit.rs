@@ -1,10 +1,14 @@
 //! JUnit XML writer (`junit.xml`).
 //!
-//! The layout follows the de-facto schema that Jenkins, GitLab and the GitHub test reporters
-//! read: one `<testsuites>` root holding one `<testsuite>` named after the target, with one
-//! `<testcase>` per scenario x matrix cell.
+//! The file validates against the JUnit schema Jenkins and GitLab read (the Jenkins xUnit
+//! plugin's `junit-10.xsd`, vendored in `tests/schemas/` and checked by `tests/report_formats.rs`):
+//! one `<testsuites>` root holding one `<testsuite>` named after the target, with one
+//! `<testcase>` per scenario x matrix cell. That schema allows `<properties>` on the suite only,
+//! so run-level extras (coverage, the requirement roll-up with `untested`, `--fail-on`) are suite
+//! properties and a testcase's extras (outcome, title, file, requirements) open its
+//! `<system-out>`.
 //!
-//! Outcome mapping:
+//! Outcome mapping (with `--fail-on warn|info`, WARN or INFO cells become failures too):
 //!
 //! | outcome         | JUnit                                                     |
 //! |-----------------|-----------------------------------------------------------|
@@ -17,39 +21,40 @@
 
 use std::fmt::Write as _;
 
-use super::{Exchange, Finding, Level, Outcome, RunReport, ScenarioResult, Verdict};
+use super::groups::headline_finding;
+use super::{Exchange, Finding, Outcome, RunReport, ScenarioResult, Verdict};
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &RunReport) -> String {
     let mut out = String::with_capacity(4096);
     let counts = Counts::of(report);
     let time = seconds(report.duration_ms);
-    let timestamp = attr(&report.started_at);
 
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // The schema gives the root no `skipped` or `timestamp`: the suite carries them.
     let _ = writeln!(
         out,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" \
-         time=\"{time}\" timestamp=\"{timestamp}\">",
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{time}\">",
         attr(&report.tool.name),
         counts.tests,
         counts.failures,
         counts.errors,
-        counts.skipped,
     );
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" id=\"0\" tests=\"{}\" failures=\"{}\" errors=\"{}\" \
-         skipped=\"{}\" time=\"{time}\" timestamp=\"{timestamp}\">",
+         skipped=\"{}\" time=\"{time}\" timestamp=\"{}\">",
         attr(&report.target.name),
         counts.tests,
         counts.failures,
         counts.errors,
         counts.skipped,
+        attr(&report.started_at),
     );
 
     out.push_str("    <properties>\n");
-    let suite_props: [(&str, String); 9] = [
+    let cov = &report.coverage;
+    let suite_props: [(&str, String); 16] = [
         ("tool", report.tool.name.clone()),
         ("tool.version", report.tool.version.clone()),
         ("schema_version", report.schema_version.to_string()),
@@ -59,14 +64,39 @@ pub fn render(report: &RunReport) -> String {
         ("target.flaws", report.target.flaws.join(",")),
         ("target.capabilities", report.target.capabilities.join(",")),
         ("exit_code", report.exit_code.to_string()),
+        ("fail_on", report.fail_on.to_string()),
+        ("verdict", report.headline()),
+        (
+            "coverage.requirements_applicable",
+            cov.requirements_applicable.to_string(),
+        ),
+        (
+            "coverage.requirements_tested",
+            cov.requirements_tested.to_string(),
+        ),
+        (
+            "coverage.requirements_untested",
+            cov.requirements_untested().to_string(),
+        ),
+        ("coverage.cells_total", cov.cells_total.to_string()),
+        ("coverage.cells_skipped", cov.cells_skipped.to_string()),
     ];
     for (name, value) in &suite_props {
         property(&mut out, 6, name, value);
     }
+    // The requirement roll-up: `requirement:<id>` = `<LEVEL> <OUTCOME>`, UNTESTED included.
+    for req in &report.requirements {
+        property(
+            &mut out,
+            6,
+            &format!("requirement:{}", req.id),
+            &format!("{} {}", req.level, req.outcome.label()),
+        );
+    }
     out.push_str("    </properties>\n");
 
     for result in &report.results {
-        testcase(&mut out, result);
+        testcase(&mut out, report, result);
     }
 
     out.push_str("  </testsuite>\n");
@@ -92,7 +122,7 @@ impl Counts {
             skipped: 0,
         };
         for r in &report.results {
-            match r.outcome.verdict() {
+            match report.verdict(r.outcome) {
                 Verdict::Failed => c.failures += 1,
                 Verdict::Unjudged => c.errors += 1,
                 Verdict::Skipped => c.skipped += 1,
@@ -103,58 +133,57 @@ impl Counts {
     }
 }
 
-fn testcase(out: &mut String, r: &ScenarioResult) {
-    let _ = write!(
+/// The testcase's extras the schema has no attribute for, as the first lines of its
+/// `<system-out>`.
+fn case_header(r: &ScenarioResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "outcome:      {}", r.outcome.label());
+    if !r.title.is_empty() {
+        let _ = writeln!(out, "title:        {}", r.title);
+    }
+    if !r.cell.is_empty() {
+        let _ = writeln!(out, "cell:         {}", r.cell);
+    }
+    if !r.file.is_empty() {
+        let _ = writeln!(out, "file:         {}", r.file);
+    }
+    if !r.requirements.is_empty() {
+        let reqs: Vec<String> = r
+            .requirements
+            .iter()
+            .map(|q| format!("{} ({})", q.id, q.level))
+            .collect();
+        let _ = writeln!(out, "requirements: {}", reqs.join(", "));
+    }
+    out
+}
+
+fn testcase(out: &mut String, report: &RunReport, r: &ScenarioResult) {
+    let _ = writeln!(
         out,
-        "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">",
         attr(&r.scenario),
         attr(&r.name()),
         seconds(r.duration_ms),
     );
-    if !r.file.is_empty() {
-        let _ = write!(out, " file=\"{}\"", attr(&r.file));
-    }
-    out.push_str(">\n");
 
-    out.push_str("      <properties>\n");
-    property(out, 8, "outcome", r.outcome.label());
-    if !r.title.is_empty() {
-        property(out, 8, "title", &r.title);
-    }
-    if !r.cell.is_empty() {
-        property(out, 8, "cell", &r.cell);
-    }
-    for req in &r.requirements {
-        property(
-            out,
-            8,
-            &format!("requirement:{}", req.id),
-            req.level.as_str(),
-        );
-    }
-    out.push_str("      </properties>\n");
-
+    let mut system_out = case_header(r);
     let reason = r.reason.as_deref().unwrap_or("");
-    match r.outcome.verdict() {
+    match report.verdict(r.outcome) {
         Verdict::Passed => {}
         Verdict::Noted => {
             if !r.findings.is_empty() {
-                let mut body = format!(
-                    "{}: {} non-blocking finding(s)\n\n",
+                let _ = write!(
+                    system_out,
+                    "\n{}: {} non-blocking finding(s)\n\n",
                     r.outcome.label(),
                     r.findings.len()
                 );
-                body.push_str(&findings_text(r));
-                element(out, "system-out", &[], &body);
+                system_out.push_str(&findings_text(r));
             }
         }
         Verdict::Failed => {
-            let headline = r
-                .findings
-                .iter()
-                .find(|f| f.level == Level::Must)
-                .or(r.findings.first());
-            let message = match headline {
+            let message = match headline_finding(r) {
                 Some(f) => {
                     let extra = r.findings.len() - 1;
                     let more = if extra > 0 {
@@ -172,10 +201,12 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
                 let _ = writeln!(body, "reason: {reason}\n");
             }
             body.push_str(&findings_text(r));
+            // The type names the level that failed: MUST, or SHOULD/MAY under --fail-on.
+            let kind = headline_finding(r).map_or("MUST", |f| f.level.as_str());
             element(
                 out,
                 "failure",
-                &[("message", &message), ("type", "MUST")],
+                &[("message", &message), ("type", kind)],
                 &body,
             );
         }
@@ -227,10 +258,12 @@ fn testcase(out: &mut String, r: &ScenarioResult) {
             };
             let _ = writeln!(out, "      <skipped message=\"{}\"/>", attr(&message));
             if r.outcome == Outcome::Xfail && !r.findings.is_empty() {
-                element(out, "system-out", &[], &findings_text(r));
+                system_out.push('\n');
+                system_out.push_str(&findings_text(r));
             }
         }
     }
+    element(out, "system-out", &[], &system_out);
 
     out.push_str("    </testcase>\n");
 }
@@ -612,17 +645,19 @@ mod tests {
                 Some("3"),
                 "{start}"
             );
-            assert_eq!(
-                attr_of(&xml, start, "skipped").as_deref(),
-                Some("2"),
-                "{start}"
-            );
             assert_eq!(attr_of(&xml, start, "time").as_deref(), Some("12.345"));
-            assert_eq!(
-                attr_of(&xml, start, "timestamp").as_deref(),
-                Some("2025-01-02T03:04:05Z")
-            );
         }
+        // The schema allows `skipped` and `timestamp` on the suite only.
+        assert_eq!(attr_of(&xml, "<testsuites ", "skipped"), None);
+        assert_eq!(attr_of(&xml, "<testsuites ", "timestamp"), None);
+        assert_eq!(
+            attr_of(&xml, "<testsuite ", "skipped").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            attr_of(&xml, "<testsuite ", "timestamp").as_deref(),
+            Some("2025-01-02T03:04:05Z")
+        );
         assert_eq!(
             attr_of(&xml, "<testsuite ", "name"),
             Some(report.target.name.clone())
@@ -632,12 +667,25 @@ mod tests {
         assert_eq!(xml.matches("<skipped ").count(), 2);
         assert_eq!(
             xml.matches("<system-out>").count(),
-            3,
-            "warn, info and xfail findings"
+            9,
+            "every testcase's extras"
         );
         assert!(xml.contains("type=\"MUST\""));
         assert!(xml.contains("type=\"xpass\""));
         assert!(xml.contains("<error message=\"no answer within 10 s\" type=\"timeout\">"));
+    }
+
+    #[test]
+    fn fail_on_warn_turns_warnings_into_failures() {
+        let mut report = fixture();
+        report.fail_on = crate::report::FailOn::Warn;
+        let xml = render(&report);
+        assert_eq!(
+            attr_of(&xml, "<testsuite ", "failures").as_deref(),
+            Some("2")
+        );
+        assert!(xml.contains("type=\"SHOULD\""));
+        assert!(xml.contains("<property name=\"fail_on\" value=\"warn\"/>"));
     }
 
     #[test]
@@ -652,8 +700,22 @@ mod tests {
             );
             assert!(xml.contains(&tag), "missing {tag}");
         }
-        assert!(xml.contains("name=\"requirement:RFC6749-6-refresh\" value=\"MUST\""));
-        assert!(xml.contains("name=\"requirement:RFC9700-4.14-rotation\" value=\"SHOULD\""));
+        // No attribute or element the schema lacks: the extras are in system-out.
+        assert!(!xml.contains(" file=\""));
+        assert_eq!(
+            xml.matches("<properties>").count(),
+            1,
+            "suite properties only"
+        );
+        assert!(
+            xml.contains("requirements: RFC6749-6-refresh (MUST), RFC9700-4.14-rotation (SHOULD)")
+        );
+        assert!(xml.contains("file:         specs/refresh-rotation.yaml"));
+        // The requirement roll-up, untested included, and the coverage.
+        assert!(xml.contains("name=\"requirement:RFC6749-6-refresh\" value=\"MUST ERROR\""));
+        assert!(xml.contains("name=\"requirement:RFC7009-2.1-revoke\" value=\"MUST UNTESTED\""));
+        assert!(xml.contains("name=\"coverage.requirements_untested\" value=\"1\""));
+        assert!(xml.contains("name=\"verdict\" value=\"FAILED: 3 of 4 requirements tested (1 untested); 1 of 9 cells skipped\""));
         assert!(xml.contains("time=\"0.250\""));
     }
 

@@ -3,18 +3,23 @@
 //! Everything in a [`RunReport`] is already redacted: the runner passes exchanges, messages and
 //! captured values through the run's redactor before they get here, so writers never see secrets.
 
+pub mod github;
+mod groups;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod sarif;
 mod summary;
 
 use serde::{Deserialize, Serialize};
 
-pub use summary::{exit_code, requirement_summaries, summarize};
-pub use tokencert_policy::{Level, Outcome, Summary, Verdict};
+pub use groups::{RootCause, root_causes};
+pub use summary::{Coverage, exit_code, requirement_summaries, summarize};
+pub use tokencert_policy::{FailOn, Level, Outcome, RequirementOutcome, Summary, Verdict};
 
-/// Version of the `report.json` schema; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the `report.json` schema; bumped on any incompatible change (2: a requirement's
+/// `outcome` may be `untested`; `coverage` and `fail_on` added).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,15 +38,69 @@ pub struct RunReport {
     pub target: TargetInfo,
     /// Counts per outcome.
     pub summary: Summary,
+    /// Requirements tested out of those the run's cells reference, and cells skipped.
+    #[serde(default)]
+    pub coverage: Coverage,
     /// One entry per scenario x matrix cell, in plan order.
     pub results: Vec<ScenarioResult>,
     /// One entry per requirement referenced by the run, with its worst outcome.
     pub requirements: Vec<RequirementSummary>,
     /// The process exit code the run ends with.
     pub exit_code: i32,
+    /// The least severe finding that fails the run (`--fail-on`); `fail` when absent.
+    #[serde(default, skip_serializing_if = "FailOn::is_default")]
+    pub fail_on: FailOn,
     /// Optional extra matrix (e.g. flaw x scenario for `--flaw` runs); rows, columns, cells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flaw_matrix: Option<FlawMatrix>,
+}
+
+impl RunReport {
+    /// What CI makes of a cell's outcome in this run (its `--fail-on` threshold applied).
+    pub fn verdict(&self, outcome: Outcome) -> Verdict {
+        outcome.verdict_under(self.fail_on)
+    }
+
+    /// The run's verdict for headlines.
+    pub fn run_verdict(&self) -> RunVerdict {
+        match self.exit_code {
+            0 if self.coverage.requirements_tested == 0 => RunVerdict::Untested,
+            0 => RunVerdict::Passed,
+            4 => RunVerdict::Failed,
+            _ => RunVerdict::Errors,
+        }
+    }
+
+    /// The headline: the verdict with the coverage beside it, e.g. `PASSED: 118 of 127
+    /// requirements tested (9 untested); 28 of 291 cells skipped`.
+    pub fn headline(&self) -> String {
+        format!("{}: {}", self.run_verdict().label(), self.coverage)
+    }
+}
+
+/// The one-word verdict a headline gives the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunVerdict {
+    /// Exit 0 and some requirement was tested.
+    Passed,
+    /// Exit 0, but no requirement had an executed cell: nothing was checked.
+    Untested,
+    /// Exit 3: something could not be judged (error, timeout, XPASS).
+    Errors,
+    /// Exit 4: a requirement at or above `--fail-on` is broken.
+    Failed,
+}
+
+impl RunVerdict {
+    /// `PASSED`, `UNTESTED`, `ERRORS` or `FAILED`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            RunVerdict::Passed => "PASSED",
+            RunVerdict::Untested => "UNTESTED",
+            RunVerdict::Errors => "ERRORS",
+            RunVerdict::Failed => "FAILED",
+        }
+    }
 }
 
 /// Tool identity.
@@ -245,8 +304,8 @@ pub struct RequirementSummary {
     pub spec: String,
     /// Paraphrase.
     pub text: String,
-    /// Worst outcome among the results that reference it.
-    pub outcome: Outcome,
+    /// Worst outcome among the executed results that reference it; `untested` when none ran.
+    pub outcome: RequirementOutcome,
     /// Count of results per outcome label.
     pub counts: std::collections::BTreeMap<String, usize>,
 }
@@ -262,7 +321,8 @@ pub struct FlawMatrix {
     pub cells: Vec<Vec<String>>,
 }
 
-/// Writes `junit.xml`, `report.json` and `report.html` into `dir` (created if needed).
+/// Writes `junit.xml`, `report.json`, `report.html` and `report.sarif` into `dir` (created if
+/// needed).
 pub fn write_all(
     report: &RunReport,
     dir: &std::path::Path,
@@ -272,6 +332,7 @@ pub fn write_all(
         (dir.join("junit.xml"), junit::render(report)),
         (dir.join("report.json"), json::render(report)),
         (dir.join("report.html"), html::render(report)),
+        (dir.join("report.sarif"), sarif::render_run(report)),
     ];
     let mut written = Vec::new();
     for (path, text) in files {

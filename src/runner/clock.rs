@@ -22,6 +22,7 @@ use super::execute::ScenarioRun;
 use super::failure::StepError;
 use crate::http::limit::seconds;
 use crate::report::StepResult;
+use crate::scenario::values::wait_duration;
 use crate::scenario::{Action, Step, Tpl, WaitSpec};
 use crate::session::Session;
 use serde_json::Value;
@@ -190,25 +191,6 @@ fn schedule(
     }
 }
 
-/// A wait value in seconds: a number (`30`, `0.5`) or a duration (`500ms`, `2s`, `1m`).
-fn parse_duration(v: &Value) -> Result<Duration, String> {
-    match v {
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|f| *f >= 0.0 && f.is_finite())
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("wait: {n} is not a duration")),
-        Value::String(s) => {
-            let s = s.trim();
-            if let Ok(secs) = s.parse::<f64>() {
-                return parse_duration(&Value::from(secs));
-            }
-            humantime::parse_duration(s).map_err(|e| format!("wait: `{s}` is not a duration ({e})"))
-        }
-        other => Err(format!("wait: {other} is not a duration")),
-    }
-}
-
 impl ScenarioRun<'_> {
     /// The cell's time: real time since it started, or the virtual clock's advances.
     pub(super) fn now(&self) -> Duration {
@@ -231,7 +213,7 @@ impl ScenarioRun<'_> {
                     t.loc,
                     format!("wait: `{what}` is an unlimited (null) lifetime"),
                 )),
-                v => parse_duration(&v).map_err(|e| StepError::at(t.loc, e)),
+                v => wait_duration(&v).map_err(|e| StepError::at(t.loc, e)),
             }
         };
         let mut v = WaitValues {
@@ -243,7 +225,7 @@ impl ScenarioRun<'_> {
             match self.render_wait(t)? {
                 Value::Null => {}
                 x => {
-                    let d = parse_duration(&x).map_err(|e| StepError::at(t.loc, e))?;
+                    let d = wait_duration(&x).map_err(|e| StepError::at(t.loc, e))?;
                     v.within = Some(v.within.map_or(d, |m| m.min(d)));
                 }
             }
@@ -448,14 +430,5 @@ mod tests {
             Ok(s(5.0))
         );
         assert!(schedule(s(0.0), s(0.0), &values(None, Some(3.0), Some(6.0)), m).is_err());
-    }
-
-    #[test]
-    fn durations_parse_as_numbers_or_text() {
-        assert_eq!(parse_duration(&Value::from(1.5)), Ok(s(1.5)));
-        assert_eq!(parse_duration(&Value::from("2s")), Ok(s(2.0)));
-        assert_eq!(parse_duration(&Value::from("250e-1")), Ok(s(25.0)));
-        assert!(parse_duration(&Value::from(-1)).is_err());
-        assert!(parse_duration(&Value::Bool(true)).is_err());
     }
 }

@@ -25,8 +25,9 @@ use crate::session::Session;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// Called with each result as it completes.
-pub type ResultCallback = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
+/// Called with each result as it completes, with the cell's index in the plan (results complete
+/// in any order; the index lets a caller show them in plan order).
+pub type ResultCallback = Arc<dyn Fn(usize, &ScenarioResult) + Send + Sync>;
 
 /// How to run.
 #[derive(Clone)]
@@ -194,7 +195,7 @@ impl Runner {
                 let r = ctx.run_cell(&cell, &pacing, unmet).await;
                 prereqs.record(&cell, &r);
                 if let Some(cb) = &cb {
-                    cb(&r);
+                    cb(idx, &r);
                 }
                 (idx, r)
             });
@@ -211,7 +212,7 @@ impl Runner {
                         r.reason = Some(format!("the harness failed running this cell: {e}"));
                         prereqs.record(&cell, &r);
                         if let Some(cb) = &opts.on_result {
-                            cb(&r);
+                            cb(idx, &r);
                         }
                         results.push((idx, r));
                     }
@@ -223,7 +224,7 @@ impl Runner {
             let unmet = prereqs.skip_reason(self, &cell).await;
             let r = self.run_cell(&cell, &pacing, unmet).await;
             if let Some(cb) = &opts.on_result {
-                cb(&r);
+                cb(idx, &r);
             }
             results.push((idx, r));
         }
@@ -547,7 +548,9 @@ fn redact_exchange(red: &crate::profile::Redactor, ex: &mut crate::report::Excha
     }
 }
 
-fn matches_filter(s: &Scenario, f: &str) -> bool {
+/// Whether scenario `s` is selected by filter `f`: `tag:<tag>`, a glob on the id (`*` any run
+/// of characters), else a substring of the id.
+pub fn matches_filter(s: &Scenario, f: &str) -> bool {
     if let Some(tag) = f.strip_prefix("tag:") {
         return s.tags.iter().any(|t| t == tag);
     }

@@ -62,10 +62,11 @@ impl ScenarioRun<'_> {
                 "application/x-www-form-urlencoded".into(),
             ));
         }
+        // A header written in the scenario replaces the harness's own of the same name; a
+        // repeated one (a list) is sent repeated.
+        headers.retain(|(hn, _)| !r.headers.iter().any(|(n, _)| hn.eq_ignore_ascii_case(n)));
         for (n, v) in &r.headers {
             let value = self.render_tpl(v)?;
-            // A header written in the scenario replaces the harness's own of the same name.
-            headers.retain(|(hn, _)| !hn.eq_ignore_ascii_case(n));
             headers.push((n.clone(), value));
         }
         if !headers

@@ -1,5 +1,6 @@
 //! YAML tree → scenario model, collecting every error with its location and a hint.
 
+use super::values;
 use super::*;
 use crate::diagnostic::hint_for;
 use crate::yaml::{Dec, Key, Kind, Node};
@@ -123,6 +124,17 @@ pub(crate) const ENDPOINTS: &[&str] = &[
 ];
 /// Client authentication methods the harness can apply: every RFC 7591 name it knows.
 pub const AUTH_METHODS: &[&str] = &tokencert_policy::AuthMethod::NAMES;
+
+/// What an `expect` check judges, which decides the literals its predicates may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subject {
+    /// The HTTP status: statuses only, and a list means `one_of`.
+    Status,
+    /// A race's count of responses: whole numbers.
+    Count,
+    /// A header, a JSON member or the body: any value.
+    Value,
+}
 
 impl Dec<'_> {
     /// A scalar as a template, with template syntax checked.
@@ -724,12 +736,12 @@ impl Dec<'_> {
                 continue;
             }
             match k.name.as_str() {
-                "status" => e.status = self.check(v, "status", true),
+                "status" => e.status = self.check(v, "status", Subject::Status),
                 "headers" => match v.as_map() {
                     // Header names are free-form, so no unknown-key check here.
                     Some(hs) => {
                         for (hk, hv) in hs {
-                            if let Some(c) = self.check(hv, &hk.name, false) {
+                            if let Some(c) = self.check(hv, &hk.name, Subject::Value) {
                                 e.headers.push((hk.name.to_ascii_lowercase(), c));
                             }
                         }
@@ -742,7 +754,7 @@ impl Dec<'_> {
                             let Some(path) = self.json_path(&pk.name, pk.loc) else {
                                 continue;
                             };
-                            if let Some(c) = self.check(pv, &pk.name, false) {
+                            if let Some(c) = self.check(pv, &pk.name, Subject::Value) {
                                 e.json.push((path, c));
                             }
                         }
@@ -750,9 +762,11 @@ impl Dec<'_> {
                         self.expected(v, "json", "a mapping of JSON paths to predicates");
                     }
                 }
-                "body" => e.body = self.check(v, "body", false),
-                "successes" => rx.successes = self.check(v, "successes", false),
-                "server_errors" => rx.server_errors = self.check(v, "server_errors", false),
+                "body" => e.body = self.check(v, "body", Subject::Value),
+                "successes" => rx.successes = self.check(v, "successes", Subject::Count),
+                "server_errors" => {
+                    rx.server_errors = self.check(v, "server_errors", Subject::Count)
+                }
                 "each_success" => {
                     rx.each_success = self.expect(v, "each_success", false).map(Box::new)
                 }
@@ -789,7 +803,7 @@ impl Dec<'_> {
     }
 
     /// A predicate set. A scalar means `equals` (`one_of` for a list under `status`).
-    pub(crate) fn check(&mut self, node: &Node, what: &str, status: bool) -> Option<Check> {
+    pub(crate) fn check(&mut self, node: &Node, what: &str, subject: Subject) -> Option<Check> {
         let shorthand = |op: Op, dec: &mut Dec<'_>| {
             let arg = dec.tpl_value(node);
             Some(Check {
@@ -807,18 +821,18 @@ impl Dec<'_> {
         };
         match &node.kind {
             Kind::Map(_) => {}
-            Kind::Seq(_) if status => return shorthand(Op::OneOf, self),
+            Kind::Seq(items) if subject == Subject::Status => {
+                for item in items {
+                    self.literal(item, what, Op::Equals, subject);
+                }
+                return shorthand(Op::OneOf, self);
+            }
             Kind::Seq(_) => {
                 self.expected(node, what, "a value or a mapping of predicates");
                 return None;
             }
             _ => {
-                if status
-                    && let Kind::Int(code) = node.kind
-                    && !(100..=599).contains(&code)
-                {
-                    self.err(node.loc, format!("{code} is not an HTTP status"));
-                }
+                self.literal(node, what, Op::Equals, subject);
                 return shorthand(Op::Equals, self);
             }
         }
@@ -889,6 +903,14 @@ impl Dec<'_> {
                         }
                         _ => {}
                     }
+                    match (&v.kind, op) {
+                        (Kind::Seq(items), Op::OneOf | Op::NotOneOf) => {
+                            for item in items {
+                                self.literal(item, name, op, subject);
+                            }
+                        }
+                        _ => self.literal(v, name, op, subject),
+                    }
                     c.predicates.push(Predicate { op, arg, regex });
                 }
             }
@@ -898,6 +920,23 @@ impl Dec<'_> {
                 .label = Some("add e.g. `equals: …`, `exists: true` or `matches: …`".into());
         }
         Some(c)
+    }
+
+    /// Checks a literal argument of predicate `op` (named `what`) on `subject`: a status where a
+    /// status is compared, a whole number for counts and lengths, a number for comparisons.
+    fn literal(&mut self, node: &Node, what: &str, op: Op, subject: Subject) {
+        let comparison = matches!(op, Op::Gt | Op::Gte | Op::Lt | Op::Lte);
+        let equality = matches!(op, Op::Equals | Op::NotEquals | Op::OneOf | Op::NotOneOf);
+        let problem = match subject {
+            Subject::Status if comparison || equality => values::status(node),
+            Subject::Count if comparison || equality => values::number(node, what, true),
+            _ if op == Op::Length => values::number(node, what, true),
+            _ if comparison => values::number(node, what, false),
+            _ => None,
+        };
+        if let Some(p) = problem {
+            self.err(node.loc, p.message).label = Some(p.label);
+        }
     }
 
     fn captures(&mut self, node: &Node) -> Vec<Capture> {
@@ -1027,22 +1066,35 @@ impl Dec<'_> {
             loc: node.loc,
         };
         if !matches!(node.kind, Kind::Map(_)) {
+            self.wait_value(node, "wait");
             w.duration = Some(self.tpl(node, "wait")?);
             return Some(w);
         }
         let entries = self.map(node, "wait", WAIT_KEYS)?;
         for (k, v) in entries {
             match k.name.as_str() {
-                "for" => w.duration = self.tpl(v, "wait.for"),
-                "past" => w.past = self.tpl(v, "wait.past"),
+                "for" => {
+                    self.wait_value(v, "wait.for");
+                    w.duration = self.tpl(v, "wait.for");
+                }
+                "past" => {
+                    self.wait_value(v, "wait.past");
+                    w.past = self.tpl(v, "wait.past");
+                }
                 "within" => match &v.kind {
                     Kind::Seq(items) => {
+                        for i in items {
+                            self.wait_value(i, "wait.within");
+                        }
                         w.within = items
                             .iter()
                             .filter_map(|i| self.tpl(i, "wait.within"))
                             .collect();
                     }
-                    _ => w.within.extend(self.tpl(v, "wait.within")),
+                    _ => {
+                        self.wait_value(v, "wait.within");
+                        w.within.extend(self.tpl(v, "wait.within"));
+                    }
                 },
                 "since" => w.since = self.tpl(v, "wait.since"),
                 _ => {}
@@ -1057,6 +1109,17 @@ impl Dec<'_> {
                 Some("e.g. `wait: { past: \"{{ policy.lifetimes.refresh_idle }}\" }`".into());
         }
         Some(w)
+    }
+
+    /// A literal wait value must be seconds or a duration (a list or mapping is reported as
+    /// the wrong type by the template decoding instead).
+    fn wait_value(&mut self, node: &Node, what: &str) {
+        if matches!(node.kind, Kind::Seq(_) | Kind::Map(_)) {
+            return;
+        }
+        if let Some(p) = values::wait(node, what) {
+            self.err(node.loc, p.message).label = Some(p.label);
+        }
     }
 
     fn retry(&mut self, node: &Node) -> Option<Retry> {

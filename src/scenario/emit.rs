@@ -56,9 +56,14 @@ pub struct RequirementDoc {
 impl RequirementDoc {
     /// A MUST-level requirement.
     pub fn must(id: &str) -> FlowMap<RequirementDoc> {
+        RequirementDoc::at(id, "MUST")
+    }
+
+    /// A requirement at `level` (`MUST`, `SHOULD`, `MAY`).
+    pub fn at(id: &str, level: &str) -> FlowMap<RequirementDoc> {
         FlowMap(RequirementDoc {
             id: id.to_owned(),
-            level: "MUST".into(),
+            level: level.to_owned(),
         })
     }
 }
@@ -159,6 +164,9 @@ pub struct ClientAuthWith {
     /// Secret instead of the registered one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// JOSE header members of a client assertion (`alg: none`, say).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub header: serde_json::Map<String, Value>,
 }
 
 /// `race:` with copies of one request.
@@ -182,12 +190,18 @@ pub struct ExpectDoc {
     /// JSON path checks.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "ordered_map")]
     pub json: Vec<(String, FlowMap<CheckDoc>)>,
+    /// A check on the raw body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<FlowMap<CheckDoc>>,
     /// Race: number of 2xx answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub successes: Option<FlowMap<CheckDoc>>,
     /// Race: number of 5xx answers or dropped connections (not copies unanswered in time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_errors: Option<u32>,
+    /// Race: checks on every 2xx answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub each_success: Option<Box<ExpectDoc>>,
 }
 
 /// `status:` — one of a list, or a check.
@@ -213,6 +227,15 @@ pub struct CheckDoc {
     /// Equal to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<Value>,
+    /// Equal to one of these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<FlowSeq<Vec<Value>>>,
+    /// Equal to none of these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_one_of: Option<FlowSeq<Vec<Value>>>,
+    /// Present (`true`) or absent (`false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
     /// At least.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gte: Option<u64>,
@@ -225,6 +248,9 @@ pub struct CheckDoc {
     /// Contains the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contains: Option<String>,
+    /// Contains none of the texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_contains: Option<String>,
     /// Matches the regex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
@@ -234,6 +260,9 @@ pub struct CheckDoc {
     /// Words all among these.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub words_subset_of: Option<String>,
+    /// An absent value passes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
     /// The requirement a failure breaks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requirement: Option<String>,

@@ -12,6 +12,7 @@ pub mod escape;
 pub mod load;
 pub mod requirements;
 mod validate;
+pub(crate) mod values;
 mod walk;
 
 pub use load::{Catalogue, FileKind, LoadOptions, SpecSource, TargetFile, load, load_paths};

@@ -11,6 +11,7 @@ pub mod client_auth;
 mod discovery;
 mod dpop;
 mod hook;
+pub mod preflight;
 
 pub use authorize::{AuthorizeAnswer, AuthorizeRequest};
 pub use bootstrap::BootstrapRequest;

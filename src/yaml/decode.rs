@@ -117,7 +117,7 @@ impl<'a> Dec<'a> {
                 Ok(d) => Some(d),
                 Err(e) => {
                     self.err(node.loc, format!("`{what}`: `{s}` is not a duration ({e})"))
-                        .label = Some("write e.g. `500ms`, `2s` or `1m`".into());
+                        .label = Some(duration_hint(s));
                     None
                 }
             },
@@ -126,5 +126,43 @@ impl<'a> Dec<'a> {
                 None
             }
         }
+    }
+}
+
+/// Duration units `humantime` reads, for a did-you-mean on a misspelt one.
+const UNITS: &[&str] = &[
+    // Plurals first: a near miss of both (`minuts`) reads as the plural.
+    "ms", "msec", "millis", "s", "secs", "seconds", "sec", "second", "m", "mins", "minutes", "min",
+    "minute", "h", "hrs", "hours", "hr", "hour", "d", "days", "day", "w", "weeks", "week",
+];
+
+/// "did you mean `2s`?" when the unit is a near miss, else an example.
+pub fn duration_hint(text: &str) -> String {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c.is_whitespace()))
+        .unwrap_or(text.len());
+    let (amount, unit) = text.split_at(split);
+    if !amount.trim().is_empty()
+        && !unit.is_empty()
+        && let Some(u) = crate::diagnostic::did_you_mean(unit, UNITS.iter().copied())
+    {
+        return format!("did you mean `{amount}{u}`?");
+    }
+    "write e.g. `30`, `500ms`, `2s` or `1m`".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_hint;
+
+    #[test]
+    fn a_misspelt_unit_gets_a_did_you_mean() {
+        assert_eq!(duration_hint("3 minuts"), "did you mean `3 minutes`?");
+        assert_eq!(duration_hint("500mss"), "did you mean `500ms`?");
+        assert_eq!(
+            duration_hint("soon"),
+            "write e.g. `30`, `500ms`, `2s` or `1m`"
+        );
     }
 }

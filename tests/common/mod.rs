@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use tokencert::profile::{ProcessEnv, Target};
 use tokencert::report::{Outcome, ScenarioResult};
@@ -98,4 +99,37 @@ pub fn describe(r: &ScenarioResult) -> String {
         s.push_str(&format!("\n{}", f.snippet));
     }
     s
+}
+
+/// Runs the binary in `dir`: exit code, stdout, stderr.
+pub fn tokencert(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    tokencert_env(dir, args, &[])
+}
+
+/// [`tokencert`] with environment variables set.
+pub fn tokencert_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TOKENCERT_TARGET")
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`tokencert`] from async code.
+pub async fn tokencert_async(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        tokencert(&dir, &refs)
+    })
+    .await
+    .expect("joins")
 }

@@ -1,20 +1,27 @@
 //! The default store: maps behind one mutex. A transaction is the time the mutex is held, which
 //! is a few map operations: short enough that serialising every request through it is cheaper
 //! than anything finer-grained. Transactions run on tokio's blocking pool, never on a worker.
+//!
+//! The maps ([`State`]) and their transactions ([`MemoryTx`]) are also the SQLite store's image
+//! of its file, which is why an [`Entry`] can name the row holding it.
 
 use super::{Job, Kind, Put, Retention, Store, StoreError, Tx};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+/// One record.
 #[derive(Debug)]
-struct Entry {
-    value: String,
-    family: Option<String>,
-    purge_after: Option<u64>,
+pub(super) struct Entry {
+    pub(super) value: String,
+    pub(super) family: Option<String>,
+    pub(super) purge_after: Option<u64>,
+    /// The row holding it in a file (the SQLite store's image); `None` in memory alone.
+    pub(super) row: Option<i64>,
 }
 
+/// Every record, indexed by family and by purge deadline.
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     records: HashMap<(Kind, String), Entry>,
     by_family: HashMap<(Kind, String), VecDeque<String>>,
     /// `(kind, purge_after, key)`, soonest first.
@@ -22,7 +29,8 @@ struct State {
 }
 
 impl State {
-    fn insert(&mut self, kind: Kind, key: String, entry: Entry) {
+    /// Inserts or replaces; returns the entry replaced.
+    pub(super) fn insert(&mut self, kind: Kind, key: String, entry: Entry) -> Option<Entry> {
         let deadline = entry.purge_after;
         let family = entry.family.clone();
         let old = self.records.insert((kind, key.clone()), entry);
@@ -36,22 +44,27 @@ impl State {
             }
         }
         // Records never change family, so indexing on first insert is enough.
-        if let (None, Some(fam)) = (old, family) {
+        if let (None, Some(fam)) = (&old, family) {
             self.by_family
                 .entry((kind, fam))
                 .or_default()
                 .push_back(key);
         }
+        old
     }
 
-    fn remove(&mut self, kind: Kind, key: &str) {
+    /// Deletes a record, and its family's when nothing else of the family is left; returns
+    /// what went.
+    pub(super) fn remove(&mut self, kind: Kind, key: &str) -> Vec<Entry> {
         let Some(old) = self.records.remove(&(kind, key.to_owned())) else {
-            return;
+            return Vec::new();
         };
         if let Some(t) = old.purge_after {
             self.deadlines.remove(&(kind, t, key.to_owned()));
         }
-        let Some(fam) = old.family else { return };
+        let Some(fam) = old.family.clone() else {
+            return vec![old];
+        };
         let slot = (kind, fam.clone());
         if let Some(keys) = self.by_family.get_mut(&slot) {
             if let Some(i) = keys.iter().position(|k| k == key) {
@@ -61,10 +74,17 @@ impl State {
                 self.by_family.remove(&slot);
             }
         }
+        let mut gone = vec![old];
         if matches!(kind, Kind::Refresh | Kind::Access) && self.orphaned(&fam) {
-            self.records.remove(&(Kind::Family, fam.clone()));
+            gone.extend(self.records.remove(&(Kind::Family, fam.clone())));
             self.by_family.remove(&(Kind::Family, fam));
         }
+        gone
+    }
+
+    /// How many records there are.
+    pub(super) fn len(&self) -> usize {
+        self.records.len()
     }
 
     fn orphaned(&self, family: &str) -> bool {
@@ -91,16 +111,35 @@ impl MemoryStore {
     }
 }
 
+/// A buffered write.
 #[derive(Debug)]
-enum Write {
+pub(super) enum Write {
+    /// Insert or replace.
     Put(Entry),
+    /// Delete (a purge).
     Delete,
 }
 
-struct MemoryTx<'a> {
+/// A transaction on a [`State`].
+pub(super) struct MemoryTx<'a> {
     state: &'a mut State,
     // Writes are buffered so a transaction that reports failure leaves no trace, like SQLite's.
     writes: Vec<(Kind, String, Write)>,
+}
+
+impl<'a> MemoryTx<'a> {
+    /// Starts a transaction reading `state`.
+    pub(super) fn new(state: &'a mut State) -> Self {
+        Self {
+            state,
+            writes: Vec::new(),
+        }
+    }
+
+    /// The writes, in order, for the caller to apply.
+    pub(super) fn into_writes(self) -> Vec<(Kind, String, Write)> {
+        self.writes
+    }
 }
 
 impl MemoryTx<'_> {
@@ -135,6 +174,7 @@ impl Tx for MemoryTx<'_> {
                 value: p.value.to_owned(),
                 family: p.family.map(str::to_owned),
                 purge_after: p.purge_after,
+                row: None,
             }),
         ));
         Ok(())
@@ -182,7 +222,7 @@ impl Tx for MemoryTx<'_> {
     }
 
     fn count(&mut self) -> Result<usize, StoreError> {
-        Ok(self.state.records.len())
+        Ok(self.state.len())
     }
 }
 
@@ -191,19 +231,20 @@ impl Store for MemoryStore {
         // A panic while holding the lock cannot leave half a transaction behind (writes are
         // buffered), so a poisoned mutex is safe to keep using.
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut tx = MemoryTx {
-            state: &mut guard,
-            writes: Vec::new(),
-        };
+        let mut tx = MemoryTx::new(&mut guard);
         if !f(&mut tx) {
             return Ok(());
         }
-        let writes = std::mem::take(&mut tx.writes);
+        let writes = tx.into_writes();
         let state = &mut *guard;
         for (kind, key, write) in writes {
             match write {
-                Write::Put(entry) => state.insert(kind, key, entry),
-                Write::Delete => state.remove(kind, &key),
+                Write::Put(entry) => {
+                    state.insert(kind, key, entry);
+                }
+                Write::Delete => {
+                    state.remove(kind, &key);
+                }
             }
         }
         Ok(())

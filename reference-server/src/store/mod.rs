@@ -43,6 +43,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, by [`Kind::id`].
+    const ALL: [Kind; 7] = [
+        Kind::Family,
+        Kind::Refresh,
+        Kind::Access,
+        Kind::Code,
+        Kind::Device,
+        Kind::UserCode,
+        Kind::Jti,
+    ];
+
     /// Stable number used as the SQLite key-space column.
     pub fn id(self) -> i64 {
         match self {
@@ -55,6 +66,11 @@ impl Kind {
             Kind::Jti => 7,
         }
     }
+
+    /// The kind numbered `id`.
+    pub fn from_id(id: i64) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.id() == id)
+    }
 }
 
 /// A storage failure. Never shown to clients (they get an opaque `server_error`).
@@ -66,6 +82,10 @@ pub enum StoreError {
     /// A stored record did not deserialize (a schema bug or a corrupted file).
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The transaction committed but could not be made durable (syncing the disk failed): the
+    /// store refuses further work until reopened.
+    #[error("not durable: {0}")]
+    NotDurable(String),
     /// The blocking task running the transaction died.
     #[error("storage task failed")]
     Task,
@@ -123,6 +143,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn submit(self: Arc<Self>, job: Box<dyn Job>);
     /// How long records are kept.
     fn retention(&self) -> Retention;
+    /// What group commit has done so far (stores that commit in groups).
+    fn commit_stats(&self) -> Option<CommitStats> {
+        None
+    }
+}
+
+/// Counters of a store that commits in groups, for tuning and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed (each a group of jobs).
+    pub commits: u64,
+    /// Jobs run.
+    pub jobs: u64,
+    /// Disk syncs that made commits durable (each covers every commit since the previous one).
+    pub syncs: u64,
+    /// Time spent running jobs' statements, in nanoseconds.
+    pub run_nanos: u64,
+    /// Time spent in `COMMIT` (with any checkpoint it triggered), in nanoseconds.
+    pub commit_nanos: u64,
+    /// Time spent making commits durable, in nanoseconds.
+    pub sync_nanos: u64,
+    /// Time spent checkpointing (copying the log into the database), in nanoseconds.
+    pub checkpoint_nanos: u64,
 }
 
 /// When a record stops mattering: past it, every request gets the same answer (and the same
