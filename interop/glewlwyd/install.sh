@@ -17,7 +17,9 @@ glewlwyd glewlwyd/dbconfig-install boolean false
 glewlwyd glewlwyd/config_type select No configuration
 SEL
 case "$status" in
-  "$want "*) dpkg --configure glewlwyd ;;   # unpacked but not configured (an earlier failed postinst)
+  # unpacked but not configured (an earlier failed postinst); a removed package whose
+  # configuration files remain ("config-files") is simply installed again below
+  "$want unpacked" | "$want half-configured" | "$want half-installed") dpkg --configure glewlwyd ;;
 esac
 apt-get update -qq
 if apt-cache madison glewlwyd | grep -qF "$want"; then
