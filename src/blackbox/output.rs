@@ -140,6 +140,7 @@ fn sarif(summary: &FuzzSummary, target_name: &str) -> String {
             id: f.oracle.slug().to_owned(),
             description: format!("{} ({})", f.oracle.describe(), f.oracle.requirement()),
             level,
+            properties: [("requirement".to_owned(), json!(f.oracle.requirement()))].into(),
         });
         let mut locations = vec![Location::Logical {
             name: format!("{} {}", f.req.method, super::triage::ENDPOINT),
