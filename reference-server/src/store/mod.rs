@@ -2,11 +2,12 @@
 //!
 //! Grant logic is written once against [`Records`] and runs inside [`run`] or [`run_async`]: one
 //! closure, one transaction. The in-memory store holds a mutex for the closure's duration; the
-//! SQLite store runs it inside `BEGIN IMMEDIATE … COMMIT`, on its writer thread, where concurrent
-//! requests share one transaction and one fsync (each in its own savepoint). Either way a
+//! SQLite store runs closures one at a time on its writer thread, against its in-memory image,
+//! where concurrent requests share one SQLite transaction and one sync of the disk. Either way a
 //! rotation's read-check-write is atomic, so two concurrent refreshes of one token cannot both
-//! win, and [`run_async`] answers only once the writes are committed. Closures must not block or
-//! await: they are pure bookkeeping (signing happens after the transaction).
+//! win, and [`run_async`] answers only once the writes are committed (and, on SQLite, durable).
+//! Closures must not block or await: they are pure bookkeeping (signing happens after the
+//! transaction).
 //!
 //! Every record carries the time after which no request can tell it from a missing one (see
 //! [`Retention`]); [`Records::purge`] deletes those, and the families nothing points to any more.
