@@ -360,7 +360,12 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
             0 => Mutation::DropParam(grant_param(rng)),
             1 | 2 => Mutation::DuplicateParam(param(rng)),
             3 => Mutation::EmptyParam(grant_param(rng)),
-            4 => Mutation::LongValue(grant_param(rng), pick(rng, &[300, 5_000, 70_000])),
+            // Past common limits (8 KiB heads, 64 KiB values) now and then: every party pays
+            // for a large body, so most stay small.
+            4 => Mutation::LongValue(
+                grant_param(rng),
+                pick(rng, &[300, 300, 5_000, 5_000, 70_000]),
+            ),
             5 => Mutation::UnknownParam(rng.random_range(1..64)),
             6 => Mutation::GrantType(
                 pick(
@@ -412,7 +417,8 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
                 pick(rng, &["x", "a.b.c", "eyJhbGciOiJub25lIn0.e30."]).to_owned(),
             ),
             22 if base == Base::Refresh => Mutation::TamperToken,
-            _ => Mutation::Oversize(pick(rng, &[10_000, 100_000])),
+            23 => Mutation::Oversize(pick(rng, &[10_000, 10_000, 10_000, 100_000])),
+            _ => Mutation::DuplicateParam(param(rng)),
         };
         if m.is_auth() && out.iter().any(Mutation::is_auth) {
             continue;
@@ -445,6 +451,7 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
             Auth::None
         },
         must_fail: base.fails(),
+        raw: None,
         live,
     };
     let with = |method: AuthMethod, secret: Option<&str>| Auth::With {
@@ -632,6 +639,7 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
     if names.windows(2).any(|w| w[0] == w[1]) {
         req.must_fail = true;
     }
+    req.settle_raw();
     if req.raw_body() && req.auth.in_body(session) {
         // A raw body cannot take credentials the session adds (a reproducer could not write
         // the client's secret into it): the registered client's secret goes by Basic instead,

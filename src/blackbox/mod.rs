@@ -234,7 +234,7 @@ async fn worker(sh: Arc<Shared>, index: u64) {
         idle = 0;
         let oracles = oracle::judge(&sh.invariants, &sent, sh.opts.latency_bound);
         for (o, detail) in oracles {
-            let (status, code) = oracle::status_and_code(&sent.outcome, sent.json.as_ref());
+            let (status, code) = oracle::status_and_code(&sent.outcome);
             let raw = triage::raw_key(o, status, code.as_deref(), &sent.req);
             let seen = match sh.triage.lock() {
                 Ok(mut t) => t.observe(&raw),
@@ -278,9 +278,11 @@ impl Shared {
             }
             return None;
         };
+        // Only a success is read here (its tokens); the invariants read every answer anyway.
         let json = outcome
             .as_ref()
             .ok()
+            .filter(|r| (200..300).contains(&r.status))
             .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok());
         self.settle_lease(lease, &outcome, json.as_ref());
         Some(Sent {
@@ -414,7 +416,7 @@ impl Shared {
                 None => i += 1,
             }
         }
-        let (status, code) = oracle::status_and_code(&best.outcome, best.json.as_ref());
+        let (status, code) = oracle::status_and_code(&best.outcome);
         let made = match self.triage.lock() {
             Ok(mut t) => t.resolve(raw, o, best.req, status, code, detail, complete),
             Err(_) => None,

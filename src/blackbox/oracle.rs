@@ -81,7 +81,7 @@ pub struct Sent {
     pub prepared: PreparedRequest,
     /// The answer, or why there was none.
     pub outcome: Result<HttpResponse, String>,
-    /// The answer's body parsed as JSON, once.
+    /// A success's body parsed as JSON, once (`None` for other answers).
     pub json: Option<Value>,
 }
 
@@ -142,10 +142,7 @@ pub fn judge(ctx: &Context, sent: &Sent, bound: Duration) -> Vec<(Oracle, String
 /// `(status, error)` of an outcome. The `error` is kept only when it looks like an error code
 /// (a short word of `[A-Za-z0-9_.:-]`): it goes into the outputs, and a server that echoes its
 /// input there must not get a token written out.
-pub fn status_and_code(
-    outcome: &Result<HttpResponse, String>,
-    json: Option<&Value>,
-) -> (Option<u16>, Option<String>) {
+pub fn status_and_code(outcome: &Result<HttpResponse, String>) -> (Option<u16>, Option<String>) {
     let code_like = |s: &str| {
         (1..=64).contains(&s.len())
             && s.bytes()
@@ -154,10 +151,13 @@ pub fn status_and_code(
     match outcome {
         Ok(r) => (
             Some(r.status),
-            json.and_then(|j| j.get("error")).map(|e| match e.as_str() {
-                Some(s) if code_like(s) => s.to_owned(),
-                _ => "(not an error code)".to_owned(),
-            }),
+            serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .and_then(|j| j.get("error").cloned())
+                .map(|e| match e.as_str() {
+                    Some(s) if code_like(s) => s.to_owned(),
+                    _ => "(not an error code)".to_owned(),
+                }),
         ),
         Err(_) => (None, None),
     }

@@ -200,6 +200,8 @@ pub struct Req {
     pub auth: Auth,
     /// Whether the request must be refused (no token may come back).
     pub must_fail: bool,
+    /// Whether the body is raw (see [`Req::raw_body`]), decided once the request is built.
+    pub raw: Option<bool>,
     /// The live tokens the symbols stand for.
     pub live: Live,
 }
@@ -209,6 +211,10 @@ impl Req {
     /// same way from `form:` (another content type, JSON, appended bytes, no parameters, or
     /// text YAML cannot hold).
     pub fn raw_body(&self) -> bool {
+        self.raw.unwrap_or_else(|| self.judge_raw())
+    }
+
+    fn judge_raw(&self) -> bool {
         self.json_body
             || !self.raw_suffix.is_empty()
             || self.content_type.as_deref() != Some(FORM)
@@ -217,6 +223,11 @@ impl Req {
                 .params
                 .iter()
                 .any(|(k, v)| !template_safe(k) || matches!(v, Val::Lit(l) if !template_safe(l)))
+    }
+
+    /// Decides [`Req::raw_body`] once, when the request is complete.
+    pub fn settle_raw(&mut self) {
+        self.raw = Some(self.judge_raw());
     }
 
     /// The raw body, as literal bytes and symbols.
@@ -281,17 +292,18 @@ impl Req {
             params.push((k.clone(), resolve(v)?));
         }
         let mut headers: Vec<(String, String)> = Vec::new();
+        let raw = self.raw_body();
         if let Some(o) = self.auth.overrides() {
             let before = params.len();
             session
                 .authenticate(ROLE, &o, &mut params, &mut headers)
                 .ok()?;
             // A raw body cannot take credentials (`build` moves them out of the way).
-            if self.raw_body() && params.len() != before {
+            if raw && params.len() != before {
                 return None;
             }
         }
-        let body = if self.raw_body() {
+        let body = if raw {
             let mut b = Vec::new();
             for s in self.body_segments() {
                 match s {
@@ -344,14 +356,15 @@ impl Req {
 /// Whether a literal can be written in a YAML template string as it is: printable (YAML 1.2
 /// §5.1) and without `{{` / `}}`, which would start or end a template.
 pub fn template_safe(s: &str) -> bool {
-    !s.contains("{{")
-        && !s.contains("}}")
-        && s.chars().all(|c| {
-            matches!(c, '\u{20}'..='\u{7e}')
-                || ('\u{a0}'..='\u{d7ff}').contains(&c)
-                || ('\u{e000}'..='\u{fffd}').contains(&c)
-                || c >= '\u{10000}'
-        })
+    let printable = |c: char| {
+        matches!(c, '\u{20}'..='\u{7e}')
+            || ('\u{a0}'..='\u{d7ff}').contains(&c)
+            || ('\u{e000}'..='\u{fffd}').contains(&c)
+            || c >= '\u{10000}'
+    };
+    // Printable ASCII byte by byte (most values, and the long ones); characters otherwise.
+    let ascii = s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    (ascii || s.chars().all(printable)) && !s.contains("{{") && !s.contains("}}")
 }
 
 /// JSON header members as a map (for the emitted `client_auth`).
