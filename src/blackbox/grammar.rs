@@ -209,13 +209,19 @@ impl Mutation {
             | Mutation::ContentType(_)
             | Mutation::JsonBody => false,
             Mutation::DpopGarbage(_) => session.target.policy.dpop.supported,
+            // A client assertion beside Basic is a second method only where assertions are one.
+            Mutation::TwoMethods(TwoMethods::Assertion) => supports_assertions(session),
+            Mutation::TwoMethods(TwoMethods::BodyWrong) => supports(
+                session,
+                AuthMethod::ClientSecretPost,
+            ),
             Mutation::GrantType(_)
             | Mutation::Method(_)
             | Mutation::Authorization(_)
             | Mutation::BodyCredentials(_)
             | Mutation::WrongSecret
             | Mutation::ClientIdOnly
-            | Mutation::TwoMethods(_)
+            | Mutation::TwoMethods(TwoMethods::BasicWrong)
             | Mutation::AssertionNone
             | Mutation::TamperToken => true,
         }
@@ -294,6 +300,31 @@ impl Mutation {
                 | Mutation::TwoMethods(_)
                 | Mutation::AssertionNone
         )
+    }
+}
+
+/// Whether the target's policy accepts client authentication `m`.
+fn supports(session: &Session, m: AuthMethod) -> bool {
+    session.target.policy.clients.accepts(m)
+}
+
+/// Whether the target takes client assertions (RFC 7523 §2.2) at all.
+fn supports_assertions(session: &Session) -> bool {
+    supports(session, AuthMethod::ClientSecretJwt) || supports(session, AuthMethod::PrivateKeyJwt)
+}
+
+/// Whether the target recognises token-request parameter `name` for `base`: the grant's own,
+/// `scope` and `client_id`, and the client credentials of the methods it accepts. The fuzzer's
+/// own parameters (`tokencert_*`) it does not.
+fn recognised(base: Base, name: &[u8], session: &Session) -> bool {
+    let Ok(name) = std::str::from_utf8(name) else {
+        return false;
+    };
+    match name {
+        "scope" | "client_id" => true,
+        "client_secret" => supports(session, AuthMethod::ClientSecretPost),
+        "client_assertion" | "client_assertion_type" => supports_assertions(session),
+        _ => base.params().iter().any(|(k, _)| k == name),
     }
 }
 
@@ -608,7 +639,8 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
     {
         req.must_fail = true;
     }
-    // RFC 6749 §3.2: no parameter may be included more than once.
+    // RFC 6749 §3.2: no parameter may be included more than once; one the server does not
+    // recognise it must ignore, repeated or not.
     let mut names: Vec<&[u8]> = req.params.iter().map(|(k, _)| k.as_bytes()).collect();
     names.extend(
         req.raw_suffix
@@ -617,7 +649,10 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
             .map(|p| p.split(|b| *b == b'=').next().unwrap_or(p)),
     );
     names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
+    if names
+        .windows(2)
+        .any(|w| w[0] == w[1] && recognised(base, w[0], session))
+    {
         req.must_fail = true;
     }
     req.settle_raw();
@@ -672,9 +707,34 @@ mod tests {
         );
         assert!(build(&[Mutation::ContentType(Some("text/plain".into()))]).must_fail);
         assert!(build(&[Mutation::TwoMethods(TwoMethods::BodyWrong)]).must_fail);
+        // A parameter the server does not recognise is ignored, repeated or not (the test
+        // profile's rfc9700 policy takes assertions; a target without them would ignore them).
+        assert!(!build(&[Mutation::DuplicateParam("tokencert_x".into())]).must_fail);
         let forged = Mutation::Authorization(Forged::wrong_secret());
         let r = build(&[forged]);
         assert!(r.must_fail && r.auth == Auth::None, "{r:?}");
+    }
+
+    /// Against a server without client assertions, `client_assertion` is an unknown
+    /// parameter: repeated, or beside Basic, it must be ignored, not refused.
+    #[test]
+    fn parameters_the_target_does_not_recognise_are_ignored() {
+        let s = crate::blackbox::test_session_with(
+            "policy: { preset: rfc6749, clients: { auth_methods: [client_secret_basic, none] } }",
+        );
+        let build = |m: &[Mutation]| build(&s, Base::Refresh, m, live()).unwrap();
+        assert!(!build(&[Mutation::DuplicateParam("client_assertion".into())]).must_fail);
+        assert!(!build(&[Mutation::TwoMethods(TwoMethods::Assertion)]).must_fail);
+        assert!(!build(&[Mutation::TwoMethods(TwoMethods::BodyWrong)]).must_fail);
+        assert!(build(&[Mutation::DuplicateParam("refresh_token".into())]).must_fail);
+        let with_jwt = session();
+        let r = super::build(
+            &with_jwt,
+            Base::Refresh,
+            &[Mutation::DuplicateParam("client_assertion".into())],
+            live(),
+        );
+        assert!(r.unwrap().must_fail);
     }
 
     #[test]

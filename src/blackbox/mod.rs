@@ -459,16 +459,24 @@ impl Shared {
 
 /// A session on a small profile, for unit tests (nothing is sent).
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
 fn test_session() -> Session {
-    let yaml = "name: t
+    test_session_with("policy: rfc9700")
+}
+
+/// [`test_session`] with another `policy:` block.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
+fn test_session_with(policy: &str) -> Session {
+    let yaml = format!(
+        "name: t
 base_url: http://127.0.0.1:9
-endpoints: { token: /token }
+endpoints: {{ token: /token }}
 clients:
-  confidential: { id: conf-1, secret: s3cret, auth_method: client_secret_basic }
-bootstrap: { grant: password, username: alice, password: pw }
-policy: rfc9700
-";
+  confidential: {{ id: conf-1, secret: s3cret, auth_method: client_secret_basic }}
+bootstrap: {{ grant: password, username: alice, password: pw }}
+{policy}
+"
+    );
     let target = crate::profile::Target::parse(
         crate::yaml::Source::new("t.yaml", yaml),
         std::path::Path::new("."),
