@@ -190,6 +190,11 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         .map(|mut t| std::mem::take(&mut *t))
         .unwrap_or_default();
     let dismissed = triage.dismissed;
+    let (findings, merged) = triage.findings();
+    // A finding folded into another root cause at the end leaves no reproducer of its own.
+    for f in merged {
+        let _ = std::fs::remove_file(f);
+    }
     let reproducers = shared
         .reproducers
         .lock()
@@ -200,7 +205,7 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         write_error: reproducers.error,
         requests: shared.budget.used(),
         elapsed: started.elapsed(),
-        findings: triage.findings(),
+        findings,
         bootstraps: shared.pool.bootstraps(),
         dismissed,
         unconfirmed: shared.pending.load(Ordering::SeqCst),
@@ -413,7 +418,11 @@ impl Shared {
                     complete = false;
                     break;
                 }
-                None => i += 1,
+                // Not sent (no live token, say): whether the mutation is needed is unknown.
+                None => {
+                    complete = false;
+                    i += 1;
+                }
             }
         }
         let (status, code) = oracle::status_and_code(&best.outcome);

@@ -266,6 +266,7 @@ mod tests {
             oracle: Oracle::Invariant(Rule::ServerError),
             req,
             detail: String::new(),
+            complete: true,
             status: Some(500),
             error_code: None,
             hits: 1,
