@@ -157,6 +157,9 @@ pub enum Mutation {
     JsonBody,
     /// Another HTTP method.
     Method(String),
+    /// A GET with every parameter in the query string (RFC 6749 §3.2: POST; a token in a URL
+    /// ends up in logs).
+    QueryGet,
     /// A parameter moved from the body into the query string of the POST.
     ParamInQuery(String),
     /// `client_id` and a wrong `client_secret` in the query string, beside the registered
@@ -198,8 +201,8 @@ impl Mutation {
             // as they are, so refusing is allowed but not required. They still must not crash
             // the server, and the catalogue's hygiene.invalid-* scenarios put them where a
             // lenient parser has to refuse. Query parameters are no part of a token request.
-            // Judged on the final body (see `build`): a later mutation may move a repeated
-            // parameter out of it.
+            // A repeated parameter is judged on the final body (see `build`): a later mutation
+            // may move it out of the body.
             Mutation::DuplicateParam(_)
             | Mutation::UnknownParam(_)
             | Mutation::CredentialsInQuery
@@ -216,6 +219,7 @@ impl Mutation {
             }
             Mutation::GrantType(_)
             | Mutation::Method(_)
+            | Mutation::QueryGet
             | Mutation::Authorization(_)
             | Mutation::BodyCredentials(_)
             | Mutation::WrongSecret
@@ -247,6 +251,7 @@ impl Mutation {
             ),
             Mutation::JsonBody => "json-body".into(),
             Mutation::Method(m) => format!("method-{m}"),
+            Mutation::QueryGet => "get-with-query".into(),
             Mutation::ParamInQuery(p) => format!("query-{p}"),
             Mutation::CredentialsInQuery => "credentials-in-query".into(),
             Mutation::Authorization(f) => format!("authorization-{}", f.cred_name()),
@@ -275,7 +280,7 @@ impl Mutation {
             Mutation::GrantType(_) => "grant-type",
             Mutation::BadPercent | Mutation::InvalidUtf8 => "body-encoding",
             Mutation::ContentType(_) | Mutation::JsonBody => "content-type",
-            Mutation::Method(_) => "method",
+            Mutation::Method(_) | Mutation::QueryGet => "method",
             Mutation::ParamInQuery(_) | Mutation::CredentialsInQuery => "query-parameters",
             Mutation::Authorization(_) => "authorization-header",
             Mutation::BodyCredentials(_) | Mutation::WrongSecret | Mutation::ClientIdOnly => {
@@ -386,7 +391,7 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
     let grant_param = |rng: &mut StdRng| pick(rng, base.required()).to_owned();
     let mut out: Vec<Mutation> = Vec::new();
     for _ in 0..n {
-        let m = match rng.random_range(0..26) {
+        let m = match rng.random_range(0..27) {
             0 => Mutation::DropParam(grant_param(rng)),
             1 | 2 => Mutation::DuplicateParam(param(rng)),
             3 => Mutation::EmptyParam(grant_param(rng)),
@@ -451,6 +456,7 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
             ),
             22 if base == Base::Refresh => Mutation::TamperToken,
             23 => Mutation::Oversize(pick(rng, &[10_000, 10_000, 10_000, 100_000])),
+            25 => Mutation::QueryGet,
             _ => Mutation::DuplicateParam(param(rng)),
         };
         if m.is_auth() && out.iter().any(Mutation::is_auth) {
@@ -547,6 +553,11 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                 req.content_type = Some("application/json".into());
             }
             Mutation::Method(m) => req.method.clone_from(m),
+            Mutation::QueryGet => {
+                req.method = "GET".into();
+                req.query.append(&mut req.params);
+                req.content_type = None;
+            }
             Mutation::ParamInQuery(p) => {
                 let moved: Vec<(String, Val)> =
                     req.params.iter().filter(|(k, _)| k == p).cloned().collect();
