@@ -174,6 +174,8 @@ pub enum Mutation {
     WrongSecret,
     /// Only `client_id` for a confidential client.
     ClientIdOnly,
+    /// No client authentication and no `client_id` at all.
+    Anonymous,
     /// Two authentication methods, one of them wrong.
     TwoMethods(TwoMethods),
     /// A client assertion with `alg: none`.
@@ -224,6 +226,7 @@ impl Mutation {
             | Mutation::BodyCredentials(_)
             | Mutation::WrongSecret
             | Mutation::ClientIdOnly
+            | Mutation::Anonymous
             | Mutation::TwoMethods(TwoMethods::BasicWrong)
             | Mutation::AssertionNone
             | Mutation::TamperToken => true,
@@ -258,6 +261,7 @@ impl Mutation {
             Mutation::BodyCredentials(c) => format!("body-credentials-{}", c.name()),
             Mutation::WrongSecret => "wrong-secret".into(),
             Mutation::ClientIdOnly => "client-id-only".into(),
+            Mutation::Anonymous => "no-client-auth".into(),
             Mutation::TwoMethods(TwoMethods::BodyWrong) => "two-auth-methods".into(),
             Mutation::TwoMethods(TwoMethods::BasicWrong) => "two-auth-methods-basic-wrong".into(),
             Mutation::TwoMethods(TwoMethods::Assertion) => "two-auth-methods-assertion".into(),
@@ -283,9 +287,10 @@ impl Mutation {
             Mutation::Method(_) | Mutation::QueryGet => "method",
             Mutation::ParamInQuery(_) | Mutation::CredentialsInQuery => "query-parameters",
             Mutation::Authorization(_) => "authorization-header",
-            Mutation::BodyCredentials(_) | Mutation::WrongSecret | Mutation::ClientIdOnly => {
-                "client-credentials"
-            }
+            Mutation::BodyCredentials(_)
+            | Mutation::WrongSecret
+            | Mutation::ClientIdOnly
+            | Mutation::Anonymous => "client-credentials",
             Mutation::TwoMethods(_) => "two-auth-methods",
             Mutation::AssertionNone => "client-assertion",
             Mutation::DpopGarbage(_) => "dpop",
@@ -301,6 +306,7 @@ impl Mutation {
                 | Mutation::BodyCredentials(_)
                 | Mutation::WrongSecret
                 | Mutation::ClientIdOnly
+                | Mutation::Anonymous
                 | Mutation::TwoMethods(_)
                 | Mutation::AssertionNone
         )
@@ -378,6 +384,12 @@ impl Offer {
     }
 }
 
+/// One of `from`, moved out.
+fn pick_one<const N: usize>(rng: &mut StdRng, from: [Mutation; N]) -> Mutation {
+    let i = rng.random_range(0..N);
+    from.into_iter().nth(i).unwrap_or(Mutation::WrongSecret)
+}
+
 fn pick<T: Copy>(rng: &mut StdRng, from: &[T]) -> T {
     // Callers pass non-empty tables.
     from[rng.random_range(0..from.len())]
@@ -437,8 +449,14 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
             13 => Mutation::CredentialsInQuery,
             14..=16 => Mutation::Authorization(Forged::pick(rng)),
             17 => Mutation::BodyCredentials(Cred::pick(rng)),
-            18 if rng.random_bool(0.5) => Mutation::WrongSecret,
-            18 => Mutation::ClientIdOnly,
+            18 => pick_one(
+                rng,
+                [
+                    Mutation::WrongSecret,
+                    Mutation::ClientIdOnly,
+                    Mutation::Anonymous,
+                ],
+            ),
             // Basic plus a wrong body secret, the method servers most often get wrong, twice as
             // often as the others.
             19 | 24 => Mutation::TwoMethods(pick(
@@ -602,6 +620,7 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                 req.params
                     .push(("client_id".into(), Val::Sym(Sym::ClientId)));
             }
+            Mutation::Anonymous => req.auth = Auth::None,
             Mutation::TwoMethods(TwoMethods::BodyWrong) => {
                 req.auth = with(AuthMethod::ClientSecretBasic, None);
                 req.params
