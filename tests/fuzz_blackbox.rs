@@ -132,6 +132,10 @@ const CASES: &[(Flaw, Oracle)] = &[
         Oracle::TokenForInvalidRequest,
     ),
     (
+        Flaw::TokenEndpointAcceptsGet,
+        Oracle::TokenForInvalidRequest,
+    ),
+    (
         Flaw::ErrorDescriptionEchoesInput,
         Oracle::Invariant(Rule::ErrorCharset),
     ),

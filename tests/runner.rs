@@ -1104,6 +1104,43 @@ steps:
     assert!(err[0].message.contains("body_raw"), "{}", err[0].render());
 }
 
+/// A header written as a list goes on the wire once per element (a reproducer of two DPoP
+/// headers replays two), and still replaces the harness's own of that name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_header_is_sent_repeated() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let s = "id: header.repeated
+title: two DPoP headers
+requirements: [{ id: RFC6749-6.a, level: MUST }]
+steps:
+  - request:
+      endpoint: token
+      headers: { DPoP: [a.b.c, x], Accept: text/plain }
+      form: { grant_type: refresh_token }
+    expect: { status: 200 }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    write(dir.path(), &[("target.yaml", &target), ("specs/a.yaml", s)]);
+    let results = run_dir(dir.path()).await;
+    assert_eq!(outcome_of(&results, "header.repeated"), Outcome::Pass);
+    let got = server.received_requests().await.expect("recording");
+    let values = |name: &str| -> Vec<String> {
+        got[0]
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(values("dpop"), ["a.b.c", "x"]);
+    assert_eq!(values("accept"), ["text/plain"]);
+}
+
 /// A step that cannot run reports where, as a failed predicate does: `file:line:col` of the
 /// template or value that failed (in the fixture's file for a fixture's step), on the result's
 /// reason and on the step.

@@ -157,6 +157,9 @@ pub enum Mutation {
     JsonBody,
     /// Another HTTP method.
     Method(String),
+    /// A GET with every parameter in the query string (RFC 6749 §3.2: POST; a token in a URL
+    /// ends up in logs).
+    QueryGet,
     /// A parameter moved from the body into the query string of the POST.
     ParamInQuery(String),
     /// `client_id` and a wrong `client_secret` in the query string, beside the registered
@@ -171,6 +174,8 @@ pub enum Mutation {
     WrongSecret,
     /// Only `client_id` for a confidential client.
     ClientIdOnly,
+    /// No client authentication and no `client_id` at all.
+    Anonymous,
     /// Two authentication methods, one of them wrong.
     TwoMethods(TwoMethods),
     /// A client assertion with `alg: none`.
@@ -198,8 +203,8 @@ impl Mutation {
             // as they are, so refusing is allowed but not required. They still must not crash
             // the server, and the catalogue's hygiene.invalid-* scenarios put them where a
             // lenient parser has to refuse. Query parameters are no part of a token request.
-            // Judged on the final body (see `build`): a later mutation may move a repeated
-            // parameter out of it.
+            // A repeated parameter is judged on the final body (see `build`): a later mutation
+            // may move it out of the body.
             Mutation::DuplicateParam(_)
             | Mutation::UnknownParam(_)
             | Mutation::CredentialsInQuery
@@ -209,13 +214,20 @@ impl Mutation {
             | Mutation::ContentType(_)
             | Mutation::JsonBody => false,
             Mutation::DpopGarbage(_) => session.target.policy.dpop.supported,
+            // A client assertion beside Basic is a second method only where assertions are one.
+            Mutation::TwoMethods(TwoMethods::Assertion) => supports_assertions(session),
+            Mutation::TwoMethods(TwoMethods::BodyWrong) => {
+                supports(session, AuthMethod::ClientSecretPost)
+            }
             Mutation::GrantType(_)
             | Mutation::Method(_)
+            | Mutation::QueryGet
             | Mutation::Authorization(_)
             | Mutation::BodyCredentials(_)
             | Mutation::WrongSecret
             | Mutation::ClientIdOnly
-            | Mutation::TwoMethods(_)
+            | Mutation::Anonymous
+            | Mutation::TwoMethods(TwoMethods::BasicWrong)
             | Mutation::AssertionNone
             | Mutation::TamperToken => true,
         }
@@ -242,12 +254,14 @@ impl Mutation {
             ),
             Mutation::JsonBody => "json-body".into(),
             Mutation::Method(m) => format!("method-{m}"),
+            Mutation::QueryGet => "get-with-query".into(),
             Mutation::ParamInQuery(p) => format!("query-{p}"),
             Mutation::CredentialsInQuery => "credentials-in-query".into(),
             Mutation::Authorization(f) => format!("authorization-{}", f.cred_name()),
             Mutation::BodyCredentials(c) => format!("body-credentials-{}", c.name()),
             Mutation::WrongSecret => "wrong-secret".into(),
             Mutation::ClientIdOnly => "client-id-only".into(),
+            Mutation::Anonymous => "no-client-auth".into(),
             Mutation::TwoMethods(TwoMethods::BodyWrong) => "two-auth-methods".into(),
             Mutation::TwoMethods(TwoMethods::BasicWrong) => "two-auth-methods-basic-wrong".into(),
             Mutation::TwoMethods(TwoMethods::Assertion) => "two-auth-methods-assertion".into(),
@@ -270,12 +284,13 @@ impl Mutation {
             Mutation::GrantType(_) => "grant-type",
             Mutation::BadPercent | Mutation::InvalidUtf8 => "body-encoding",
             Mutation::ContentType(_) | Mutation::JsonBody => "content-type",
-            Mutation::Method(_) => "method",
+            Mutation::Method(_) | Mutation::QueryGet => "method",
             Mutation::ParamInQuery(_) | Mutation::CredentialsInQuery => "query-parameters",
             Mutation::Authorization(_) => "authorization-header",
-            Mutation::BodyCredentials(_) | Mutation::WrongSecret | Mutation::ClientIdOnly => {
-                "client-credentials"
-            }
+            Mutation::BodyCredentials(_)
+            | Mutation::WrongSecret
+            | Mutation::ClientIdOnly
+            | Mutation::Anonymous => "client-credentials",
             Mutation::TwoMethods(_) => "two-auth-methods",
             Mutation::AssertionNone => "client-assertion",
             Mutation::DpopGarbage(_) => "dpop",
@@ -291,9 +306,35 @@ impl Mutation {
                 | Mutation::BodyCredentials(_)
                 | Mutation::WrongSecret
                 | Mutation::ClientIdOnly
+                | Mutation::Anonymous
                 | Mutation::TwoMethods(_)
                 | Mutation::AssertionNone
         )
+    }
+}
+
+/// Whether the target's policy accepts client authentication `m`.
+fn supports(session: &Session, m: AuthMethod) -> bool {
+    session.target.policy.clients.accepts(m)
+}
+
+/// Whether the target takes client assertions (RFC 7523 §2.2) at all.
+fn supports_assertions(session: &Session) -> bool {
+    supports(session, AuthMethod::ClientSecretJwt) || supports(session, AuthMethod::PrivateKeyJwt)
+}
+
+/// Whether the target recognises token-request parameter `name` for `base`: the grant's own,
+/// `scope` and `client_id`, and the client credentials of the methods it accepts. The fuzzer's
+/// own parameters (`tokencert_*`) it does not.
+fn recognised(base: Base, name: &[u8], session: &Session) -> bool {
+    let Ok(name) = std::str::from_utf8(name) else {
+        return false;
+    };
+    match name {
+        "scope" | "client_id" => true,
+        "client_secret" => supports(session, AuthMethod::ClientSecretPost),
+        "client_assertion" | "client_assertion_type" => supports_assertions(session),
+        _ => base.params().iter().any(|(k, _)| k == name),
     }
 }
 
@@ -343,6 +384,12 @@ impl Offer {
     }
 }
 
+/// One of `from`, moved out.
+fn pick_one<const N: usize>(rng: &mut StdRng, from: [Mutation; N]) -> Mutation {
+    let i = rng.random_range(0..N);
+    from.into_iter().nth(i).unwrap_or(Mutation::WrongSecret)
+}
+
 fn pick<T: Copy>(rng: &mut StdRng, from: &[T]) -> T {
     // Callers pass non-empty tables.
     from[rng.random_range(0..from.len())]
@@ -356,7 +403,7 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
     let grant_param = |rng: &mut StdRng| pick(rng, base.required()).to_owned();
     let mut out: Vec<Mutation> = Vec::new();
     for _ in 0..n {
-        let m = match rng.random_range(0..25) {
+        let m = match rng.random_range(0..27) {
             0 => Mutation::DropParam(grant_param(rng)),
             1 | 2 => Mutation::DuplicateParam(param(rng)),
             3 => Mutation::EmptyParam(grant_param(rng)),
@@ -402,11 +449,20 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
             13 => Mutation::CredentialsInQuery,
             14..=16 => Mutation::Authorization(Forged::pick(rng)),
             17 => Mutation::BodyCredentials(Cred::pick(rng)),
-            18 if rng.random_bool(0.5) => Mutation::WrongSecret,
-            18 => Mutation::ClientIdOnly,
-            19 => Mutation::TwoMethods(pick(
+            18 => pick_one(
+                rng,
+                [
+                    Mutation::WrongSecret,
+                    Mutation::ClientIdOnly,
+                    Mutation::Anonymous,
+                ],
+            ),
+            // Basic plus a wrong body secret, the method servers most often get wrong, twice as
+            // often as the others.
+            19 | 24 => Mutation::TwoMethods(pick(
                 rng,
                 &[
+                    TwoMethods::BodyWrong,
                     TwoMethods::BodyWrong,
                     TwoMethods::BasicWrong,
                     TwoMethods::Assertion,
@@ -418,6 +474,7 @@ pub fn pick_mutations(rng: &mut StdRng, base: Base) -> Vec<Mutation> {
             ),
             22 if base == Base::Refresh => Mutation::TamperToken,
             23 => Mutation::Oversize(pick(rng, &[10_000, 10_000, 10_000, 100_000])),
+            25 => Mutation::QueryGet,
             _ => Mutation::DuplicateParam(param(rng)),
         };
         if m.is_auth() && out.iter().any(Mutation::is_auth) {
@@ -514,6 +571,11 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                 req.content_type = Some("application/json".into());
             }
             Mutation::Method(m) => req.method.clone_from(m),
+            Mutation::QueryGet => {
+                req.method = "GET".into();
+                req.query.append(&mut req.params);
+                req.content_type = None;
+            }
             Mutation::ParamInQuery(p) => {
                 let moved: Vec<(String, Val)> =
                     req.params.iter().filter(|(k, _)| k == p).cloned().collect();
@@ -558,6 +620,7 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
                 req.params
                     .push(("client_id".into(), Val::Sym(Sym::ClientId)));
             }
+            Mutation::Anonymous => req.auth = Auth::None,
             Mutation::TwoMethods(TwoMethods::BodyWrong) => {
                 req.auth = with(AuthMethod::ClientSecretBasic, None);
                 req.params
@@ -608,9 +671,9 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
     {
         req.must_fail = true;
     }
-    // RFC 6749 §3.2: no parameter may be included more than once, and unrecognized parameters
-    // are ignored: a client assertion is a parameter of the request only when the client
-    // authenticates with one, so another request's repeated assertion may rightly be ignored.
+    // RFC 6749 §3.2: no parameter may be included more than once, and one the server does not
+    // recognise it must ignore, repeated or not. A client assertion is a parameter of the request
+    // only when the client authenticates with one: beside another method it may rightly be ignored.
     let asserts = match &req.auth {
         Auth::With { method, .. } => {
             matches!(
@@ -621,22 +684,25 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
         Auth::Registered => client.is_some_and(|c| c.auth_method.ends_with("_jwt")),
         Auth::None => false,
     };
-    let recognised = |k: &[u8]| asserts || !k.starts_with(b"client_assertion");
+    let in_request = |k: &[u8]| asserts || !k.starts_with(b"client_assertion");
     let mut names: Vec<&[u8]> = req
         .params
         .iter()
         .map(|(k, _)| k.as_bytes())
-        .filter(|k| recognised(k))
+        .filter(|k| in_request(k))
         .collect();
     names.extend(
         req.raw_suffix
             .split(|b| *b == b'&')
             .filter(|p| !p.is_empty())
             .map(|p| p.split(|b| *b == b'=').next().unwrap_or(p))
-            .filter(|k| recognised(k)),
+            .filter(|k| in_request(k)),
     );
     names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
+    if names
+        .windows(2)
+        .any(|w| w[0] == w[1] && recognised(base, w[0], session))
+    {
         req.must_fail = true;
     }
     req.settle_raw();
@@ -691,9 +757,36 @@ mod tests {
         );
         assert!(build(&[Mutation::ContentType(Some("text/plain".into()))]).must_fail);
         assert!(build(&[Mutation::TwoMethods(TwoMethods::BodyWrong)]).must_fail);
+        // A parameter the server does not recognise is ignored, repeated or not (the test
+        // profile's rfc9700 policy takes assertions; a target without them would ignore them).
+        assert!(!build(&[Mutation::DuplicateParam("tokencert_x".into())]).must_fail);
         let forged = Mutation::Authorization(Forged::wrong_secret());
         let r = build(&[forged]);
         assert!(r.must_fail && r.auth == Auth::None, "{r:?}");
+    }
+
+    /// Against a server without client assertions, `client_assertion` is an unknown
+    /// parameter: repeated, or beside Basic, it must be ignored, not refused.
+    #[test]
+    fn parameters_the_target_does_not_recognise_are_ignored() {
+        let s = crate::blackbox::test_session_with(
+            "policy: { preset: rfc6749, clients: { auth_methods: [client_secret_basic, none] } }",
+        );
+        let build = |m: &[Mutation]| build(&s, Base::Refresh, m, live()).unwrap();
+        assert!(!build(&[Mutation::DuplicateParam("client_assertion".into())]).must_fail);
+        assert!(!build(&[Mutation::TwoMethods(TwoMethods::Assertion)]).must_fail);
+        assert!(!build(&[Mutation::TwoMethods(TwoMethods::BodyWrong)]).must_fail);
+        assert!(build(&[Mutation::DuplicateParam("refresh_token".into())]).must_fail);
+        let with_jwt = session();
+        let r = super::build(
+            &with_jwt,
+            Base::Refresh,
+            &[Mutation::DuplicateParam("client_assertion".into())],
+            live(),
+        );
+        // Even where the target takes assertions, a client that authenticates otherwise does not
+        // make one a parameter of its request: the server may rightly ignore it.
+        assert!(r.is_some_and(|r| !r.must_fail));
     }
 
     #[test]

@@ -190,6 +190,11 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         .map(|mut t| std::mem::take(&mut *t))
         .unwrap_or_default();
     let dismissed = triage.dismissed;
+    let (findings, merged) = triage.findings();
+    // A finding folded into another root cause at the end leaves no reproducer of its own.
+    for f in merged {
+        let _ = std::fs::remove_file(f);
+    }
     let reproducers = shared
         .reproducers
         .lock()
@@ -200,7 +205,7 @@ pub async fn run(session: Arc<Session>, opts: &FuzzOptions) -> FuzzSummary {
         write_error: reproducers.error,
         requests: shared.budget.used(),
         elapsed: started.elapsed(),
-        findings: triage.findings(),
+        findings,
         bootstraps: shared.pool.bootstraps(),
         dismissed,
         unconfirmed: shared.pending.load(Ordering::SeqCst),
@@ -250,10 +255,22 @@ async fn worker(sh: Arc<Shared>, index: u64) {
 impl Shared {
     /// Builds and sends one request (`None` when it could not be built or the bounds stop it).
     async fn attempt(&self, base: Base, mutations: &[Mutation], solo: bool) -> Option<Sent> {
-        let lease = if base.needs_refresh_token() {
-            Some(self.pool.refresh_token(&self.budget).await?)
-        } else {
-            None
+        self.attempt_with(base, mutations, solo, false).await
+    }
+
+    /// [`Shared::attempt`]; `fresh`: with a refresh token of a new family, not the pool's (a
+    /// pooled token may have died without the fuzzer seeing it).
+    async fn attempt_with(
+        &self,
+        base: Base,
+        mutations: &[Mutation],
+        solo: bool,
+        fresh: bool,
+    ) -> Option<Sent> {
+        let lease = match (base.needs_refresh_token(), fresh) {
+            (false, _) => None,
+            (true, false) => Some(self.pool.refresh_token(&self.budget).await?),
+            (true, true) => Some(self.pool.fresh_refresh_token(&self.budget).await?),
         };
         let access = if base.needs_access_token() {
             Some(self.pool.access_token(&self.budget).await?)
@@ -381,7 +398,7 @@ impl Shared {
     }
 
     /// Confirms a new signature (the same request sent again must trip the same oracle) and
-    /// minimises it: mutations are dropped while the oracle still fires. Slowness is judged
+    /// minimises it: mutations are dropped while the oracle still fires, until none can be. Slowness is judged
     /// with no other request in flight.
     async fn settle(&self, o: Oracle, raw: &str, first: &Req, detail: String) {
         let solo = o == Oracle::Slow && self.opts.connections > 1;
@@ -390,7 +407,16 @@ impl Shared {
                 .iter()
                 .any(|(f, _)| *f == o)
         };
-        let Some(again) = self.attempt(first.base, &first.mutations, solo).await else {
+        // Whether `mutations` still trip the oracle: a request with a live token that does not
+        // is tried once more with a token of a new family before the answer is believed.
+        let check = |mutations: Vec<Mutation>| async move {
+            let s = self.attempt(first.base, &mutations, solo).await?;
+            if fires(&s) || !first.base.needs_refresh_token() {
+                return Some(s);
+            }
+            self.attempt_with(first.base, &mutations, solo, true).await
+        };
+        let Some(again) = check(first.mutations.clone()).await else {
             self.pending.fetch_add(1, Ordering::SeqCst);
             return;
         };
@@ -406,14 +432,23 @@ impl Shared {
         while i < best.req.mutations.len() {
             let mut fewer = best.req.mutations.clone();
             fewer.remove(i);
-            match self.attempt(best.req.base, &fewer, solo).await {
-                Some(s) if fires(&s) => best = s,
+            match check(fewer).await {
+                // Start over: a mutation needed only because of the one just dropped (it undid
+                // or outweighed it) may go now.
+                Some(s) if fires(&s) => {
+                    best = s;
+                    i = 0;
+                }
                 Some(_) => i += 1,
                 None if self.budget.exhausted() => {
                     complete = false;
                     break;
                 }
-                None => i += 1,
+                // Not sent (no live token, say): whether the mutation is needed is unknown.
+                None => {
+                    complete = false;
+                    i += 1;
+                }
             }
         }
         let (status, code) = oracle::status_and_code(&best.outcome);
@@ -459,16 +494,24 @@ impl Shared {
 
 /// A session on a small profile, for unit tests (nothing is sent).
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
 fn test_session() -> Session {
-    let yaml = "name: t
+    test_session_with("policy: rfc9700")
+}
+
+/// [`test_session`] with another `policy:` block.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
+fn test_session_with(policy: &str) -> Session {
+    let yaml = format!(
+        "name: t
 base_url: http://127.0.0.1:9
-endpoints: { token: /token }
+endpoints: {{ token: /token }}
 clients:
-  confidential: { id: conf-1, secret: s3cret, auth_method: client_secret_basic }
-bootstrap: { grant: password, username: alice, password: pw }
-policy: rfc9700
-";
+  confidential: {{ id: conf-1, secret: s3cret, auth_method: client_secret_basic }}
+bootstrap: {{ grant: password, username: alice, password: pw }}
+{policy}
+"
+    );
     let target = crate::profile::Target::parse(
         crate::yaml::Source::new("t.yaml", yaml),
         std::path::Path::new("."),

@@ -88,6 +88,7 @@ pub fn write_reports(
                 "status": f.status,
                 "error": f.error_code,
                 "root_cause": f.key,
+                "minimised": f.complete,
                 "classes": f.req.classes(),
                 "mutations": f.req.kinds(),
                 "variants": f.variants,

@@ -99,8 +99,15 @@ impl Pool {
         if let Some(l) = self.refresh.lock().ok()?.pop() {
             return Some(l);
         }
-        self.bootstrap(budget).await;
+        self.bootstrap(budget, true).await;
         self.refresh.lock().ok()?.pop()
+    }
+
+    /// A refresh token of a family bootstrapped for it.
+    pub async fn fresh_refresh_token(&self, budget: &Budget) -> Option<Lease> {
+        let json = self.bootstrap(budget, false).await?;
+        let token = json.get("refresh_token")?.as_str()?.to_owned();
+        Some(Lease { token, uses: 0 })
     }
 
     /// An access token (not consumed by its use).
@@ -108,7 +115,7 @@ impl Pool {
         if let Some(t) = self.access.lock().ok()?.last().cloned() {
             return Some(t);
         }
-        self.bootstrap(budget).await;
+        self.bootstrap(budget, true).await;
         self.access.lock().ok()?.last().cloned()
     }
 
@@ -144,13 +151,14 @@ impl Pool {
         }
     }
 
-    async fn bootstrap(&self, budget: &Budget) {
+    /// Bootstraps a family: its token response, whose tokens join the pool when `keep`.
+    async fn bootstrap(&self, budget: &Budget, keep: bool) -> Option<Value> {
         if self.failures.load(Ordering::SeqCst) >= MAX_FAILURES {
-            return;
+            return None;
         }
         let cost = self.cost.load(Ordering::SeqCst);
         if !budget.take(cost) {
-            return;
+            return None;
         }
         let mut count = Count(0);
         let request = crate::session::BootstrapRequest::new(self.role);
@@ -171,18 +179,21 @@ impl Pool {
             }
             _ => None,
         };
-        match json {
+        match &json {
             Some(j) if j.get("refresh_token").is_some() => {
                 self.failures.store(0, Ordering::SeqCst);
-                self.learn(&j);
+                if keep {
+                    self.learn(j);
+                }
             }
             // No refresh token: the family is of no use to the requests that need one.
             other => {
                 if let Some(j) = other {
-                    self.learn(&j);
+                    self.learn(j);
                 }
                 self.failures.fetch_add(1, Ordering::SeqCst);
             }
         }
+        json
     }
 }

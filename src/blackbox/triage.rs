@@ -53,6 +53,8 @@ pub struct Finding {
     pub error_code: Option<String>,
     /// What the oracle saw when it first fired (never a secret value).
     pub detail: String,
+    /// Whether its minimisation ran to the end.
+    pub complete: bool,
     /// Requests that hit this root cause.
     pub hits: u64,
     /// Hits per minimised mutation kinds (`+`-joined, `-` for none).
@@ -171,12 +173,15 @@ impl Triage {
             status,
             error_code: code,
             detail,
+            complete,
             hits: 0,
             variants: BTreeMap::new(),
             key: key.clone(),
             file: None,
         });
         f.hits += hits;
+        // Another request minimised to the same classes: they are minimal after all.
+        f.complete |= complete;
         *f.variants.entry(variant.clone()).or_insert(0) += hits;
         let made = new.then(|| f.clone());
         self.raw.insert(raw.to_owned(), Raw::Root(key, variant));
@@ -200,14 +205,82 @@ impl Triage {
     }
 
     /// The findings, by oracle, most hit first.
-    pub fn findings(self) -> Vec<Finding> {
-        let mut v: Vec<Finding> = self.roots.into_values().collect();
+    /// A finding whose minimisation was cut short, folded into a fully minimised one with the
+    /// same oracle, status and error whose classes it has (found later, perhaps), goes there;
+    /// the second value lists the reproducers those leave behind.
+    pub fn findings(self) -> (Vec<Finding>, Vec<std::path::PathBuf>) {
+        let (done, partial): (Vec<Finding>, Vec<Finding>) =
+            self.roots.into_values().partition(|f| f.complete);
+        let mut v = done;
+        let mut orphans = Vec::new();
+        for p in partial {
+            let classes = p.req.classes();
+            let home = v.iter_mut().find(|f| {
+                f.oracle == p.oracle
+                    && f.status == p.status
+                    && f.error_code == p.error_code
+                    && f.req.classes().iter().all(|c| classes.contains(c))
+            });
+            match home {
+                Some(f) => {
+                    f.hits += p.hits;
+                    for (k, n) in p.variants {
+                        *f.variants.entry(k).or_insert(0) += n;
+                    }
+                    orphans.extend(p.file);
+                }
+                None => v.push(p),
+            }
+        }
         v.sort_by(|a, b| a.oracle.cmp(&b.oracle).then(b.hits.cmp(&a.hits)));
-        v
+        (v, orphans)
     }
 
     /// Root causes found so far.
     pub fn len(&self) -> usize {
         self.roots.len()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is the assertion in tests
+mod tests {
+    use super::*;
+    use crate::blackbox::grammar::{Base, Mutation, build};
+    use crate::blackbox::request::Live;
+    use crate::invariant::Rule;
+
+    #[test]
+    fn one_root_cause_per_minimal_class_cut_minimisations_folded_in() {
+        let s = crate::blackbox::test_session();
+        let req = |m: &[Mutation]| build(&s, Base::UnknownGrant, m, Live::default()).unwrap();
+        let o = Oracle::Invariant(Rule::ServerError);
+        let code = || Some("server_error".to_owned());
+        let mut t = Triage::default();
+        // A minimisation the bounds cut short, before the root cause it belongs to was known.
+        let both = req(&[
+            Mutation::BadPercent,
+            Mutation::DuplicateParam("scope".into()),
+        ]);
+        assert!(matches!(t.observe("a"), Seen::New));
+        assert!(matches!(t.observe("a"), Seen::Counted));
+        t.resolve("a", o, both, Some(500), code(), String::new(), false);
+        // Two signatures minimised to the same class: one finding.
+        for raw in ["b", "c"] {
+            assert!(matches!(t.observe(raw), Seen::New));
+            let one = req(&[Mutation::InvalidUtf8]);
+            t.resolve(raw, o, one, Some(500), code(), String::new(), true);
+        }
+        assert!(matches!(t.observe("b"), Seen::Counted));
+        let (found, orphans) = t.findings();
+        assert_eq!(
+            found.len(),
+            1,
+            "{:?}",
+            found.iter().map(|f| &f.key).collect::<Vec<_>>()
+        );
+        assert_eq!(found[0].req.classes(), ["body-encoding"]);
+        assert_eq!(found[0].hits, 5, "2 + 1 + 1 + 1");
+        assert!(orphans.is_empty(), "no reproducer was written in this test");
     }
 }

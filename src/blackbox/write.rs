@@ -6,7 +6,7 @@
 use super::Finding;
 use super::oracle::Oracle;
 use super::request::{Auth, FORM, ROLE, Req, Seg, Sym, Val, header_map};
-use crate::invariant::{Rule, TOKEN_ERROR_CODES};
+use crate::invariant::{HTTP_REFUSALS, Rule, TOKEN_ERROR_CODES};
 use crate::scenario::emit::{
     ActionDoc, CaptureDoc, CheckDoc, ClientAuthDoc, ClientAuthWith, ExpectDoc, RequestDoc,
     RequirementDoc, ScenarioDoc, StatusDoc, StepDoc,
@@ -15,9 +15,6 @@ use serde_saphyr::{FlowMap, FlowSeq};
 
 /// `error` / `error_description` characters (RFC 6749 §5.2), as a regex.
 const ERROR_CHARSET: &str = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]*$";
-
-/// HTTP-level refusals, which are no §5.2 token errors (as the invariants scope them).
-const HTTP_REFUSALS: [u16; 4] = [405, 413, 415, 429];
 
 /// What the oracle's rule expects of the answer, or `None` where no scenario predicate can
 /// say it (slowness, an echoed value only the live request held).
@@ -58,7 +55,7 @@ fn expect_of(f: &Finding) -> Option<ExpectDoc> {
         Oracle::Invariant(Rule::ErrorStatus) => {
             // 400, or 401 for invalid_client.
             let mut allowed = vec![400];
-            allowed.extend(HTTP_REFUSALS);
+            allowed.extend_from_slice(HTTP_REFUSALS);
             if f.error_code.as_deref() == Some("invalid_client") {
                 allowed.push(401);
             }
@@ -269,6 +266,7 @@ mod tests {
             oracle: Oracle::Invariant(Rule::ServerError),
             req,
             detail: String::new(),
+            complete: true,
             status: Some(500),
             error_code: None,
             hits: 1,
