@@ -601,7 +601,14 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
     {
         req.must_fail = true;
     }
-    // RFC 6749 §3.2: no parameter may be included more than once.
+    // RFC 6749 §3.2: no parameter may be included more than once, but unrecognized parameters
+    // MUST be ignored: the client-assertion parameters count only at a target that takes
+    // client assertions (RFC 7521 §4.2), elsewhere a repeat of them is a repeat of nothing.
+    let assertions = [AuthMethod::ClientSecretJwt, AuthMethod::PrivateKeyJwt]
+        .iter()
+        .any(|m| session.target.policy.clients.auth_methods.contains(m));
+    let recognised =
+        |name: &[u8]| assertions || !matches!(name, b"client_assertion" | b"client_assertion_type");
     let mut names: Vec<&[u8]> = req.params.iter().map(|(k, _)| k.as_bytes()).collect();
     names.extend(
         req.raw_suffix
@@ -609,6 +616,7 @@ pub fn build(session: &Session, base: Base, mutations: &[Mutation], live: Live) 
             .filter(|p| !p.is_empty())
             .map(|p| p.split(|b| *b == b'=').next().unwrap_or(p)),
     );
+    names.retain(|n| recognised(n));
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
         req.must_fail = true;
@@ -639,6 +647,21 @@ mod tests {
             refresh_token: Some("rt-live".into()),
             access_token: None,
         }
+    }
+
+    /// A repeated client assertion is a repeat only where the target takes client assertions:
+    /// elsewhere the parameter is unrecognized and must be ignored (RFC 6749 §3.2).
+    #[test]
+    fn a_repeated_unrecognised_parameter_need_not_be_refused() {
+        let dup = [Mutation::DuplicateParam("client_assertion".into())];
+        let mut s = session();
+        s.target.policy.clients.auth_methods = vec![AuthMethod::ClientSecretJwt];
+        assert!(build(&s, Base::Refresh, &dup, live()).unwrap().must_fail);
+        s.target.policy.clients.auth_methods =
+            vec![AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+        assert!(!build(&s, Base::Refresh, &dup, live()).unwrap().must_fail);
+        let scope = [Mutation::DuplicateParam("scope".into())];
+        assert!(build(&s, Base::Refresh, &scope, live()).unwrap().must_fail);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde_saphyr::{FlowMap, FlowSeq};
 const ERROR_CHARSET: &str = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]*$";
 
 /// HTTP-level refusals, which are no §5.2 token errors (as the invariants scope them).
-const HTTP_REFUSALS: [u16; 4] = [405, 413, 415, 429];
+const HTTP_REFUSALS: [u16; 5] = [405, 413, 415, 429, 431];
 
 /// What the oracle's rule expects of the answer, or `None` where no scenario predicate can
 /// say it (slowness, an echoed value only the live request held).

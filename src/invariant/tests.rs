@@ -118,7 +118,7 @@ fn token_errors_are_json_with_a_registered_code() {
 #[test]
 fn http_level_refusals_and_other_methods_are_not_token_errors() {
     let c = ctx(false);
-    for status in [405, 413, 415, 429] {
+    for status in [405, 413, 415, 429, 431] {
         assert_eq!(
             rules(
                 &c,
