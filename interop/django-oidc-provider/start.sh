@@ -31,6 +31,6 @@ py="$here/.venv/bin/python"
 nohup "$here/.venv/bin/gunicorn" --bind "127.0.0.1:$port" --workers 1 --threads 8 \
   --access-logfile - tokencert_site.wsgi:application > "$st/server.log" 2>&1 &
 echo $! > "$st/pid"
-wait_http "http://127.0.0.1:$port/openid/.well-known/openid-configuration" 60 >&2
+wait_http "http://127.0.0.1:$port/openid/.well-known/openid-configuration" 60 "$(cat "$st/pid")" >&2
 echo "started django-oidc-provider pid $(cat "$st/pid") on 127.0.0.1:$port" >&2
 echo "$st/env"

@@ -35,7 +35,7 @@ openssl pkey -in "$st/oidc-key.pem" -pubout -out "$st/oidc-pub.pem"
 export GLEWLWYD_KEY="$st/oidc-key.pem" GLEWLWYD_CERT="$st/oidc-pub.pem"
 nohup glewlwyd --config-file="$st/glewlwyd.conf" > "$st/server.out" 2>&1 &
 echo $! > "$st/pid"
-wait_http "http://127.0.0.1:$port/api/" 30 >&2
+wait_http "http://127.0.0.1:$port/api/" 30 "$(cat "$st/pid")" >&2
 GLEWLWYD_URL="http://127.0.0.1:$port" python3 "$here/setup_lab.py" >&2
 echo "started glewlwyd pid $(cat "$st/pid") on 127.0.0.1:$port" >&2
 echo "$st/env"

@@ -40,11 +40,41 @@ PY
 # A random secret (URL-safe, no characters a shell or a form would mangle).
 random_secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 
-# Waits until URL answers (any HTTP status) or $2 seconds pass.
+# Whether process $1 (or a child: gunicorn's workers) holds the listening socket of URL $2's
+# port. Without ss, a moment's wait: a server that lost the port exits (node, Glewlwyd at once).
+listens() {
+  local pid="$1" port
+  port="$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port)' "$2")"
+  if command -v ss >/dev/null; then
+    local owners p
+    owners=" $(ss -ltnpH "( sport = :$port )" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | tr '\n' ' ')"
+    for p in "$pid" $(pgrep -P "$pid" 2>/dev/null); do
+      [[ "$owners" == *" $p "* ]] && return 0
+    done
+    return 1
+  fi
+  sleep 1
+  kill -0 "$pid" 2>/dev/null
+}
+
+# Waits until URL answers (any HTTP status) or $2 seconds pass. With a pid ($3), the answer
+# must come from that server: free_port's port can be taken by another lab between the probe
+# and the server's bind (labs of other checkouts run beside this one), and then the server
+# exits on EADDRINUSE while the other lab's server answers. So the pid must still be alive a
+# moment after the first answer.
 wait_http() {
-  local url="$1" secs="${2:-30}" i
+  local url="$1" secs="${2:-30}" pid="${3:-}" i
   for ((i = 0; i < secs * 4; i++)); do
-    if curl -s -o /dev/null --max-time 2 "$url"; then return 0; fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "the server (pid $pid) exited before $url answered: see its log (port taken?)" >&2
+      return 1
+    fi
+    if curl -s -o /dev/null --max-time 2 "$url"; then
+      [ -z "$pid" ] && return 0
+      if listens "$pid" "$url"; then return 0; fi
+      echo "$url answered, but not from the server (pid $pid): another process holds the port" >&2
+      return 1
+    fi
     sleep 0.25
   done
   echo "timed out waiting for $url" >&2

@@ -38,6 +38,6 @@ cd "$here/app"
 PORT="$port" ROTATE="${ROTATE:-1}" CLIENTS_FILE="$st/clients.json" USER_NAME=tokencert-alice USER_PASSWORD="$pw" \
   nohup node server.js > "$st/server.log" 2>&1 &
 echo $! > "$st/pid"
-wait_http "http://127.0.0.1:$port/login" 30 >&2
+wait_http "http://127.0.0.1:$port/login" 30 "$(cat "$st/pid")" >&2
 echo "started node-oauth2-server (ROTATE=${ROTATE:-1}) pid $(cat "$st/pid") on 127.0.0.1:$port" >&2
 echo "$st/env"

@@ -5,7 +5,7 @@
 //!
 //! Each rule is scoped as its RFC text is ([`Rule::scope`]): `no-store` covers responses that
 //! carry tokens (RFC 6749 §5.1), the §5.2 error shape covers the token endpoint's errors to token
-//! requests (a POST; HTTP-level refusals such as a framework's 405, 413, 414, 415, 429 or 431 are not token
+//! requests (a POST; HTTP-level refusals such as a framework's 405, 408, 411, 413, 414, 415, 429 or 431 are not token
 //! errors), `Pragma` applies only to a target that claims RFC 6749 (OAuth 2.1 and OpenID Connect
 //! dropped it).
 //!
@@ -87,11 +87,11 @@ rules! {
     /// A token-endpoint error that is not §5.2 JSON with a registered code.
     ErrorJson = "error-json" / "RFC6749-5.2.a" / Must
         / "token-endpoint errors are application/json objects whose `error` is a registered code"
-        / "4xx answers of the token endpoint to a POST, except HTTP-level refusals (405, 413, 414, 415, 429, 431)",
+        / "4xx answers of the token endpoint to a POST, except HTTP-level refusals (405, 408, 411, 413, 414, 415, 429, 431)",
     /// `error` or `error_description` outside the §5.2 character set.
     ErrorCharset = "error-charset" / "RFC6749-5.2.b" / Must
         / "`error` and `error_description` use only the characters RFC 6749 §5.2 allows"
-        / "4xx answers of the token endpoint to a POST, except HTTP-level refusals (405, 413, 414, 415, 429, 431)",
+        / "4xx answers of the token endpoint to a POST, except HTTP-level refusals (405, 408, 411, 413, 414, 415, 429, 431)",
     /// A registered error with another status than §5.2 gives it.
     ErrorStatus = "error-status" / "RFC6749-5.2.a" / Must
         / "token-endpoint errors use 400 (401 allowed for invalid_client)"
