@@ -81,4 +81,11 @@ echo "Source: src/plugin/protocol_oidc.c v2.7.5 validate_code_challenge returns 
 PKCE=0 auth_code tokencert-conf "$B/oidc-rolling/auth" "$hook" "&nonce=n1"
 ev "$f" "a code from an authorization request without code_challenge, redeemed with a code_verifier: 200" -- "${conf[@]}" -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$VERIFIER" "$B/oidc-rolling/token"
 
+f="$out/duplicate-client-id-served.md"; : > "$f"
+echo "# A client_id repeated beside Basic credentials is served, while a repeated scope or grant_type is refused (RFC 6749 §3.2: no parameter more than once; §5.2: a request that repeats a parameter is invalid_request). Found by tokencert fuzz (duplicate-client_id)" >> "$f"; echo >> "$f"
+echo "Source: src/plugin/protocol_oidc.c v2.7.5, the token endpoint's client check reads the body's client_id only without Basic (lines 13418-13420), so its repetition is never seen." >> "$f"; echo >> "$f"
+ev "$f" "client_id twice beside Basic: 200 with tokens" -- "${conf[@]}" -d "grant_type=client_credentials&scope=read&client_id=tokencert-conf&client_id=tokencert-duplicate" "$B/oidc-rolling/token"
+ev "$f" "scope twice: refused" -- "${conf[@]}" -d "grant_type=client_credentials&scope=read&scope=read" "$B/oidc-rolling/token"
+ev "$f" "grant_type twice: refused" -- "${conf[@]}" -d "grant_type=client_credentials&grant_type=client_credentials&scope=read" "$B/oidc-rolling/token"
+
 echo "evidence written to $out"

@@ -250,6 +250,20 @@ class PropFuzzTests(Base):
             self.assertEqual(len(problems), 1, problems)
             self.assertTrue(problems[0].startswith("UNEXPECTED FUZZ malformed-error: FINDING malformed-error"))
 
+    def test_fuzz_classes_match_the_root_cause(self):
+        exp = {"fuzz": [{"id": "X9", "oracle": "error-json", "requirement": "R-5.2.a",
+                         "classes": ["content-type", "size"], "why": "w", "source": "s"}],
+               "finding": [], "prop": []}
+        line = ("FINDING error-json (R-5.2.a): not JSON — status 400, error -, mutations "
+                "content-type-multipart/form-data+long-grant_type, 3 hit(s), root cause "
+                "error-json/token/400//content-type+size, reproducer out/e.yaml\n"
+                "2000 requests in 30.0 s (66 req/s): 1 finding(s), 1 reproducer(s) in out\n")
+        self.assertEqual(check.check_fuzz(exp, "srv-a", line), ([], 1))
+        other = line.replace("content-type+size,", "content-type+method,")
+        problems, _ = check.check_fuzz(exp, "srv-a", other)
+        self.assertEqual(len(problems), 2, problems)  # unexpected, and X9 stale
+        self.assertTrue(problems[0].startswith("UNEXPECTED FUZZ error-json"), problems)
+
     def test_stale_fuzz_expectation(self):
         text = "2000 requests in 30.0 s (66 req/s): 0 finding(s), 0 reproducer(s) in out\n"
         self.assertEqual(check.check_fuzz(self.expected, "srv-a", text)[0],
