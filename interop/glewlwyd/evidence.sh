@@ -88,4 +88,25 @@ ev "$f" "client_id twice beside Basic: 200 with tokens" -- "${conf[@]}" -d "gran
 ev "$f" "scope twice: refused" -- "${conf[@]}" -d "grant_type=client_credentials&scope=read&scope=read" "$B/oidc-rolling/token"
 ev "$f" "grant_type twice: refused" -- "${conf[@]}" -d "grant_type=client_credentials&grant_type=client_credentials&scope=read" "$B/oidc-rolling/token"
 
+f="$out/assertion-requires-client-id.md"; : > "$f"
+echo "# A code exchange authenticated by a client assertion is refused without client_id (RFC 7521 §4.2: client_id is OPTIONAL with assertion authentication, \"the client is identified by the subject of the assertion\")" >> "$f"; echo >> "$f"
+echo "Source: src/plugin/protocol_oidc.c v2.7.5 check_auth_type_access_token_request: \`code == NULL || client_id == NULL || redirect_uri == NULL\` answers 400 before the assertion's client is looked at (line 10274). The assertion below is HS256 over tokencert-secret-jwt's client_secret (client_secret_jwt), iss = sub = the client id, aud = the token endpoint, a fresh jti; the same kind of assertion is accepted once client_id is added." >> "$f"; echo >> "$f"
+assertion() {
+  python3 - "$1" "$2" "$TOKENCERT_SECRET_JWT_SECRET" <<'PY'
+import base64, hashlib, hmac, json, secrets, sys, time
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+client, aud, key = sys.argv[1:4]
+now = int(time.time())
+head = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b(json.dumps({"iss": client, "sub": client, "aud": aud, "iat": now, "exp": now + 60, "jti": secrets.token_hex(16)}).encode())
+sig = b(hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+}
+at="urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+auth_code tokencert-secret-jwt "$B/oidc-rolling/auth" "$hook" "&nonce=n1"
+ev "$f" "code exchange with a client_secret_jwt assertion, no client_id: 400, empty body" -- -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$VERIFIER&client_assertion_type=$at&client_assertion=$(assertion tokencert-secret-jwt "$B/oidc-rolling/token")" "$B/oidc-rolling/token"
+auth_code tokencert-secret-jwt "$B/oidc-rolling/auth" "$hook" "&nonce=n1"
+ev "$f" "the same with client_id=tokencert-secret-jwt added: 200" -- -d "grant_type=authorization_code&code=$CODE&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&code_verifier=$VERIFIER&client_assertion_type=$at&client_assertion=$(assertion tokencert-secret-jwt "$B/oidc-rolling/token")&client_id=tokencert-secret-jwt" "$B/oidc-rolling/token"
+
 echo "evidence written to $out"

@@ -72,13 +72,17 @@ def plugin(name, rolling, one_use):
             "introspection-revocation-allowed": True,
             "introspection-revocation-allow-target-client": True,
             "jwks-show": True,
+            # client assertions (client_secret_jwt, private_key_jwt) at the token endpoint:
+            # OIDC.md "Allow request parameter"; the client property that holds a PEM public key
+            "request-parameter-allow": True,
+            "client-pubkey-parameter": "pubkey",
             "scope": [],
         },
     }
 
 
 def client(client_id, secret=None, types=("code", "refresh_token", "password", "client_credentials", "delete_token"),
-           method="client_secret_basic"):
+           method="client_secret_basic", **extra):
     c = {
         "client_id": client_id,
         "name": client_id,
@@ -93,7 +97,7 @@ def client(client_id, secret=None, types=("code", "refresh_token", "password", "
         # a confidential client authenticates only with the methods listed here
         # (is_client_auth_method_allowed in src/plugin/protocol_oidc.c): none listed, none allowed
         c["token_endpoint_auth_method"] = [method]
-    return c
+    return c | extra
 
 
 def main():
@@ -120,6 +124,12 @@ def main():
         client("tokencert-post", env["TOKENCERT_POST_SECRET"], method="client_secret_post"),
         client("tokencert-special", env["TOKENCERT_SPECIAL_SECRET"]),   # + % : in the secret
         client("tokencert-no-refresh", env["TOKENCERT_NO_REFRESH_SECRET"], ("code", "password")),
+        # client_secret_jwt verifies the HMAC with the client's `client_secret`, stored as is
+        # (OIDC.md "Client secret vs password"); private_key_jwt with its `pubkey` (PEM)
+        client("tokencert-secret-jwt", env["TOKENCERT_SECRET_JWT_SECRET"], method="client_secret_jwt",
+               client_secret=env["TOKENCERT_SECRET_JWT_SECRET"]),
+        client("tokencert-pkjwt", env["TOKENCERT_SECRET_JWT_SECRET"] + "-unused", method="private_key_jwt",
+               pubkey=open(env["GLEWLWYD_PKJWT_PUB"]).read()),
         client("tokencert-public", None, ("code", "refresh_token")),
         client("tokencert-public-2", None, ("code", "refresh_token")),
     ]
@@ -133,7 +143,7 @@ def main():
     for c in clients:
         user.call("PUT", f"/auth/grant/{c['client_id']}", {"scope": " ".join(SCOPES)})
     admin.call("PUT", "/profile/password", {"old_password": "password", "password": env["GLEWLWYD_ADMIN_PASSWORD"]})
-    print("setup_lab.py: glewlwyd configured (user, 7 clients, plugins oidc-rolling, oidc-fixed, oidc-oneuse)")
+    print("setup_lab.py: glewlwyd configured (user, 9 clients, plugins oidc-rolling, oidc-fixed, oidc-oneuse)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,14 @@ ENV
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$st/oidc-key.pem" 2>/dev/null
 openssl pkey -in "$st/oidc-key.pem" -pubout -out "$st/oidc-pub.pem"
 export GLEWLWYD_KEY="$st/oidc-key.pem" GLEWLWYD_CERT="$st/oidc-pub.pem"
+# the private_key_jwt client's EC P-256 key (PKCS#8): tokencert signs with the private half, the
+# client's `pubkey` property holds the public one
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$st/pkjwt-key.pem" 2>/dev/null
+openssl pkey -in "$st/pkjwt-key.pem" -pubout -out "$st/pkjwt-pub.pem"
+export GLEWLWYD_PKJWT_PUB="$st/pkjwt-pub.pem"
+printf "export TOKENCERT_SECRET_JWT_SECRET='%s'\nexport TOKENCERT_PKJWT_KEY=\"\$(cat '%s')\"\n" \
+  "$(random_secret)$(random_secret)" "$st/pkjwt-key.pem" >> "$st/env"
+. "$st/env"
 nohup glewlwyd --config-file="$st/glewlwyd.conf" > "$st/server.out" 2>&1 &
 echo $! > "$st/pid"
 wait_http "http://127.0.0.1:$port/api/" 30 "$(cat "$st/pid")" >&2

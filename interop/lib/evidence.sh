@@ -1,7 +1,8 @@
 # Helpers for the evidence/ transcripts. Source it after the server's env file.
 #   ev FILE TITLE -- CURL-ARGS...   appends "$ curl …" and the full response to FILE, redacted
 # Redaction: every secret in the env file (client secrets, the user's password), Basic
-# credentials, and the values of access_token / refresh_token / id_token / code / code_verifier
+# credentials, and the values of access_token / refresh_token / id_token / code / code_verifier /
+# client_assertion
 # wherever they appear (JSON bodies, form bodies, URLs) become [REDACTED:…].
 redact() {
   python3 -c '
@@ -14,7 +15,7 @@ for k, v in os.environ.items():
 t = re.sub(r"(Authorization: Basic )\S+", r"\1[REDACTED]", t, flags=re.I)
 t = re.sub(r"(-u )\S+", r"\1[REDACTED]", t)
 t = re.sub(r"(\"(access_token|refresh_token|id_token)\"\s*:\s*\")[^\"]+", r"\1[REDACTED:\2]", t)
-t = re.sub(r"((?:^|[?&\s\x27])(refresh_token|code|code_verifier|token|access_token)=)[^&\s\x27]+", r"\1[REDACTED:\2]", t)
+t = re.sub(r"((?:^|[?&\s\x27])(refresh_token|code|code_verifier|token|access_token|client_assertion)=)[^&\s\x27]+", r"\1[REDACTED:\2]", t)
 sys.stdout.write(t)'
 }
 ev() {

@@ -235,6 +235,11 @@ fn verify_assertion(
     let assertion = params
         .get("client_assertion")
         .ok_or_else(|| bad("missing client_assertion"))?;
+    if params.get("client_id").is_none() && state.flaw(Flaw::AssertionWithoutClientIdRejected) {
+        return Err(OAuthError::invalid_request(
+            "client_id is required with a client assertion",
+        ));
+    }
     if state.flaw(Flaw::AssertionSignatureUnchecked) {
         return verify_assertion_unsigned(state, params, assertion, audiences);
     }

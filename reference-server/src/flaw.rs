@@ -115,6 +115,9 @@ flaws! {
     /// A body `client_id` next to Basic is refused even when it names the same client.
     ClientIdWithBasicRejected = "client-id-with-basic-rejected":
         "a body client_id next to Basic credentials is invalid_request even when it names the same client (RFC 6749 3.2.1 allows it)",
+    /// A request authenticated by a client assertion but without `client_id` is refused.
+    AssertionWithoutClientIdRejected = "assertion-without-client-id-rejected":
+        "a request authenticated by a client assertion without a body client_id is invalid_request (RFC 7521 4.2: client_id is OPTIONAL there)",
     /// An unknown refresh token gets 401 `invalid_token` (a resource-server error).
     InvalidTokenWrongStatus = "invalid-token-wrong-status":
         "an unknown, tampered or truncated refresh token gets 401 invalid_token instead of 400 invalid_grant (RFC 6749 5.2)",

@@ -166,6 +166,10 @@ const FLAWS: &[Row] = &[
         basic_client_id_mismatch_ignored
     ),
     row!(ClientIdWithBasicRejected, client_id_with_basic_rejected),
+    row!(
+        AssertionWithoutClientIdRejected,
+        assertion_without_client_id_rejected
+    ),
     row!(InvalidTokenWrongStatus, invalid_token_wrong_status),
     row!(ErrorDescriptionEchoesInput, error_description_echoes_input),
     row!(RefreshScopeResetToDefault, refresh_scope_reset_to_default),
@@ -613,6 +617,16 @@ async fn client_id_with_basic_rejected(s: &Arc<Srv>) -> bool {
         ("client_id", C1),
     ];
     s.post("/token", c1, &pairs, &[]).await.status == 200
+}
+
+async fn assertion_without_client_id_rejected(s: &Arc<Srv>) -> bool {
+    let a = s.client_assertion(&s.url("/token"));
+    let pairs = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
+        ("client_assertion", a.as_str()),
+    ];
+    s.post("/token", Auth::None, &pairs, &[]).await.status == 200
 }
 
 async fn invalid_token_wrong_status(s: &Arc<Srv>) -> bool {
