@@ -543,13 +543,8 @@ async fn pkce_unchecked(s: &Arc<Srv>) -> bool {
 
 async fn assertion_replay_accepted(s: &Arc<Srv>) -> bool {
     let a = s.client_assertion(&s.url("/token"));
-    let pairs = [
-        ("grant_type", "client_credentials"),
-        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
-        ("client_assertion", a.as_str()),
-    ];
-    s.post("/token", Auth::None, &pairs, &[]).await;
-    s.post("/token", Auth::None, &pairs, &[]).await.err() == "invalid_client"
+    with_assertion(s, &a).await;
+    with_assertion(s, &a).await.err() == "invalid_client"
 }
 
 async fn introspection_stale(s: &Arc<Srv>) -> bool {
@@ -621,12 +616,7 @@ async fn client_id_with_basic_rejected(s: &Arc<Srv>) -> bool {
 
 async fn assertion_without_client_id_rejected(s: &Arc<Srv>) -> bool {
     let a = s.client_assertion(&s.url("/token"));
-    let pairs = [
-        ("grant_type", "client_credentials"),
-        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
-        ("client_assertion", a.as_str()),
-    ];
-    s.post("/token", Auth::None, &pairs, &[]).await.status == 200
+    with_assertion(s, &a).await.status == 200
 }
 
 async fn invalid_token_wrong_status(s: &Arc<Srv>) -> bool {
