@@ -144,6 +144,15 @@ const CASES: &[(Flaw, Oracle)] = &[
         Flaw::InvalidTokenWrongStatus,
         Oracle::Invariant(Rule::ErrorJson),
     ),
+    (
+        Flaw::UnchallengedInvalidClient,
+        Oracle::Invariant(Rule::Challenge),
+    ),
+    (Flaw::CodeGrantCacheable, Oracle::Invariant(Rule::NoStore)),
+    (
+        Flaw::RefreshTokenEchoedInError,
+        Oracle::Invariant(Rule::SecretEcho),
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
