@@ -43,7 +43,7 @@ KEYS = {
     "finding": {"id", "scenario", "cells", "outcome", "requirement", "profiles", "evidence",
                 "source", "why"},
     "prop": {"id", "requirement", "message", "profiles", "evidence", "source", "why"},
-    "fuzz": {"id", "oracle", "status", "mutations", "classes", "requirement", "profiles", "evidence", "source", "why"},
+    "fuzz": {"id", "oracle", "status", "mutations", "cause", "requirement", "profiles", "evidence", "source", "why"},
 }
 REQUIRED = {
     "finding": ("id", "scenario", "outcome", "requirement", "why"),
@@ -146,7 +146,7 @@ def validate_entry(kind, e, profiles, base):
         for s in as_list(e.get("status", [])):
             if not isinstance(s, int):
                 msgs.append(f"status `{s}` is not an integer")
-    for k in ("scenario", "mutations", "classes"):
+    for k in ("scenario", "mutations", "cause"):
         if k in e and not all(isinstance(v, str) and v for v in as_list(e[k])):
             msgs.append(f"`{k}` must be a string or a list of strings")
     if not all(isinstance(r, str) and r for r in as_list(e.get("requirement", ""))):
@@ -268,13 +268,9 @@ def parse_fuzz(text):
         if m:
             st = m.group("status")
             muts = m.group("mutations") or "-"
-            # The root cause's last segment: the minimal mutation classes (src/blackbox/triage.rs).
-            rc = re.search(r"root cause (\S+?),", line)
-            classes = rc.group(1).split("/")[-1] if rc else ""
             found.append({"oracle": m.group("oracle"), "requirement": m.group("req"),
                           "status": int(st) if st.isdigit() else None, "error": m.group("error"),
-                          "mutations": [] if muts == "-" else muts.split("+"),
-                          "classes": [c for c in classes.split("+") if c], "line": line.strip()})
+                          "mutations": [] if muts == "-" else muts.split("+"), "line": line.strip()})
     m = re.search(r"^(\d+) requests in [\d.]+ s", text, re.M)
     return found, (int(m.group(1)) if m else None)
 
@@ -310,7 +306,7 @@ def check_fuzz(expected, profile, text, max_requests=None):
               if e["oracle"] == f["oracle"] and f["requirement"] in as_list(e["requirement"])
               and ("status" not in e or f["status"] in as_list(e["status"]))
               and ("mutations" not in e or set(f["mutations"]) <= set(as_list(e["mutations"])))
-              and ("classes" not in e or set(f["classes"]) <= set(as_list(e["classes"])))]
+              and ("cause" not in e or set(as_list(e["cause"])) <= set(f["mutations"]))]
         if ok:
             hit.update(ok)
         else:

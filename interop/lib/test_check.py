@@ -250,16 +250,16 @@ class PropFuzzTests(Base):
             self.assertEqual(len(problems), 1, problems)
             self.assertTrue(problems[0].startswith("UNEXPECTED FUZZ malformed-error: FINDING malformed-error"))
 
-    def test_fuzz_classes_match_the_root_cause(self):
+    def test_fuzz_cause_is_among_the_mutations(self):
         exp = {"fuzz": [{"id": "X9", "oracle": "error-json", "requirement": "R-5.2.a",
-                         "classes": ["content-type", "size"], "why": "w", "source": "s"}],
+                         "cause": "content-type-multipart/form-data", "why": "w", "source": "s"}],
                "finding": [], "prop": []}
         line = ("FINDING error-json (R-5.2.a): not JSON — status 400, error -, mutations "
-                "content-type-multipart/form-data+long-grant_type, 3 hit(s), root cause "
-                "error-json/token/400//content-type+size, reproducer out/e.yaml\n"
+                "content-type-multipart/form-data+long-grant_type, 3 hit(s), reproducer out/e.yaml\n"
                 "2000 requests in 30.0 s (66 req/s): 1 finding(s), 1 reproducer(s) in out\n")
         self.assertEqual(check.check_fuzz(exp, "srv-a", line), ([], 1))
-        other = line.replace("content-type+size,", "content-type+method,")
+        self.assertEqual(check.check_fuzz(exp, "srv-a", line.replace("long-grant_type", "body-credentials-long")), ([], 1))
+        other = line.replace("content-type-multipart/form-data+", "content-type-text/plain+")
         problems, _ = check.check_fuzz(exp, "srv-a", other)
         self.assertEqual(len(problems), 2, problems)  # unexpected, and X9 stale
         self.assertTrue(problems[0].startswith("UNEXPECTED FUZZ error-json"), problems)
