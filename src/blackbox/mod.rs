@@ -407,11 +407,16 @@ impl Shared {
                 .iter()
                 .any(|(f, _)| *f == o)
         };
-        // Whether `mutations` still trip the oracle: a request with a live token that does not
-        // is tried once more with a token of a new family before the answer is believed.
+        // Whether `mutations` still trip the oracle: a refused request with a pooled token that
+        // does not is tried once more with a token of a new family before the answer is
+        // believed (the pooled token may have died unseen). A success proves the token alive.
         let check = |mutations: Vec<Mutation>| async move {
             let s = self.attempt(first.base, &mutations, solo).await?;
-            if fires(&s) || !first.base.needs_refresh_token() {
+            let served = s
+                .outcome
+                .as_ref()
+                .is_ok_and(|r| (200..300).contains(&r.status));
+            if fires(&s) || served || !first.base.needs_refresh_token() {
                 return Some(s);
             }
             self.attempt_with(first.base, &mutations, solo, true).await
