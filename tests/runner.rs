@@ -1069,15 +1069,29 @@ steps:
     assert_eq!(results[0].steps[0].exchanges.len(), 2);
 }
 
-/// `body_raw` sends exactly the bytes it spells: `%XX` escapes (any byte, invalid UTF-8
-/// included) in the literal text, templates inserted as they are.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn body_raw_sends_exact_bytes() {
+/// Runs scenario `yaml` (its id `id`) against a server that answers every POST 200: the
+/// outcome and the requests the server received.
+async fn run_against_ok_server(id: &str, yaml: &str) -> (Outcome, Vec<wiremock::Request>) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
         .mount(&server)
         .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = target_yaml(&server.uri(), "");
+    write(
+        dir.path(),
+        &[("target.yaml", &target), ("specs/a.yaml", yaml)],
+    );
+    let results = run_dir(dir.path()).await;
+    let got = server.received_requests().await.expect("recording");
+    (outcome_of(&results, id), got)
+}
+
+/// `body_raw` sends exactly the bytes it spells: `%XX` escapes (any byte, invalid UTF-8
+/// included) in the literal text, templates inserted as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_raw_sends_exact_bytes() {
     let s = "id: body.raw
 title: raw body
 requirements: [{ id: RFC6749-6.a, level: MUST }]
@@ -1089,12 +1103,8 @@ steps:
       body_raw: 'x=%FF%FE%00%25{{ v }}&y=caf\u{e9}'
     expect: { status: 200 }
 ";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = target_yaml(&server.uri(), "");
-    write(dir.path(), &[("target.yaml", &target), ("specs/a.yaml", s)]);
-    let results = run_dir(dir.path()).await;
-    assert_eq!(outcome_of(&results, "body.raw"), Outcome::Pass);
-    let got = server.received_requests().await.expect("recording");
+    let (outcome, got) = run_against_ok_server("body.raw", s).await;
+    assert_eq!(outcome, Outcome::Pass);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, b"x=\xff\xfe\x00%a%b&y=caf\xc3\xa9");
 
@@ -1108,11 +1118,6 @@ steps:
 /// headers replays two), and still replaces the harness's own of that name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_header_is_sent_repeated() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&server)
-        .await;
     let s = "id: header.repeated
 title: two DPoP headers
 requirements: [{ id: RFC6749-6.a, level: MUST }]
@@ -1123,12 +1128,8 @@ steps:
       form: { grant_type: refresh_token }
     expect: { status: 200 }
 ";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = target_yaml(&server.uri(), "");
-    write(dir.path(), &[("target.yaml", &target), ("specs/a.yaml", s)]);
-    let results = run_dir(dir.path()).await;
-    assert_eq!(outcome_of(&results, "header.repeated"), Outcome::Pass);
-    let got = server.received_requests().await.expect("recording");
+    let (outcome, got) = run_against_ok_server("header.repeated", s).await;
+    assert_eq!(outcome, Outcome::Pass);
     let values = |name: &str| -> Vec<String> {
         got[0]
             .headers
