@@ -285,13 +285,13 @@ impl Shared {
             .and_then(|req| Some((req.prepare(&self.session)?, req)));
         let Some((prepared, req)) = built else {
             if let Some(l) = lease {
-                self.pool.give_back(l);
+                self.pool.give_back(l, false);
             }
             return None;
         };
         let Some(outcome) = self.send(&prepared, solo).await else {
             if let Some(l) = lease {
-                self.pool.give_back(l);
+                self.pool.give_back(l, false);
             }
             return None;
         };
@@ -324,15 +324,16 @@ impl Shared {
             self.pool.learn(j);
         }
         let Some(l) = lease else { return };
-        let rotated = (200..300).contains(&resp.status)
-            && json
-                .and_then(|j| j.get("refresh_token"))
-                .and_then(Value::as_str)
-                .is_some_and(|t| t != l.token);
-        // A refusal (even a 5xx) normally leaves the token live; the pool drops it after a
-        // few uses in case it did not.
-        if !rotated {
-            self.pool.give_back(l);
+        let served = (200..300).contains(&resp.status);
+        let returned = json
+            .filter(|_| served)
+            .and_then(|j| j.get("refresh_token"))
+            .and_then(Value::as_str);
+        // Rotated, or the same token back: `learn` has pooled what the server returned. Served
+        // without a new token: it lives on. A refusal (even a 5xx) normally leaves the token
+        // live too; the pool drops it after a few of those in case it did not.
+        if returned.is_none() {
+            self.pool.give_back(l, served);
         }
     }
 

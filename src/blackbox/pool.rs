@@ -119,9 +119,11 @@ impl Pool {
         self.access.lock().ok()?.last().cloned()
     }
 
-    /// Returns a token the server did not rotate away.
-    pub fn give_back(&self, mut lease: Lease) {
-        lease.uses += 1;
+    /// Returns a token the server did not rotate away. `served`: a refresh with it just
+    /// succeeded without a new refresh token, which proves it alive (RFC 6749 §6: the client
+    /// keeps using it), so its count of unproven uses starts over.
+    pub fn give_back(&self, mut lease: Lease, served: bool) {
+        lease.uses = if served { 0 } else { lease.uses + 1 };
         if lease.uses < MAX_USES
             && let Ok(mut r) = self.refresh.lock()
             && r.len() < KEEP
