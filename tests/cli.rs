@@ -529,6 +529,23 @@ async fn the_built_in_catalogue_serves_any_directory() {
     assert!(!err.contains("differs"), "{err}");
 }
 
+/// No planted secret (the client's secret, the user's password, tokens, the Basic credentials)
+/// in any of `outputs` (name, text).
+fn assert_no_plant(outputs: &[(String, String)]) {
+    let plants = [
+        CLIENT_SECRET,
+        USER_PASSWORD,
+        PLANTED_TOKEN,
+        "AT-planted-token-8Lm3",
+        "cGxhbnRlZC1jbGllbnQtc2VjcmV0",
+    ];
+    for (name, text) in outputs {
+        for p in plants {
+            assert!(!text.contains(p), "{p} leaked into {name}");
+        }
+    }
+}
+
 /// Known secrets planted in the target profile, the server's answers and captures never appear
 /// in the console or in any report file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,18 +586,7 @@ async fn planted_secrets_never_reach_any_output() {
         ));
     }
     assert_eq!(outputs.len(), 6, "stdout, stderr and the four reports");
-    let plants = [
-        CLIENT_SECRET,
-        USER_PASSWORD,
-        PLANTED_TOKEN,
-        "AT-planted-token-8Lm3",
-        "cGxhbnRlZC1jbGllbnQtc2VjcmV0",
-    ];
-    for (name, text) in &outputs {
-        for p in plants {
-            assert!(!text.contains(p), "{p} leaked into {name}");
-        }
-    }
+    assert_no_plant(&outputs);
     // The reports still show that something was there.
     let json = std::fs::read_to_string(d.join("out/report.json")).expect("json");
     assert!(json.contains("[REDACTED"), "redaction markers expected");
@@ -676,18 +682,7 @@ async fn planted_secrets_never_reach_fuzz_or_prop_outputs() {
     let all: String = outputs.iter().map(|(_, t)| t.as_str()).collect();
     assert!(all.contains("{{ test_user.password }}"), "{names:?}");
     assert!(all.contains("client_auth: confidential"), "{names:?}");
-    let plants = [
-        CLIENT_SECRET,
-        USER_PASSWORD,
-        PLANTED_TOKEN,
-        "AT-planted-token-8Lm3",
-        "cGxhbnRlZC1jbGllbnQtc2VjcmV0",
-    ];
-    for (name, text) in &outputs {
-        for p in plants {
-            assert!(!text.contains(p), "{p} leaked into {name}");
-        }
-    }
+    assert_no_plant(&outputs);
 }
 
 /// A misspelt `--policy`, `--flaw` or `--filter` is a usage error (exit 1) naming the near

@@ -70,6 +70,17 @@ impl Finding {
     pub fn kinds_label(&self) -> String {
         label(&self.req)
     }
+
+    /// What the server answered and to what: `status S, error E, mutations M` (the console's
+    /// FINDING line, which labs parse, and the SARIF message say it alike).
+    pub fn answer_label(&self) -> String {
+        format!(
+            "status {}, error {}, mutations {}",
+            self.status.map_or("none".into(), |s| s.to_string()),
+            self.error_code.as_deref().unwrap_or("-"),
+            self.kinds_label()
+        )
+    }
 }
 
 fn label(req: &Req) -> String {

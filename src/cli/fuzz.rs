@@ -156,15 +156,13 @@ fn print_findings(summary: &FuzzSummary, session: &Session) {
         // The mutation kinds (sorted, `+`-joined, `-` for none) let a lab's expected findings
         // name the request they are about (interop/lib/check.py).
         let line = format!(
-            "FINDING {} ({}): [{}] {}: {} — status {}, error {}, mutations {}, {} hit(s), root cause {}{}",
+            "FINDING {} ({}): [{}] {}: {} — {}, {} hit(s), root cause {}{}",
             f.oracle.slug(),
             f.oracle.requirement(),
             f.oracle.level(),
             f.oracle.describe(),
             f.detail,
-            f.status.map_or("none".into(), |s| s.to_string()),
-            f.error_code.as_deref().unwrap_or("-"),
-            f.kinds_label(),
+            f.answer_label(),
             f.hits,
             f.key,
             f.file

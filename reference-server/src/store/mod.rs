@@ -44,7 +44,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, by [`Kind::id`].
+    /// Every kind, by [`Kind::id`] (families first: [`PURGED`] is the rest).
     const ALL: [Kind; 7] = [
         Kind::Family,
         Kind::Refresh,
@@ -261,7 +261,7 @@ impl<'a> Records<'a> {
     /// server time, `wall` for seen JWT ids), and the families they leave empty.
     pub fn purge(&mut self, now: u64, wall: u64, limit: usize) -> Result<usize, StoreError> {
         let mut gone = 0;
-        for kind in PURGED {
+        for &kind in PURGED {
             let t = if kind == Kind::Jti { wall } else { now };
             let r = self.tx.purge(kind, t, limit - gone);
             gone += self.note(r)?;
@@ -386,14 +386,7 @@ impl<'a> Records<'a> {
 }
 
 /// The kinds [`Records::purge`] looks at (families go with their last token).
-const PURGED: [Kind; 6] = [
-    Kind::Refresh,
-    Kind::Access,
-    Kind::Code,
-    Kind::Device,
-    Kind::UserCode,
-    Kind::Jti,
-];
+const PURGED: &[Kind] = Kind::ALL.split_at(1).1;
 
 /// Runs `f` in one transaction on the calling thread.
 pub fn run<R>(store: &dyn Store, f: impl FnOnce(&mut Records<'_>) -> R) -> Result<R, StoreError> {
