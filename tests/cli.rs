@@ -858,3 +858,60 @@ async fn without_the_embedded_server_embedded_runs_are_usage_errors() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("PASS  ok.scenario"), "{out}");
 }
+
+/// A scenario that plays a client role with a prerequisite outside its matrix `client` is
+/// refused: the runner gates cells by that dimension, so the prerequisite would not gate it.
+#[test]
+fn a_gated_role_outside_the_matrix_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pre = "title: the prerequisite
+requirements: [{ id: RFC6749-2.3.1.b, level: MUST }]
+prerequisite_for: { client: basic_special }
+steps:
+  - bootstrap: { client: basic_special }
+    expect: { status: 200 }
+";
+    let user = |how: &str| {
+        format!(
+            "title: a user of the role
+requirements: [{{ id: RFC6749-2.3.1.b, level: MUST }}]
+{how}
+steps:
+  - request:
+      endpoint: token
+      client_auth: {{ client: \"{{{{ matrix.client }}}}\" }}
+      form: {{ grant_type: refresh_token, refresh_token: x }}
+    expect: {{ status: 400 }}
+"
+        )
+    };
+    let outside = user("setup:\n  - include: obtain-tokens\n    with: { role: basic_special }")
+        .replace("\"{{ matrix.client }}\"", "basic_special");
+    let inside = user("matrix: { client: [basic_special] }\nsetup:\n  - include: obtain-tokens");
+    let fixture = "fixture: obtain-tokens
+params: { role: confidential }
+steps:
+  - bootstrap: { client: \"{{ role }}\" }
+    expect: { status: 200 }
+";
+    write(
+        d,
+        &[
+            ("specs/pre.yaml", pre),
+            ("specs/inside.yaml", &inside),
+            ("specs/fixtures/obtain-tokens.yaml", fixture),
+        ],
+    );
+    let (code, _, err) = tokencert(d, &["validate", "specs"]);
+    assert_eq!(code, 0, "{err}");
+    write(d, &[("specs/outside.yaml", &outside)]);
+    let (code, _, err) = tokencert(d, &["validate", "specs"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err.matches("the `basic_special` client has a prerequisite (`pre`)")
+            .count(),
+        2,
+        "the include's role and the request's client_auth: {err}"
+    );
+}

@@ -23,12 +23,23 @@ pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
             .unwrap_or_default()
     });
     let policy = &*POLICY;
+    // Roles whose cells a prerequisite gates (by the matrix `client`: runner/prerequisite.rs).
+    let gated: BTreeMap<&str, &str> = cat
+        .scenarios
+        .iter()
+        .filter_map(|s| {
+            s.prerequisite_for
+                .as_ref()
+                .map(|(r, _)| (r.as_str(), s.id.as_str()))
+        })
+        .collect();
     for s in &cat.scenarios {
         let mut v = Validator {
             src: &s.source,
             out: &mut out,
             cat,
             policy,
+            gated: Some(GatedRoles::of(s, &gated)),
         };
         if let Some(prev) = seen.get(s.id.as_str()) {
             v.error(
@@ -57,6 +68,7 @@ pub(crate) fn validate(cat: &Catalogue) -> Vec<Diagnostic> {
             out: &mut out,
             cat,
             policy,
+            gated: None,
         };
         let mut defined: BTreeSet<String> = f.params.iter().map(|(n, _)| n.clone()).collect();
         let later = captures_by_name(&f.steps, cat);
@@ -72,6 +84,32 @@ struct Validator<'a> {
     out: &'a mut Vec<Diagnostic>,
     cat: &'a Catalogue,
     policy: &'a serde_json::Value,
+    /// For a scenario: the gated roles it may name (`None` for a fixture, whose roles are
+    /// its includer's).
+    gated: Option<GatedRoles<'a>>,
+}
+
+/// The roles with a prerequisite, and which of them a scenario's cells are gated on.
+struct GatedRoles<'a> {
+    /// Role → its prerequisite scenario, every role but the ones this scenario may name.
+    foreign: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> GatedRoles<'a> {
+    /// A scenario may name a gated role in its matrix `client` (the runner gates the cell) or
+    /// as the role whose prerequisite it is.
+    fn of(s: &Scenario, gated: &BTreeMap<&'a str, &'a str>) -> GatedRoles<'a> {
+        let mut foreign = gated.clone();
+        for d in s.matrix.iter().filter(|d| d.name == "client") {
+            for (role, _) in &d.values {
+                foreign.remove(role.as_str());
+            }
+        }
+        if let Some((role, _)) = &s.prerequisite_for {
+            foreign.remove(role.as_str());
+        }
+        GatedRoles { foreign }
+    }
 }
 
 /// The capability an `authorize` step needs.
@@ -293,6 +331,21 @@ impl Validator<'_> {
             self.error(loc, format!("unknown client role `{role}`"))
                 .label = Some(hint_for(role, &roles));
         }
+        if let Some(pre) = self
+            .gated
+            .as_ref()
+            .and_then(|g| g.foreign.get(role).copied())
+        {
+            self.error(
+                loc,
+                format!(
+                    "the `{role}` client has a prerequisite (`{pre}`) that would not gate this cell"
+                ),
+            )
+            .label = Some(format!(
+                "name it in the matrix: `matrix: {{ client: [{role}] }}`"
+            ));
+        }
     }
 
     fn step(
@@ -355,6 +408,12 @@ impl Validator<'_> {
             Action::Wait(w) => tpls.extend(w.templates()),
             Action::Include(inc) => {
                 values.extend(inc.with.iter().map(|(_, v)| v));
+                // A fixture's `role` parameter names the client it plays.
+                for (_, v) in inc.with.iter().filter(|(n, _)| n == "role") {
+                    if let Some(role) = v.value.as_str() {
+                        self.role(role, v.loc);
+                    }
+                }
                 match self.cat.fixtures.get(&inc.name) {
                     Some(f) => {
                         for (name, _) in &inc.with {
